@@ -1,0 +1,58 @@
+/**
+ * Condition types and reasons of a PortForward. Types and reasons are stable CamelCase words:
+ * tools (kstatus, Argo CD, Flux, alerting on the condition metric) match on them.
+ *
+ * `Ready`, `TargetResolved`, `TunnelConnected` and `ServiceReady` are normal-true and always present.
+ * `Reconciling`, `Stalled` and `Degraded` are abnormal-true and present only while true (kstatus).
+ */
+
+export const ConditionType = {
+  Ready: "Ready",
+  Reconciling: "Reconciling",
+  Stalled: "Stalled",
+  TargetResolved: "TargetResolved",
+  TunnelConnected: "TunnelConnected",
+  ServiceReady: "ServiceReady",
+  Degraded: "Degraded",
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Condition types that are present only while true. */
+export const ABNORMAL_TRUE_CONDITION_TYPES: readonly ConditionType[] = [
+  ConditionType.Reconciling,
+  ConditionType.Stalled,
+  ConditionType.Degraded,
+];
+
+export const Reason = {
+  // Target resolution.
+  Resolved: "Resolved",
+  PodNotFound: "PodNotFound",
+  NoMatchingPods: "NoMatchingPods",
+  NoReadyPods: "NoReadyPods",
+  PortNotExposed: "PortNotExposed",
+  ServiceNotFound: "ServiceNotFound",
+  WorkloadNotFound: "WorkloadNotFound",
+  ProtocolUnsupported: "ProtocolUnsupported",
+  // Tunnels (reported by gateways).
+  Connected: "Connected",
+  NoGatewayReporting: "NoGatewayReporting",
+  Reconnecting: "Reconnecting",
+  Forbidden: "Forbidden",
+  PartiallyConnected: "PartiallyConnected",
+  // The Service the controller applies.
+  ServiceAvailable: "ServiceAvailable",
+  ServicePending: "ServicePending",
+  ServiceConflict: "ServiceConflict",
+  PortsExhausted: "PortsExhausted",
+  // Summary.
+  Forwarding: "Forwarding",
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export const ConditionStatus = {
+  True: "True",
+  False: "False",
+  Unknown: "Unknown",
+} as const;
+export type ConditionStatus = (typeof ConditionStatus)[keyof typeof ConditionStatus];

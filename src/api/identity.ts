@@ -1,0 +1,37 @@
+/**
+ * API identity of tunnelkeeper: group, version, kind, field managers and label keys.
+ * Every string that names tunnelkeeper to the Kubernetes API is defined here, once.
+ */
+
+export const GROUP = "tunnelkeeper.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "PortForward";
+export const LIST_KIND = "PortForwardList";
+export const PLURAL = "portforwards";
+export const SINGULAR = "portforward";
+export const SHORT_NAMES: readonly string[] = ["pf"];
+export const CATEGORIES: readonly string[] = ["tunnelkeeper"];
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/** Field manager of the controller for Services and the controller-owned part of status. */
+export const CONTROLLER_FIELD_MANAGER = "tunnelkeeper-controller";
+/** Prefix of each gateway replica's field manager; the replica's pod name follows the slash. */
+export const GATEWAY_FIELD_MANAGER_PREFIX = "tunnelkeeper-gateway/";
+/** Name under which the controller reports Events (events.k8s.io/v1 `reportingController`). */
+export const REPORTING_CONTROLLER = `${GROUP}/controller`;
+
+/** Field manager of one gateway replica, so each replica owns exactly its own `status.gateways` entry. */
+export function gatewayFieldManager(gatewayPod: string): string {
+  return `${GATEWAY_FIELD_MANAGER_PREFIX}${gatewayPod}`;
+}
+
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "tunnelkeeper";
+/** Set on every object created for a PortForward; its value is the PortForward's name. */
+export const LABEL_PORTFORWARD = `${GROUP}/portforward`;
+
+/** Argo CD's default tracking label; never copied onto objects we create. */
+export const ARGOCD_INSTANCE_LABEL = "app.kubernetes.io/instance";
+/** Argo CD's annotation-based tracking key; never copied onto objects we create. */
+export const ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id";

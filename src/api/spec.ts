@@ -1,0 +1,295 @@
+/**
+ * zod schema of `PortForward.spec`: the single source of truth for the spec's shape, defaults,
+ * descriptions and validation. The CRD in `crds/` is generated from it (scripts/generate-crds.ts).
+ *
+ * Targets always live in the PortForward's own namespace: no field names another namespace, so
+ * a PortForward can never reach across namespaces.
+ */
+import { z } from "zod";
+import {
+  boundedDuration,
+  celRegex,
+  celRules,
+  DNS1123_LABEL,
+  dns1035Label,
+  dns1123Subdomain,
+} from "./validation.ts";
+
+export const MAX_PORTS = 64;
+export const MAX_LABELS = 64;
+export const MIN_PORT = 1;
+export const MAX_PORT = 65535;
+
+const stringMap = (description: string) =>
+  z
+    .record(z.string().min(1).max(317), z.string().max(4096))
+    .refine((value) => Object.keys(value).length <= MAX_LABELS, {
+      message: `at most ${MAX_LABELS} entries are allowed`,
+    })
+    .meta({ description, maxProperties: MAX_LABELS });
+
+export const LabelSelectorRequirementSchema = z
+  .object({
+    key: z.string().min(1).max(317).meta({ description: "Label key that the requirement applies to." }),
+    operator: z
+      .enum(["In", "NotIn", "Exists", "DoesNotExist"])
+      .meta({ description: "How the key relates to the values: In, NotIn, Exists or DoesNotExist." }),
+    values: z
+      .array(z.string().max(63).meta({ description: "A label value." }))
+      .max(64)
+      .optional()
+      .meta({ description: "Label values; non-empty for In and NotIn, empty for Exists and DoesNotExist." }),
+  })
+  .refine(
+    (r) =>
+      r.operator === "In" || r.operator === "NotIn"
+        ? (r.values?.length ?? 0) > 0
+        : (r.values?.length ?? 0) === 0,
+    { message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist" },
+  )
+  .meta({
+    description: "A label selector requirement: a key, an operator and values.",
+    ...celRules({
+      rule: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
+      message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist",
+    }),
+  });
+
+const SELECTOR_NOT_EMPTY =
+  "selector must have at least one matchLabels entry or matchExpressions item: an empty selector would match every pod in the namespace";
+
+export const LabelSelectorSchema = z
+  .object({
+    matchLabels: stringMap("Pods must carry all of these labels with exactly these values.").optional(),
+    matchExpressions: z
+      .array(LabelSelectorRequirementSchema)
+      .max(16)
+      .optional()
+      .meta({ description: "Pods must satisfy all of these requirements." }),
+  })
+  .refine(
+    (s) => Object.keys(s.matchLabels ?? {}).length > 0 || (s.matchExpressions?.length ?? 0) > 0,
+    { message: SELECTOR_NOT_EMPTY },
+  )
+  .meta({
+    description:
+      "Forward to the pods in this namespace that match this label selector (matchLabels and matchExpressions are ANDed).",
+    ...celRules({
+      rule: "(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",
+      message: SELECTOR_NOT_EMPTY,
+    }),
+  });
+
+export const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export const WorkloadRefSchema = z
+  .object({
+    kind: z.enum(WORKLOAD_KINDS).meta({
+      description: "Kind of the workload (apps/v1): Deployment, StatefulSet, ReplicaSet or DaemonSet.",
+    }),
+    name: dns1123Subdomain("spec.target.workload.name", "Name of the workload in the PortForward's namespace."),
+  })
+  .meta({
+    description: "Forward to the pods of this workload, found through the workload's own label selector.",
+  });
+
+const TARGET_EXACTLY_ONE =
+  "spec.target must set exactly one of pod, selector, service or workload";
+
+export const TargetSchema = z
+  .object({
+    pod: dns1123Subdomain("spec.target.pod", "Forward to this one pod, by name, in the PortForward's namespace.").optional(),
+    selector: LabelSelectorSchema.optional(),
+    service: dns1035Label(
+      "spec.target.service",
+      "Forward to the pods behind this Service, found through its EndpointSlices; ports[].targetPort then names a port of this Service (by number or name), as with kubectl port-forward svc/NAME.",
+    ).optional(),
+    workload: WorkloadRefSchema.optional(),
+  })
+  .refine(
+    (t) => [t.pod, t.selector, t.service, t.workload].filter((v) => v !== undefined).length === 1,
+    { message: TARGET_EXACTLY_ONE },
+  )
+  .meta({
+    description:
+      "What to forward to: exactly one of pod, selector, service or workload. Targets are always in the PortForward's own namespace; there is no namespace field, so a PortForward can never reach another namespace.",
+    ...celRules({
+      rule: "(has(self.pod) ? 1 : 0) + (has(self.selector) ? 1 : 0) + (has(self.service) ? 1 : 0) + (has(self.workload) ? 1 : 0) == 1",
+      message: TARGET_EXACTLY_ONE,
+    }),
+  });
+
+const PROTOCOL_TCP_ONLY =
+  "protocol must be TCP: pods/portforward carries TCP only, so UDP and SCTP ports cannot be forwarded";
+const TARGET_PORT_NAME_MESSAGE =
+  "targetPort must be a port number from 1 to 65535 or a port name (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)";
+
+export const TargetPortSchema = z
+  .union([
+    z.int().min(MIN_PORT).max(MAX_PORT),
+    z
+      .string()
+      .min(1)
+      .max(63)
+      .refine((v) => DNS1123_LABEL.test(v), { message: TARGET_PORT_NAME_MESSAGE }),
+  ])
+  .meta({
+    maxLength: 63,
+    description:
+      "Port on the target: a number, or a name. For pod, selector and workload targets a name refers to a named container port; for a service target the number or name refers to a port of that Service, mapped to the pods' port through the Service and its EndpointSlices.",
+    ...celRules({
+      rule: `type(self) == int ? (self >= ${MIN_PORT} && self <= ${MAX_PORT}) : (type(self) == string && self.matches(${celRegex(DNS1123_LABEL)}))`,
+      message: TARGET_PORT_NAME_MESSAGE,
+    }),
+  });
+
+export const PortSchema = z
+  .object({
+    name: dns1035Label(
+      "spec.ports[].name",
+      "Name of the port on the Service. Required when more than one port is listed (Kubernetes Services require it).",
+    ).optional(),
+    port: z
+      .int()
+      .min(MIN_PORT)
+      .max(MAX_PORT)
+      .meta({ description: "Port that the Service exposes to clients (1-65535); unique within spec.ports." }),
+    targetPort: TargetPortSchema,
+    protocol: z
+      .string()
+      .max(16)
+      .refine((v) => v === "TCP", { message: PROTOCOL_TCP_ONLY })
+      .default("TCP")
+      .meta({
+        description: "Protocol of the port. Only TCP is possible: pods/portforward carries TCP only.",
+        ...celRules({ rule: "self == 'TCP'", message: PROTOCOL_TCP_ONLY }),
+      }),
+  })
+  .meta({ description: "One forwarded port: Service port → target port." });
+
+const PORTS_NOT_EMPTY = "spec.ports must list at least one port";
+const PORT_NAMES_UNIQUE = "spec.ports[].name must be unique: each port name may appear only once";
+const PORT_NUMBERS_UNIQUE = "spec.ports[].port must be unique: each Service port may appear only once";
+const PORT_NAMES_REQUIRED =
+  "every entry of spec.ports needs a name when more than one port is listed (Kubernetes Services require named ports)";
+
+export const PortsSchema = z
+  .array(PortSchema)
+  .min(1, { message: PORTS_NOT_EMPTY })
+  .max(MAX_PORTS)
+  .refine((ports) => new Set(ports.map((p) => p.port)).size === ports.length, { message: PORT_NUMBERS_UNIQUE })
+  .refine(
+    (ports) => {
+      const names = ports.flatMap((p) => (p.name === undefined ? [] : [p.name]));
+      return new Set(names).size === names.length;
+    },
+    { message: PORT_NAMES_UNIQUE },
+  )
+  .refine((ports) => ports.length <= 1 || ports.every((p) => p.name !== undefined), {
+    message: PORT_NAMES_REQUIRED,
+  })
+  .meta({
+    description: "Ports to forward; at least one. Each becomes a port of the Service.",
+    minItems: 1,
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["port"],
+    ...celRules(
+      { rule: "size(self) >= 1", message: PORTS_NOT_EMPTY },
+      { rule: "self.all(p, self.exists_one(q, q.port == p.port))", message: PORT_NUMBERS_UNIQUE },
+      {
+        rule: "self.all(p, !has(p.name) || self.exists_one(q, has(q.name) && q.name == p.name))",
+        message: PORT_NAMES_UNIQUE,
+      },
+      { rule: "size(self) <= 1 || self.all(p, has(p.name))", message: PORT_NAMES_REQUIRED },
+    ),
+  });
+
+export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+export const ServiceSpecSchema = z
+  .object({
+    name: dns1035Label(
+      "spec.service.name",
+      "Name of the Service to create; defaults to the PortForward's name. A Service of this name that this PortForward does not own is never taken over.",
+    ).optional(),
+    type: z.enum(SERVICE_TYPES).default("ClusterIP").meta({
+      description: "Type of the Service: ClusterIP (default), NodePort or LoadBalancer.",
+    }),
+    labels: stringMap(
+      "Extra labels for the Service. Argo CD's tracking label (app.kubernetes.io/instance) and tunnelkeeper's own labels are never taken from here.",
+    ).optional(),
+    annotations: stringMap(
+      "Extra annotations for the Service, e.g. for a cloud load balancer. Argo CD's tracking annotation is never taken from here.",
+    ).optional(),
+  })
+  .prefault({})
+  .meta({ description: "The stable Service through which clients reach the forwarded ports." });
+
+export const LOAD_BALANCING = ["RoundRobin", "LeastConnections", "First"] as const;
+export type LoadBalancing = (typeof LOAD_BALANCING)[number];
+
+export const TUNNEL_PROTOCOLS = ["Auto", "Tunnel", "Legacy"] as const;
+export type TunnelProtocolSetting = (typeof TUNNEL_PROTOCOLS)[number];
+
+export const KeepaliveSchema = z
+  .object({
+    interval: boundedDuration(
+      "spec.keepalive.interval",
+      "1s",
+      "10m",
+      "How often each tunnel is pinged to detect dead connections and keep idle proxies from closing it (1s to 10m).",
+    ).default("10s"),
+  })
+  .prefault({})
+  .meta({ description: "Keepalive of the tunnels to the API server." });
+
+export const SecretKeyRefSchema = z
+  .object({
+    name: dns1123Subdomain(
+      "spec.cluster.kubeconfigSecretRef.name",
+      "Name of the Secret in the PortForward's namespace (Secrets in other namespaces cannot be referenced).",
+    ),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/)
+      .default("kubeconfig")
+      .meta({ description: "Key in the Secret's data that holds the kubeconfig; defaults to kubeconfig." }),
+  })
+  .meta({ description: "A key of a Secret in the PortForward's own namespace." });
+
+export const ClusterSchema = z
+  .object({
+    kubeconfigSecretRef: SecretKeyRefSchema.optional(),
+  })
+  .meta({
+    description:
+      "Which cluster the target lives in. Without it, the cluster the operator runs in. A kubeconfig Secret lets the gateway reach pods in another cluster through that cluster's API server.",
+  });
+
+export const PortForwardSpecSchema = z
+  .object({
+    target: TargetSchema,
+    ports: PortsSchema,
+    service: ServiceSpecSchema,
+    loadBalancing: z.enum(LOAD_BALANCING).default("RoundRobin").meta({
+      description:
+        "How new connections pick among ready target pods: RoundRobin (default), LeastConnections or First (always the first ready pod, by name).",
+    }),
+    keepalive: KeepaliveSchema,
+    protocol: z.enum(TUNNEL_PROTOCOLS).default("Auto").meta({
+      description:
+        "Tunnel protocol to the API server: Auto (default) tries the multiplexed SPDY-over-WebSocket tunnel and falls back to the legacy v4.channel.k8s.io WebSocket; Tunnel or Legacy force one.",
+    }),
+    cluster: ClusterSchema.optional(),
+  })
+  .meta({ description: "Desired port-forward: what to forward to, which ports, and the Service to expose them." });
+
+export type PortForwardSpec = z.output<typeof PortForwardSpecSchema>;
+export type PortForwardSpecInput = z.input<typeof PortForwardSpecSchema>;
+export type Target = z.output<typeof TargetSchema>;
+export type PortSpec = z.output<typeof PortSchema>;
+export type LabelSelector = z.output<typeof LabelSelectorSchema>;
