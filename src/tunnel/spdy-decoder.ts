@@ -1,0 +1,222 @@
+/**
+ * Streaming SPDY/3.1 frame decoder (ws Receiver style, but pure: no sockets, no timers).
+ *
+ * Contract:
+ *  - `write(chunk)` accepts arbitrary chunks (frames split across chunks and several frames per
+ *    chunk) and returns the frames completed by this chunk, in wire order.
+ *  - Malformed input throws a `TunnelError` (PF_ERR_SPDY_PROTOCOL or PF_ERR_SPDY_COMPRESSION);
+ *    nothing uncoded escapes. After an error the decoder stays failed and rethrows it, because
+ *    the byte stream and the shared inflate context can no longer be trusted.
+ *  - Header blocks are inflated in frame order through one HeaderInflater (one zlib stream per
+ *    direction per connection), including empty SYN_REPLY blocks.
+ *  - DATA payloads that arrive within one chunk are zero-copy views of that chunk.
+ * Validation follows moby/spdystream's reader: version 3 only, the eight known control types,
+ * exact lengths for RST_STREAM/PING/GOAWAY/WINDOW_UPDATE, no stream id 0, RST status ≠ 0,
+ * PING flags 0, lowercase unique header names, header block consumed exactly.
+ */
+
+import { HeaderInflater } from './header-compression.ts';
+import { decodeHeaderBlock } from './header-block.ts';
+import {
+  ControlType,
+  FRAME_HEADER_BYTES,
+  SPDY_VERSION,
+  type SettingsEntry,
+  type SpdyFrame,
+} from './spdy-frame.ts';
+import { TunnelError, TunnelErrorCode, toTunnelError } from './tunnel-error.ts';
+
+interface PendingHeader {
+  readonly control: boolean;
+  /** Control: version; data: unused. */
+  readonly version: number;
+  /** Control: type; data: stream id. */
+  readonly typeOrStreamId: number;
+  readonly flags: number;
+  readonly length: number;
+}
+
+type DecoderState =
+  | { readonly kind: 'header' }
+  | { readonly kind: 'payload'; readonly header: PendingHeader }
+  | { readonly kind: 'failed'; readonly error: TunnelError };
+
+export interface SpdyDecoderOptions {
+  /** Largest frame payload accepted; defaults to the 24-bit maximum. */
+  readonly maxFramePayload?: number;
+}
+
+function protocolError(message: string): TunnelError {
+  return new TunnelError(TunnelErrorCode.SpdyProtocol, `SPDY frame: ${message}`);
+}
+
+export class SpdyDecoder {
+  readonly #inflater: HeaderInflater;
+  readonly #maxFramePayload: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #state: DecoderState = { kind: 'header' };
+
+  constructor(inflater: HeaderInflater = new HeaderInflater(), options: SpdyDecoderOptions = {}) {
+    this.#inflater = inflater;
+    this.#maxFramePayload = options.maxFramePayload ?? 0xffffff;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  write(chunk: Buffer): SpdyFrame[] {
+    if (this.#state.kind === 'failed') throw this.#state.error;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+    }
+    const frames: SpdyFrame[] = [];
+    try {
+      for (;;) {
+        if (this.#state.kind === 'header') {
+          if (this.#buffered < FRAME_HEADER_BYTES) break;
+          this.#state = { kind: 'payload', header: this.#parseHeader(this.#consume(FRAME_HEADER_BYTES)) };
+        }
+        if (this.#state.kind !== 'payload') break;
+        const { header } = this.#state;
+        if (this.#buffered < header.length) break;
+        const payload = this.#consume(header.length);
+        this.#state = { kind: 'header' };
+        frames.push(this.#parseFrame(header, payload));
+      }
+    } catch (error) {
+      const coded = toTunnelError(error, TunnelErrorCode.SpdyProtocol, 'SPDY frame: decoding failed');
+      this.#state = { kind: 'failed', error: coded };
+      this.#chunks = [];
+      this.#buffered = 0;
+      throw coded;
+    }
+    return frames;
+  }
+
+  #consume(length: number): Buffer {
+    this.#buffered -= length;
+    const first = this.#chunks[0];
+    if (length === 0) return Buffer.alloc(0);
+    if (first !== undefined && first.length >= length) {
+      if (first.length === length) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(length);
+      return first.subarray(0, length);
+    }
+    const out = Buffer.allocUnsafe(length);
+    let offset = 0;
+    while (offset < length) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.length, length - offset);
+      chunk.copy(out, offset, 0, take);
+      offset += take;
+      if (take === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(take);
+    }
+    return out;
+  }
+
+  #parseHeader(bytes: Buffer): PendingHeader {
+    const word = bytes.readUInt32BE(0);
+    const flagsAndLength = bytes.readUInt32BE(4);
+    const length = flagsAndLength & 0xffffff;
+    const flags = flagsAndLength >>> 24;
+    const control = (word & 0x80000000) !== 0;
+    if (length > this.#maxFramePayload) {
+      throw protocolError(`payload of ${length} bytes exceeds the limit of ${this.#maxFramePayload}`);
+    }
+    if (!control) return { control, version: 0, typeOrStreamId: word & 0x7fffffff, flags, length };
+    const version = (word >>> 16) & 0x7fff;
+    if (version !== SPDY_VERSION) throw protocolError(`unsupported version ${version}`);
+    return { control, version, typeOrStreamId: word & 0xffff, flags, length };
+  }
+
+  #parseFrame(header: PendingHeader, payload: Buffer): SpdyFrame {
+    const { flags, length } = header;
+    if (!header.control) {
+      const streamId = header.typeOrStreamId;
+      if (streamId === 0) throw protocolError('DATA on stream 0');
+      return { kind: 'data', streamId, flags, data: payload };
+    }
+    const type = header.typeOrStreamId;
+    const streamIdAt = (offset: number): number => {
+      const id = payload.readUInt32BE(offset) & 0x7fffffff;
+      if (id === 0) throw protocolError(`control type ${type} names stream 0`);
+      return id;
+    };
+    const requireLength = (exact: number): void => {
+      if (length !== exact) throw protocolError(`control type ${type} must be ${exact} bytes, got ${length}`);
+    };
+    const requireMinimum = (minimum: number): void => {
+      if (length < minimum) throw protocolError(`control type ${type} needs at least ${minimum} bytes, got ${length}`);
+    };
+    switch (type) {
+      case ControlType.SynStream: {
+        requireMinimum(10);
+        const streamId = streamIdAt(0);
+        const associatedStreamId = payload.readUInt32BE(4) & 0x7fffffff;
+        const priority = payload[8]! >>> 5;
+        const slot = payload[9]!;
+        const headers = this.#headers(payload.subarray(10));
+        return { kind: 'synStream', streamId, associatedStreamId, priority, slot, flags, headers };
+      }
+      case ControlType.SynReply: {
+        requireMinimum(4);
+        const streamId = streamIdAt(0);
+        return { kind: 'synReply', streamId, flags, headers: this.#headers(payload.subarray(4)) };
+      }
+      case ControlType.Headers: {
+        requireMinimum(4);
+        const streamId = streamIdAt(0);
+        return { kind: 'headers', streamId, flags, headers: this.#headers(payload.subarray(4)) };
+      }
+      case ControlType.RstStream: {
+        requireLength(8);
+        const streamId = streamIdAt(0);
+        const status = payload.readUInt32BE(4);
+        if (status === 0) throw protocolError('RST_STREAM with status 0');
+        return { kind: 'rstStream', streamId, status };
+      }
+      case ControlType.Settings: {
+        requireMinimum(4);
+        const count = payload.readUInt32BE(0);
+        if (length !== 4 + count * 8) throw protocolError(`SETTINGS with ${count} entries cannot be ${length} bytes`);
+        const entries: SettingsEntry[] = [];
+        for (let offset = 4; offset < length; offset += 8) {
+          const word = payload.readUInt32BE(offset);
+          entries.push({ flags: word >>> 24, id: word & 0xffffff, value: payload.readUInt32BE(offset + 4) });
+        }
+        return { kind: 'settings', flags, entries };
+      }
+      case ControlType.Ping: {
+        requireLength(4);
+        if (flags !== 0) throw protocolError('PING with flags');
+        const id = payload.readUInt32BE(0);
+        if (id === 0) throw protocolError('PING with id 0');
+        return { kind: 'ping', id };
+      }
+      case ControlType.GoAway: {
+        requireLength(8);
+        return {
+          kind: 'goAway',
+          lastGoodStreamId: payload.readUInt32BE(0) & 0x7fffffff,
+          status: payload.readUInt32BE(4),
+        };
+      }
+      case ControlType.WindowUpdate: {
+        requireLength(8);
+        const streamId = payload.readUInt32BE(0) & 0x7fffffff;
+        return { kind: 'windowUpdate', streamId, delta: payload.readUInt32BE(4) & 0x7fffffff };
+      }
+      default:
+        throw protocolError(`unknown control frame type ${type}`);
+    }
+  }
+
+  #headers(compressed: Buffer): ReadonlyMap<string, string> {
+    return decodeHeaderBlock(this.#inflater.decompress(compressed));
+  }
+}
