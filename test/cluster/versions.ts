@@ -1,0 +1,112 @@
+/**
+ * The test control plane's pinned versions and where its binaries are cached.
+ *
+ * Binaries are built from the Go modules under `tools/` (their go.mod/go.sum are committed) and
+ * cached outside the repository, keyed by the versions and a hash of every go.sum, so a change
+ * of pin or dependency builds into a fresh folder and a clean clone reuses what is there.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const KUBERNETES_VERSION = 'v1.36.3';
+export const ETCD_VERSION = 'v3.6.16';
+export const KWOK_VERSION = 'v0.8.0';
+export const HELM_VERSION = 'v3.21.4';
+
+export const TOOLS_DIR = join(import.meta.dirname, 'tools');
+
+/** One Go module per binary family, each with the packages it builds and the binary names. */
+export interface ToolModule {
+  readonly dir: string;
+  readonly packages: readonly string[];
+  readonly binaries: readonly string[];
+  readonly ldflags: string;
+}
+
+function kubernetesLdflags(version: string): string {
+  const [major, minor] = version.replace(/^v/, '').split('.');
+  const keys = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'];
+  const flags = ['-s', '-w'];
+  for (const pkg of keys) {
+    flags.push(
+      `-X ${pkg}.gitVersion=${version}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+      `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+    );
+  }
+  return flags.join(' ');
+}
+
+export const TOOL_MODULES: readonly ToolModule[] = [
+  {
+    dir: join(TOOLS_DIR, 'k8s'),
+    packages: [
+      'k8s.io/kubernetes/cmd/kube-apiserver',
+      'k8s.io/kubernetes/cmd/kube-controller-manager',
+      'k8s.io/kubernetes/cmd/kubectl',
+    ],
+    binaries: ['kube-apiserver', 'kube-controller-manager', 'kubectl'],
+    ldflags: kubernetesLdflags(KUBERNETES_VERSION),
+  },
+  {
+    dir: join(TOOLS_DIR, 'etcd'),
+    packages: ['go.etcd.io/etcd/server/v3'],
+    binaries: ['etcd'],
+    ldflags: '-s -w',
+  },
+  {
+    dir: join(TOOLS_DIR, 'kwok'),
+    packages: ['sigs.k8s.io/kwok/cmd/kwok'],
+    binaries: ['kwok'],
+    ldflags: '-s -w',
+  },
+  {
+    dir: join(TOOLS_DIR, 'helm'),
+    packages: ['helm.sh/helm/v3/cmd/helm'],
+    binaries: ['helm'],
+    ldflags: `-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=36`,
+  },
+];
+
+/** Root of everything tunnelkeeper caches on this machine; `TUNNELKEEPER_CACHE` overrides it. */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TUNNELKEEPER_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tunnelkeeper');
+}
+
+/** The folder holding this exact set of binaries. */
+export function binDir(env: NodeJS.ProcessEnv = process.env): string {
+  const hash = createHash('sha256');
+  for (const mod of TOOL_MODULES) {
+    hash.update(readFileSync(join(mod.dir, 'go.mod')));
+    hash.update(readFileSync(join(mod.dir, 'go.sum')));
+    hash.update(mod.ldflags);
+  }
+  const key = `k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_${hash.digest('hex').slice(0, 12)}`;
+  return join(cacheRoot(env), 'cluster-bin', key);
+}
+
+export interface Binaries {
+  readonly dir: string;
+  readonly kubeApiserver: string;
+  readonly kubeControllerManager: string;
+  readonly kubectl: string;
+  readonly etcd: string;
+  readonly kwok: string;
+  readonly helm: string;
+}
+
+export function binaries(dir: string = binDir()): Binaries {
+  return {
+    dir,
+    kubeApiserver: join(dir, 'kube-apiserver'),
+    kubeControllerManager: join(dir, 'kube-controller-manager'),
+    kubectl: join(dir, 'kubectl'),
+    etcd: join(dir, 'etcd'),
+    kwok: join(dir, 'kwok'),
+    helm: join(dir, 'helm'),
+  };
+}
