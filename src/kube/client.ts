@@ -1,0 +1,81 @@
+/**
+ * Loading a KubeConfig and building typed API clients.
+ *
+ * Configuration sources, in order: an explicit kubeconfig path (config.ts resolves `--kubeconfig`
+ * and `KUBECONFIG`; this module never reads the environment itself), otherwise the in-cluster
+ * service account (client-node's `loadFromCluster`, which reads `KUBERNETES_SERVICE_HOST/PORT` and
+ * the mounted token, refreshing the token file as it rotates).
+ */
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  EventsV1Api,
+  KubeConfig,
+} from "@kubernetes/client-node";
+
+export interface LoadKubeConfigOptions {
+  /** Path to a kubeconfig file; when absent, the in-cluster configuration is used. */
+  kubeconfigPath?: string;
+  /** Context to select instead of the file's current-context. */
+  context?: string;
+}
+
+export class KubeConfigError extends Error {
+  readonly code = "PF_ERR_KUBECONFIG";
+}
+
+export function loadKubeConfig(options: LoadKubeConfigOptions = {}): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== "") {
+      kubeConfig.loadFromFile(options.kubeconfigPath);
+    } else {
+      kubeConfig.loadFromCluster();
+    }
+  } catch (cause) {
+    throw new KubeConfigError(`Failed to load kubeconfig from ${options.kubeconfigPath ?? "in-cluster service account"}`, {
+      cause,
+    });
+  }
+  if (options.context !== undefined) {
+    if (kubeConfig.getContextObject(options.context) === null) {
+      throw new KubeConfigError(`Context ${JSON.stringify(options.context)} is not in the kubeconfig`);
+    }
+    kubeConfig.setCurrentContext(options.context);
+  }
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (server === undefined || server.includes("undefined")) {
+    throw new KubeConfigError(
+      options.kubeconfigPath === undefined
+        ? "No kubeconfig path given and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)"
+        : `The kubeconfig ${options.kubeconfigPath} has no usable current cluster`,
+    );
+  }
+  return kubeConfig;
+}
+
+/** Typed clients sharing one KubeConfig (and so one connection pool per cluster/user). */
+export interface KubeClients {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  discovery: DiscoveryV1Api;
+  coordination: CoordinationV1Api;
+  events: EventsV1Api;
+  customObjects: CustomObjectsApi;
+}
+
+export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
+  return {
+    kubeConfig,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    apps: kubeConfig.makeApiClient(AppsV1Api),
+    discovery: kubeConfig.makeApiClient(DiscoveryV1Api),
+    coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+    events: kubeConfig.makeApiClient(EventsV1Api),
+    customObjects: kubeConfig.makeApiClient(CustomObjectsApi),
+  };
+}
