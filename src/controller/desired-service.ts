@@ -1,0 +1,88 @@
+/**
+ * The Service a PortForward should have, stated in full for server-side apply: whatever is not
+ * in the returned object is released by the controller's field manager and removed by the API
+ * server if nobody else owns it.
+ */
+import type { V1Service } from "@kubernetes/client-node";
+import {
+  API_VERSION,
+  ARGOCD_INSTANCE_LABEL,
+  ARGOCD_TRACKING_ANNOTATION,
+  KIND,
+  LABEL_MANAGED_BY,
+  LABEL_PORTFORWARD,
+  MANAGED_BY_VALUE,
+} from "../api/identity.ts";
+import type { PortForward } from "../api/portforward.ts";
+import type { PortAllocation } from "./allocate-ports.ts";
+
+/** Name of the Service of a PortForward: spec.service.name, else the PortForward's name. */
+export function serviceNameOf(pf: PortForward): string {
+  return pf.spec.service.name ?? pf.metadata.name ?? "";
+}
+
+function without(map: Readonly<Record<string, string>> | undefined, keys: readonly string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map ?? {})) {
+    if (!keys.includes(key)) result[key] = value;
+  }
+  return result;
+}
+
+/** Labels that identify a Service as belonging to a PortForward. */
+export function ownedServiceLabels(pf: PortForward): Record<string, string> {
+  return { [LABEL_MANAGED_BY]: MANAGED_BY_VALUE, [LABEL_PORTFORWARD]: pf.metadata.name ?? "" };
+}
+
+/**
+ * Builds the desired Service: ports map `port → gatewayPort` on the gateway pods chosen by
+ * `gatewaySelector`; a controller owner reference makes garbage collection delete it with the
+ * PortForward. User labels and annotations come from spec.service only — never Argo CD's
+ * tracking label or annotation, and never overriding tunnelkeeper's own labels.
+ */
+export function buildDesiredService(
+  pf: PortForward,
+  allocation: readonly PortAllocation[],
+  gatewaySelector: Readonly<Record<string, string>>,
+): V1Service {
+  const labels = {
+    ...without(pf.spec.service.labels, [ARGOCD_INSTANCE_LABEL]),
+    ...ownedServiceLabels(pf),
+  };
+  const annotations = without(pf.spec.service.annotations, [ARGOCD_TRACKING_ANNOTATION]);
+  const gatewayPortOf = new Map(allocation.map((a) => [a.port, a.gatewayPort]));
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: serviceNameOf(pf),
+      namespace: pf.metadata.namespace ?? "",
+      labels,
+      ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: pf.metadata.name ?? "",
+          uid: pf.metadata.uid ?? "",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      type: pf.spec.service.type,
+      selector: { ...gatewaySelector },
+      ports: pf.spec.ports.map((port) => {
+        const gatewayPort = gatewayPortOf.get(port.port);
+        if (gatewayPort === undefined) throw new Error(`no gateway port allocated for port ${port.port}`);
+        return {
+          ...(port.name === undefined ? {} : { name: port.name }),
+          port: port.port,
+          targetPort: gatewayPort,
+          protocol: "TCP",
+        };
+      }),
+    },
+  };
+}
