@@ -131,8 +131,10 @@ async function kubectl(state: Pick<ControlPlaneState, 'kubectl' | 'kubeconfig'>,
   return stdout;
 }
 
-function kwokModuleDir(): string {
-  return join(process.env.GOMODCACHE ?? join(process.env.HOME ?? '/root', 'go', 'pkg', 'mod'), `sigs.k8s.io/kwok@${KWOK_VERSION}`);
+/** KWOK's module source (CRDs and stage YAML); it is in the module cache once kwok was built. */
+async function kwokModuleDir(): Promise<string> {
+  const { stdout } = await execFileAsync('go', ['env', 'GOMODCACHE']);
+  return join(stdout.trim(), `sigs.k8s.io/kwok@${KWOK_VERSION}`);
 }
 
 const NODE_MANIFEST = {
@@ -200,7 +202,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 
     await launch('kube-apiserver', new ManagedProcess(apiServerSpec(bins, pki, workDir, etcdPort, apiPort, options.featureGates, 'kube-apiserver', detached)));
 
-    const kwokDir = kwokModuleDir();
+    const kwokDir = await kwokModuleDir();
     await kubectl(state, ['apply', '--server-side', '-f', join(kwokDir, 'kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml'),
       '-f', join(kwokDir, 'kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml')]);
     await kubectl(state, ['wait', '--for=condition=Established', '--timeout=60s',
