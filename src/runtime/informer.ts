@@ -37,8 +37,8 @@ export type InformerState =
   | { readonly phase: "empty" }
   | { readonly phase: "listing" }
   | { readonly phase: "watching"; readonly resourceVersion: string }
-  | { readonly phase: "backoff"; readonly then: "listing" }
-  | { readonly phase: "backoff"; readonly then: "watching"; readonly resourceVersion: string }
+  | { readonly phase: "backoff"; readonly retry: "listing" }
+  | { readonly phase: "backoff"; readonly retry: "watching"; readonly resourceVersion: string }
   | { readonly phase: "stopped" };
 
 export type InformerEvent =
@@ -63,16 +63,16 @@ export function nextState(state: InformerState, event: InformerEvent, errors: Wa
       return event.type === "start" ? { phase: "listing" } : state;
     case "listing":
       if (event.type === "listed") return { phase: "watching", resourceVersion: event.resourceVersion };
-      if (event.type === "listFailed") return { phase: "backoff", then: "listing" };
+      if (event.type === "listFailed") return { phase: "backoff", retry: "listing" };
       return state;
     case "watching":
       if (event.type !== "watchEnded") return state;
       if (event.error === undefined) return { phase: "watching", resourceVersion: event.resourceVersion };
       if (errors.isGone(event.error)) return { phase: "listing" };
-      return { phase: "backoff", then: "watching", resourceVersion: event.resourceVersion };
+      return { phase: "backoff", retry: "watching", resourceVersion: event.resourceVersion };
     case "backoff":
       if (event.type !== "backoffElapsed") return state;
-      return state.then === "listing" ? { phase: "listing" } : { phase: "watching", resourceVersion: state.resourceVersion };
+      return state.retry === "listing" ? { phase: "listing" } : { phase: "watching", resourceVersion: state.resourceVersion };
   }
 }
 

@@ -20,12 +20,12 @@ describe("nextState (informer state machine)", () => {
   const rows: Array<[string, InformerState, InformerEvent, InformerState]> = [
     ["empty starts by listing", { phase: "empty" }, { type: "start" }, { phase: "listing" }],
     ["a list moves to watching from its resourceVersion", { phase: "listing" }, { type: "listed", resourceVersion: "10" }, { phase: "watching", resourceVersion: "10" }],
-    ["a failed list backs off, then lists", { phase: "listing" }, { type: "listFailed", error: boom }, { phase: "backoff", then: "listing" }],
+    ["a failed list backs off, then lists", { phase: "listing" }, { type: "listFailed", error: boom }, { phase: "backoff", retry: "listing" }],
     ["a clean watch close resumes from the last resourceVersion", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "15" }, { phase: "watching", resourceVersion: "15" }],
     ["410 Gone relists at once", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "15", error: gone }, { phase: "listing" }],
-    ["another watch error backs off, then resumes", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "12", error: boom }, { phase: "backoff", then: "watching", resourceVersion: "12" }],
-    ["backoff before listing lists", { phase: "backoff", then: "listing" }, { type: "backoffElapsed" }, { phase: "listing" }],
-    ["backoff before watching watches", { phase: "backoff", then: "watching", resourceVersion: "12" }, { type: "backoffElapsed" }, { phase: "watching", resourceVersion: "12" }],
+    ["another watch error backs off, then resumes", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "12", error: boom }, { phase: "backoff", retry: "watching", resourceVersion: "12" }],
+    ["backoff before listing lists", { phase: "backoff", retry: "listing" }, { type: "backoffElapsed" }, { phase: "listing" }],
+    ["backoff before watching watches", { phase: "backoff", retry: "watching", resourceVersion: "12" }, { type: "backoffElapsed" }, { phase: "watching", resourceVersion: "12" }],
     ["stop wins from any state", { phase: "watching", resourceVersion: "1" }, { type: "stop" }, { phase: "stopped" }],
     ["stopped is final", { phase: "stopped" }, { type: "start" }, { phase: "stopped" }],
     ["an unrelated event leaves the state alone", { phase: "listing" }, { type: "backoffElapsed" }, { phase: "listing" }],
@@ -144,7 +144,7 @@ describe("Informer driver", () => {
     const controller = new AbortController();
     const running = informer.start(controller.signal);
     await flush();
-    assert.deepEqual(informer.state, { phase: "backoff", then: "listing" });
+    assert.deepEqual(informer.state, { phase: "backoff", retry: "listing" });
     assert.deepEqual(failures, [400], "full jitter: 0.5 × 800 ms");
     await clock.advance(399);
     assert.equal(informer.synced, false);
