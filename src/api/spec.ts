@@ -127,11 +127,14 @@ const TARGET_PORT_NAME_MESSAGE =
 
 export const TargetPortSchema = z
   .union([
-    z.int().min(MIN_PORT).max(MAX_PORT),
     z
-      .string()
-      .min(1)
-      .max(63)
+      .int({ message: TARGET_PORT_NAME_MESSAGE })
+      .min(MIN_PORT, { message: TARGET_PORT_NAME_MESSAGE })
+      .max(MAX_PORT, { message: TARGET_PORT_NAME_MESSAGE }),
+    z
+      .string({ message: TARGET_PORT_NAME_MESSAGE })
+      .min(1, { message: TARGET_PORT_NAME_MESSAGE })
+      .max(63, { message: TARGET_PORT_NAME_MESSAGE })
       .refine((v) => DNS1123_LABEL.test(v), { message: TARGET_PORT_NAME_MESSAGE }),
   ])
   .meta({
