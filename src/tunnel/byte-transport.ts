@@ -1,0 +1,31 @@
+/**
+ * The byte transport a SPDY session (or a legacy v4 connection) runs over.
+ *
+ * Contract:
+ *  - `write(bytes)` queues bytes and returns false once the transport's buffer is above its
+ *    high-water mark; the writer must then wait for `onDrain`. Writes after close are dropped.
+ *  - Inbound bytes arrive through `onData` in order. A message-oriented transport (WebSocket)
+ *    delivers one message per call; byte-stream users must not rely on boundaries.
+ *  - `pause()` stops `onData` until `resume()` (it pauses the socket, so the peer's TCP window
+ *    closes: this is the only flow control SPDY-to-spdystream has).
+ *  - `onClose` fires exactly once: `null` after a clean close (ours or the peer's), or a coded
+ *    error. `close()` is graceful, `destroy(error)` immediate.
+ *  - `attach` is called once, before any other method; no event fires before it.
+ */
+
+import type { TunnelError } from './tunnel-error.ts';
+
+export interface TransportSink {
+  onData(bytes: Buffer): void;
+  onDrain(): void;
+  onClose(error: TunnelError | null): void;
+}
+
+export interface ByteTransport {
+  attach(sink: TransportSink): void;
+  write(bytes: Buffer): boolean;
+  pause(): void;
+  resume(): void;
+  close(): void;
+  destroy(error: TunnelError): void;
+}

@@ -1,0 +1,122 @@
+/**
+ * One forwarded TCP connection over a SPDY session, exposed as a Node Duplex.
+ *
+ * Wire contract (kubelet/cri-streaming `httpstream.go`, client-go `portforward.go`):
+ *  - Two streams per connection, headers exactly `streamtype: error|data`, `port: <n>`,
+ *    `requestid: <id>`; the error stream's SYN_STREAM is written first, then the data stream's.
+ *  - Unlike kubectl we do not wait for the error stream's SYN_REPLY before opening the data
+ *    stream (the server pairs by requestid in either order; saves one round trip). Like kubectl,
+ *    the error stream is half-closed with an empty DATA+FIN (after its SYN_REPLY, since
+ *    spdystream drops DATA on streams it has not replied to) and the client never writes on it.
+ *  - Runtime failure: UTF-8 text on the error stream, then (k8s ≥ 1.32 streaming code) RST on
+ *    both streams, or FIN on older code. Either way the Duplex is destroyed with
+ *    PF_ERR_PORT_FORWARD carrying the text. An empty error stream means success.
+ *  - Normal end: the runtime FINs both streams; our `end()` sends DATA+FIN on the data stream.
+ *
+ * Duplex contract: writes go out as DATA frames (backpressure through the session writer);
+ * `end()` half-closes; readable data is pushed as received and a full readable buffer pauses
+ * the tunnel transport until `_read`; `destroy()` resets whatever stream is still open with
+ * RST_STREAM CANCEL. Errors are per connection and coded; the session is never affected.
+ */
+
+import { Duplex } from 'node:stream';
+import type { SpdySession } from './spdy-session.ts';
+import type { SpdyStream } from './spdy-stream.ts';
+import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+
+/** Upper bound on error-stream text we keep (the runtime writes one short line). */
+const MAX_ERROR_TEXT_BYTES = 64 * 1024;
+
+export interface PortForwardConnectionOptions {
+  readonly session: SpdySession;
+  readonly port: number;
+  readonly requestId: string;
+  readonly highWaterMark?: number;
+}
+
+export class PortForwardConnection extends Duplex {
+  readonly port: number;
+  readonly requestId: string;
+  readonly #session: SpdySession;
+  #errorStream: SpdyStream | null = null;
+  #dataStream: SpdyStream | null = null;
+  #errorText: Buffer[] = [];
+  #errorTextBytes = 0;
+
+  constructor(options: PortForwardConnectionOptions) {
+    super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 64 * 1024 });
+    this.port = options.port;
+    this.requestId = options.requestId;
+    this.#session = options.session;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    const common = { port: String(this.port), requestid: this.requestId };
+    try {
+      this.#errorStream = this.#session.openStream(new Map([['streamtype', 'error'], ...Object.entries(common)]), {
+        onReply: () => this.#errorStream?.end(),
+        onData: (data) => this.#collectErrorText(data),
+        onRemoteFin: () => this.#onErrorStreamEnd(),
+        onReset: () => this.#onErrorStreamEnd(),
+        onSessionClose: (error) => this.destroy(error),
+      });
+      this.#dataStream = this.#session.openStream(new Map([['streamtype', 'data'], ...Object.entries(common)]), {
+        onReply: () => {},
+        onData: (data) => this.push(data),
+        onRemoteFin: () => this.push(null),
+        onReset: (status) => this.#onDataStreamReset(status),
+        onSessionClose: (error) => this.destroy(error),
+      });
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#dataStream!.write(chunk, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#dataStream!.end(callback);
+  }
+
+  override _read(): void {
+    this.#dataStream?.resumeReading();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    for (const stream of [this.#dataStream, this.#errorStream]) {
+      if (stream !== null && stream.state.kind !== 'closed') stream.reset();
+    }
+    callback(error);
+  }
+
+  #collectErrorText(data: Buffer): boolean {
+    if (this.#errorTextBytes < MAX_ERROR_TEXT_BYTES) {
+      const kept = data.subarray(0, MAX_ERROR_TEXT_BYTES - this.#errorTextBytes);
+      this.#errorText.push(kept);
+      this.#errorTextBytes += kept.length;
+    }
+    return true;
+  }
+
+  #remoteError(): TunnelError | null {
+    if (this.#errorTextBytes === 0) return null;
+    const text = Buffer.concat(this.#errorText).toString('utf8');
+    return new TunnelError(TunnelErrorCode.PortForward, `port-forward to port ${this.port} failed: ${text}`);
+  }
+
+  #onErrorStreamEnd(): void {
+    const error = this.#remoteError();
+    if (error !== null) this.destroy(error);
+  }
+
+  #onDataStreamReset(status: number): void {
+    this.destroy(
+      this.#remoteError() ??
+        new TunnelError(TunnelErrorCode.StreamReset, `the data stream for port ${this.port} was reset (status ${status})`),
+    );
+  }
+}
