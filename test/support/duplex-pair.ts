@@ -95,7 +95,8 @@ export class MemoryTransport implements ByteTransport {
       this.#sink.onData(bytes);
     }
     const writer = this.peer;
-    if (writer !== null && writer.#needDrain && this.#inboxBytes < writer.#highWaterBytes) {
+    if (writer === null) return;
+    if (writer.#needDrain && this.#inboxBytes < writer.#highWaterBytes) {
       writer.#needDrain = false;
       writer.#sink?.onDrain();
     }

@@ -67,7 +67,7 @@ describe('SpdySession with PortForwardConnection', () => {
         return echoed;
       }),
     );
-    results.forEach((result, i) => assert.ok(result.equals(payloads[i]!), `connection ${i}`));
+    for (const [i, result] of results.entries()) assert.ok(result.equals(payloads[i]!), `connection ${i}`);
     await until(() => session.activeStreams === 0, 'all streams closed');
     assert.equal(server.pairs.size, 40);
   });
