@@ -70,5 +70,5 @@ export function setAbnormalCondition(
   generation: number | undefined,
 ): Condition[] {
   if (cause === undefined) return removeCondition(conditions, type);
-  return setCondition(conditions, { type, status: "True", ...cause }, now, generation);
+  return setCondition(conditions, { type, status: "True", reason: cause.reason, message: cause.message }, now, generation);
 }

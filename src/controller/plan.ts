@@ -136,8 +136,11 @@ export function plan(observed: Observed, now: Date): Plan {
   const serviceVerdict = planServiceVerdict(serviceName, conflict, allocation, ownService);
   const tunnelVerdict = planTunnelVerdict(resolved, gateways, connectedGateways, pf.metadata.namespace);
 
-  const blocking = [serviceVerdict, targetVerdict, tunnelVerdict].find((v) => !v.ok && STALLED_REASONS.has(v.input.reason)) ??
-    [targetVerdict, serviceVerdict, tunnelVerdict].find((v) => !v.ok);
+  // Ready explains the most fundamental problem: one that needs a person first, then the target,
+  // then the tunnels (so Ready says NoGatewayReporting until a gateway reports), then the Service.
+  const blocking =
+    [serviceVerdict, targetVerdict, tunnelVerdict].find((v) => !v.ok && STALLED_REASONS.has(v.input.reason)) ??
+    [targetVerdict, tunnelVerdict, serviceVerdict].find((v) => !v.ok);
   const ready: ConditionInput =
     blocking === undefined
       ? {
@@ -147,8 +150,9 @@ export function plan(observed: Observed, now: Date): Plan {
           message: `Service ${serviceName} forwards to ${plural(readyPods.size, "ready pod")} through ${plural(connectedGateways.length, "gateway")}.`,
         }
       : { ...blocking.input, type: ConditionType.Ready };
-  const stalled = blocking !== undefined && STALLED_REASONS.has(blocking.input.reason) ? blocking.input : undefined;
-  const reconciling = blocking !== undefined && stalled === undefined ? blocking.input : undefined;
+  const cause = blocking === undefined ? undefined : { reason: blocking.input.reason, message: blocking.input.message };
+  const stalled = cause !== undefined && STALLED_REASONS.has(cause.reason) ? cause : undefined;
+  const reconciling = cause !== undefined && stalled === undefined ? cause : undefined;
   const degraded =
     connectedGateways.length > 0 && connectedGateways.length < gateways.length
       ? {
