@@ -1,0 +1,145 @@
+/**
+ * ByteTransport over an open `ws` WebSocket (KEP-4006 tunnel and legacy v4 alike).
+ *
+ * Contract:
+ *  - Each `write` is one binary message; the return value is `bufferedAmount < highWaterBytes`
+ *    and `onDrain` follows once a send completes below the mark (ws has no 'drain' event; its
+ *    send callback fires when the socket accepted the bytes).
+ *  - Each inbound binary message is one `onData` call. A text message is fatal
+ *    (PF_ERR_WS_PROTOCOL): the peer's TunnelingConnection reader treats it the same way.
+ *  - `pause`/`resume` pause the underlying socket (ws.pause()), closing the TCP window.
+ *  - Keepalive: a WebSocket ping every `pingIntervalMs` keeps proxies and load balancers from
+ *    idling the connection; a missing pong for `pingTimeoutMs` destroys the transport with
+ *    PF_ERR_KEEPALIVE_TIMEOUT. (API servers answer pings themselves; they never reach the runtime.)
+ *  - Close: `close()` sends close code 1000; the peer's 1000/1005 close is clean (`null`),
+ *    anything else is PF_ERR_NETWORK.
+ */
+
+import type WebSocket from 'ws';
+import type { ByteTransport, TransportSink } from './byte-transport.ts';
+import type { Clock } from './clock.ts';
+import { Keepalive } from './keepalive.ts';
+import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+
+export interface WebSocketTransportOptions {
+  readonly clock: Clock;
+  readonly highWaterBytes?: number;
+  /** 0 disables WebSocket pings. */
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
+}
+
+type TransportState =
+  | { readonly kind: 'detached' }
+  | { readonly kind: 'open'; readonly sink: TransportSink }
+  | { readonly kind: 'closed' };
+
+export class WebSocketTransport implements ByteTransport {
+  readonly #socket: WebSocket;
+  readonly #highWaterBytes: number;
+  readonly #keepalive: Keepalive | null;
+  #state: TransportState = { kind: 'detached' };
+  #needDrain = false;
+  #paused = false;
+
+  constructor(socket: WebSocket, options: WebSocketTransportOptions) {
+    this.#socket = socket;
+    this.#highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
+    const interval = options.pingIntervalMs ?? 0;
+    this.#keepalive =
+      interval > 0
+        ? new Keepalive({
+            clock: options.clock,
+            intervalMs: interval,
+            timeoutMs: options.pingTimeoutMs ?? interval * 2,
+            sendPing: () => this.#socket.ping(),
+            onTimeout: () =>
+              this.destroy(new TunnelError(TunnelErrorCode.KeepaliveTimeout, 'no WebSocket pong within the keepalive timeout')),
+            isInboundPaused: () => this.#paused,
+          })
+        : null;
+  }
+
+  attach(sink: TransportSink): void {
+    if (this.#state.kind !== 'detached') return;
+    this.#state = { kind: 'open', sink };
+    this.#socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    this.#socket.on('pong', () => this.#keepalive?.notePong());
+    this.#socket.on('close', (code, reason) => this.#onClose(code, reason));
+    this.#socket.on('error', (error) => this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket error: ${error.message}`, { cause: error })));
+    this.#keepalive?.start();
+  }
+
+  write(bytes: Buffer): boolean {
+    if (this.#state.kind !== 'open') return false;
+    this.#socket.send(bytes, { binary: true }, (error) => this.#onSent(error));
+    if (this.#socket.bufferedAmount < this.#highWaterBytes) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  close(): void {
+    if (this.#state.kind !== 'open') return;
+    const { sink } = this.#state;
+    this.#state = { kind: 'closed' };
+    this.#keepalive?.stop();
+    this.#socket.close(1000);
+    sink.onClose(null);
+  }
+
+  destroy(error: TunnelError): void {
+    if (this.#state.kind === 'closed') return;
+    this.#fail(error);
+    this.#socket.terminate();
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#state.kind !== 'open') return;
+    if (!isBinary) {
+      this.destroy(new TunnelError(TunnelErrorCode.WebSocketProtocol, 'received a text WebSocket message; only binary is allowed'));
+      return;
+    }
+    this.#state.sink.onData(data);
+  }
+
+  #onSent(error: Error | undefined | null): void {
+    if (error) return; // the 'error'/'close' events carry the failure
+    if (this.#state.kind !== 'open' || !this.#needDrain) return;
+    if (this.#socket.bufferedAmount >= this.#highWaterBytes) return;
+    this.#needDrain = false;
+    this.#state.sink.onDrain();
+  }
+
+  #onClose(code: number, reason: Buffer): void {
+    if (code === 1000 || code === 1005) {
+      if (this.#state.kind !== 'open') return;
+      const { sink } = this.#state;
+      this.#state = { kind: 'closed' };
+      this.#keepalive?.stop();
+      sink.onClose(null);
+      return;
+    }
+    this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket closed with code ${code} ${reason.toString('utf8')}`.trim()));
+  }
+
+  #fail(error: TunnelError): void {
+    this.#keepalive?.stop();
+    if (this.#state.kind !== 'open') {
+      this.#state = { kind: 'closed' };
+      return;
+    }
+    const { sink } = this.#state;
+    this.#state = { kind: 'closed' };
+    sink.onClose(error);
+  }
+}
