@@ -35,3 +35,22 @@ export const LABEL_PORTFORWARD = `${GROUP}/portforward`;
 export const ARGOCD_INSTANCE_LABEL = "app.kubernetes.io/instance";
 /** Argo CD's annotation-based tracking key; never copied onto objects we create. */
 export const ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id";
+
+/** EndpointSlice label naming the Service a slice belongs to (Kubernetes' own key). */
+export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";
+/** EndpointSlice label naming the controller that manages a slice (Kubernetes' own key). */
+export const LABEL_ENDPOINTSLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
+/** Our value of LABEL_ENDPOINTSLICE_MANAGED_BY, so the EndpointSlice controller leaves our slices alone. */
+export const ENDPOINTSLICE_MANAGER = `${GROUP}/controller`;
+
+/** Labels of each gateway replica's heartbeat Lease (in the gateway namespace). */
+export const LABEL_COMPONENT = "app.kubernetes.io/component";
+export const GATEWAY_COMPONENT = "gateway";
+/** Annotation on a gateway heartbeat Lease: the replica's pod IP (empty when it runs outside a pod). */
+export const ANNOTATION_POD_IP = `${GROUP}/pod-ip`;
+/** Name of the heartbeat Lease of gateway replica `pod`. */
+export function gatewayLeaseName(pod: string): string {
+  return `tunnelkeeper-gateway-${pod}`.slice(0, 253);
+}
+/** Name of the controller's leader-election Lease. */
+export const CONTROLLER_LEASE_NAME = "tunnelkeeper-controller";

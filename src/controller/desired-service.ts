@@ -3,7 +3,7 @@
  * in the returned object is released by the controller's field manager and removed by the API
  * server if nobody else owns it.
  */
-import type { V1Service } from "@kubernetes/client-node";
+import type { V1OwnerReference, V1Service } from "@kubernetes/client-node";
 import {
   API_VERSION,
   ARGOCD_INSTANCE_LABEL,
@@ -35,15 +35,15 @@ export function ownedServiceLabels(pf: PortForward): Record<string, string> {
 }
 
 /**
- * Builds the desired Service: ports map `port → gatewayPort` on the gateway pods chosen by
- * `gatewaySelector`; a controller owner reference makes garbage collection delete it with the
- * PortForward. User labels and annotations come from spec.service only — never Argo CD's
+ * Builds the desired Service: ports map `port → gatewayPort` on the gateway pods. The Service has
+ * no selector: the gateway pods live in the operator's namespace, which a selector cannot reach,
+ * so the controller lists them in an EndpointSlice of its own (desired-endpoint-slice.ts).
+ * A controller owner reference makes garbage collection delete it with the PortForward. User labels and annotations come from spec.service only — never Argo CD's
  * tracking label or annotation, and never overriding tunnelkeeper's own labels.
  */
 export function buildDesiredService(
   pf: PortForward,
   allocation: readonly PortAllocation[],
-  gatewaySelector: Readonly<Record<string, string>>,
 ): V1Service {
   const labels = {
     ...without(pf.spec.service.labels, [ARGOCD_INSTANCE_LABEL]),
@@ -59,20 +59,10 @@ export function buildDesiredService(
       namespace: pf.metadata.namespace ?? "",
       labels,
       ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name: pf.metadata.name ?? "",
-          uid: pf.metadata.uid ?? "",
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerReferenceTo(pf)],
     },
     spec: {
       type: pf.spec.service.type,
-      selector: { ...gatewaySelector },
       ports: pf.spec.ports.map((port) => {
         const gatewayPort = gatewayPortOf.get(port.port);
         if (gatewayPort === undefined) throw new Error(`no gateway port allocated for port ${port.port}`);
@@ -84,5 +74,17 @@ export function buildDesiredService(
         };
       }),
     },
+  };
+}
+
+/** The owner reference that makes `pf` the controller of an object (garbage collection). */
+export function controllerReferenceTo(pf: PortForward): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: pf.metadata.name ?? "",
+    uid: pf.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
   };
 }

@@ -10,7 +10,7 @@
  * Status ownership: the returned status never contains `gateways`; those entries belong to the
  * gateway replicas (one field manager each). The controller only reads them.
  */
-import type { V1Service } from "@kubernetes/client-node";
+import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { ConditionType, Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
@@ -23,6 +23,7 @@ import {
   type PortRange,
 } from "./allocate-ports.ts";
 import { type ConditionInput, findCondition, setAbnormalCondition, setCondition } from "./conditions.ts";
+import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
 import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "./resolve-targets.ts";
 
@@ -31,8 +32,8 @@ export interface Observed extends TargetObservation {
   /** Claims on gateway ports by all PortForwards (see allocate-ports.ts), in-flight ones included. */
   gatewayPortRecords: readonly GatewayPortRecord[];
   gatewayPortRange?: PortRange;
-  /** Labels of the gateway pods; the Service selects them. */
-  gatewaySelector: Readonly<Record<string, string>>;
+  /** Live gateway replicas; those with a pod IP become the endpoints of the Service. */
+  gatewayEndpoints: readonly GatewayEndpoint[];
   /** Running gateway pods. When given, status entries of other (gone) gateway pods are ignored. */
   gatewayPods?: readonly string[];
 }
@@ -51,6 +52,8 @@ export type ControllerStatus = Omit<PortForwardStatus, "gateways">;
 export interface Plan {
   /** The Service to apply, or undefined when it must not be applied (name conflict, no ports left). */
   service: V1Service | undefined;
+  /** The Service's EndpointSlice (the gateway pods), applied together with the Service. */
+  endpointSlice: V1EndpointSlice | undefined;
   status: ControllerStatus;
   events: PlannedEvent[];
   requeueAfterMs: number;
@@ -123,7 +126,9 @@ export function plan(observed: Observed, now: Date): Plan {
   const servesReadyPod = (g: GatewayStatus) => g.connected && (g.connectedTargets ?? []).some((pod) => readyPods.has(pod));
   const connectedGateways = gateways.filter(servesReadyPod);
 
-  const service = conflict || !allocation.ok ? undefined : buildDesiredService(pf, allocation.ports, observed.gatewaySelector);
+  const service = conflict || !allocation.ok ? undefined : buildDesiredService(pf, allocation.ports);
+  const endpointSlice =
+    conflict || !allocation.ok ? undefined : buildDesiredEndpointSlice(pf, allocation.ports, observed.gatewayEndpoints);
 
   const targetVerdict = resolved.ok
     ? verdict(
@@ -199,6 +204,7 @@ export function plan(observed: Observed, now: Date): Plan {
 
   return {
     service,
+    endpointSlice,
     status,
     events: planEvents(pf.status?.conditions ?? [], conditions),
     requeueAfterMs: blocking === undefined || stalled !== undefined ? REQUEUE_HEALTHY_MS : REQUEUE_PROGRESSING_MS,

@@ -3,10 +3,8 @@ import { describe, it } from "node:test";
 import { buildDesiredService } from "../../../src/controller/desired-service.ts";
 import { aPortForward } from "../../support/builders.ts";
 
-const GATEWAY = { "app.kubernetes.io/name": "tunnelkeeper", "app.kubernetes.io/component": "gateway" };
-
 describe("buildDesiredService", () => {
-  it("states the full intent: name, type, ports to gateway ports, gateway selector, owner reference", () => {
+  it("states the full intent: name, type, ports to gateway ports, no selector, owner reference", () => {
     const pf = aPortForward("web")
       .withPorts({ name: "http", port: 80, targetPort: "http" }, { name: "admin", port: 9000, targetPort: 9000 })
       .build();
@@ -16,7 +14,6 @@ describe("buildDesiredService", () => {
         { name: "http", port: 80, gatewayPort: 20001 },
         { name: "admin", port: 9000, gatewayPort: 20002 },
       ],
-      GATEWAY,
     );
     assert.deepEqual(service, {
       apiVersion: "v1",
@@ -31,7 +28,6 @@ describe("buildDesiredService", () => {
       },
       spec: {
         type: "ClusterIP",
-        selector: GATEWAY,
         ports: [
           { name: "http", port: 80, targetPort: 20001, protocol: "TCP" },
           { name: "admin", port: 9000, targetPort: 20002, protocol: "TCP" },
@@ -64,7 +60,7 @@ describe("buildDesiredService", () => {
   for (const c of labelCases) {
     it(c.name, () => {
       const pf = aPortForward("web").withService(c.spec).build();
-      const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }], GATEWAY);
+      const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }]);
       assert.deepEqual(service.metadata?.labels, c.labels);
       assert.deepEqual(service.metadata?.annotations, c.annotations);
     });
@@ -75,20 +71,20 @@ describe("buildDesiredService", () => {
       .withLabels({ "app.kubernetes.io/instance": "my-app" })
       .withAnnotations({ "argocd.argoproj.io/tracking-id": "x" })
       .build();
-    const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }], GATEWAY);
+    const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }]);
     assert.equal(service.metadata?.labels?.["app.kubernetes.io/instance"], undefined);
     assert.equal(service.metadata?.annotations, undefined);
   });
 
   it("uses spec.service.type and name", () => {
     const pf = aPortForward("web").withService({ name: "public", type: "LoadBalancer" }).build();
-    const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }], GATEWAY);
+    const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }]);
     assert.equal(service.metadata?.name, "public");
     assert.equal(service.spec?.type, "LoadBalancer");
   });
 
   it("refuses to build a Service for a port without an allocation", () => {
     const pf = aPortForward("web").build();
-    assert.throws(() => buildDesiredService(pf, [], GATEWAY), /no gateway port allocated for port 80/);
+    assert.throws(() => buildDesiredService(pf, []), /no gateway port allocated for port 80/);
   });
 });

@@ -16,7 +16,6 @@ import {
 
 const NOW = new Date("2026-03-01T12:00:00Z");
 const LATER = new Date("2026-03-01T12:01:00Z");
-const GATEWAY_SELECTOR = { "app.kubernetes.io/component": "gateway" };
 
 function observe(builder: PortForwardBuilder, fields: Partial<Observed> = {}): Observed {
   const pf = builder.build();
@@ -25,7 +24,7 @@ function observe(builder: PortForwardBuilder, fields: Partial<Observed> = {}): O
     pods: [aPod("web-0").build()],
     services: [aService("web").ownedBy(pf).withClusterIP("10.96.0.10").withPorts({ port: 80, targetPort: 20001 }).build()],
     gatewayPortRecords: [{ owner: "default/web", port: 80, gatewayPort: 20001 }],
-    gatewaySelector: GATEWAY_SELECTOR,
+    gatewayEndpoints: [],
     ...fields,
   };
 }
@@ -193,15 +192,19 @@ describe("plan: Ready and the detail conditions", () => {
 });
 
 describe("plan: the Service", () => {
-  it("applies the desired Service with the recorded gateway port", () => {
-    const result = plan(observe(aPortForward()), NOW);
+  it("applies the desired Service with the recorded gateway port and an EndpointSlice of the gateways", () => {
+    const gatewayEndpoints = [{ pod: "gw-0", namespace: "tunnelkeeper-system", ip: "10.244.0.9" }];
+    const result = plan(observe(aPortForward(), { gatewayEndpoints }), NOW);
     assert.deepEqual(result.service?.spec?.ports, [{ port: 80, targetPort: 20001, protocol: "TCP" }]);
-    assert.deepEqual(result.service?.spec?.selector, GATEWAY_SELECTOR);
+    assert.equal(result.service?.spec?.selector, undefined);
+    assert.deepEqual(result.endpointSlice?.ports, [{ name: "", port: 20001, protocol: "TCP" }]);
+    assert.deepEqual(result.endpointSlice?.endpoints?.map((e) => e.addresses), [["10.244.0.9"]]);
   });
 
   it("applies nothing when a foreign Service has the name", () => {
     const result = plan(observe(aPortForward(), { services: [aService("web").build()] }), NOW);
     assert.equal(result.service, undefined);
+    assert.equal(result.endpointSlice, undefined);
   });
 
   it("adopts an orphaned Service that carries its labels", () => {
