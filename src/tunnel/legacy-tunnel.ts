@@ -75,7 +75,11 @@ export class LegacyTunnel implements Tunnel {
         try {
           return await this.#options.openTransport(port);
         } catch (error) {
-          if (error instanceof TunnelError && TUNNEL_FATAL.has(error.code)) this.#finish(error);
+          if (error instanceof TunnelError && TUNNEL_FATAL.has(error.code)) {
+            // This connection fails with the dial error itself; the others get TunnelClosed.
+            this.#connections.delete(connection);
+            this.#finish(error);
+          }
           throw error;
         }
       },

@@ -7,10 +7,17 @@
  *    proxies come from `kubeConfig.applyToHTTPSOptions(options)` (client-node 2.0.1), which
  *    fills `ca/cert/key`, `headers.Authorization`, and an `agent`.
  *  - Exactly one subprotocol is offered; a 101 with any other (or none) is PF_ERR_UPGRADE_FAILED.
+ *    `ws` validates subprotocols as RFC 6455 tokens and `/` is not a token character, yet
+ *    Kubernetes uses `SPDY/3.1+portforward.k8s.io`. So the header is sent by hand (not through
+ *    ws's `protocols` argument), checked in the 'upgrade' listener, and removed from the
+ *    response there so that ws's own check (no protocol requested ⇒ none may be answered)
+ *    passes. `socket.protocol` is therefore '' on the returned socket; the caller knows which
+ *    subprotocol it asked for and that it was answered.
  *  - Non-101 answers are read (≤ 64 KiB) and mapped by classifyHandshakeFailure; errors without
  *    an HTTP answer (DNS, TCP, TLS, handshake timeout) are PF_ERR_NETWORK; an aborted signal is
  *    PF_ERR_ABORTED. The promise resolves only with an OPEN WebSocket, binary type nodebuffer,
- *    without permessage-deflate (pointless for already-framed bytes, costly in CPU).
+ *    without permessage-deflate (pointless for already-framed bytes, costly in CPU), and PAUSED:
+ *    the transport that attaches resumes it, so early messages (v4 port prefixes) are not lost.
  */
 
 import type { ClientRequest, IncomingMessage } from 'node:http';
@@ -63,8 +70,9 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
   }
   options.signal?.throwIfAborted();
   return await new Promise<WebSocket>((resolve, reject) => {
-    const socket = new WebSocket(url, [options.subprotocol], {
+    const socket = new WebSocket(url, {
       ...requestOptions,
+      headers: { ...requestOptions.headers, 'Sec-WebSocket-Protocol': options.subprotocol },
       perMessageDeflate: false,
       handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
       followRedirects: false,
@@ -89,7 +97,11 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
     const onError = (error: Error): void => settle(failure ?? networkFailure(error, target));
     socket.on('upgrade', (response: IncomingMessage) => {
       const answered = response.headers['sec-websocket-protocol'];
-      if (answered !== options.subprotocol) failure = subprotocolMismatch(options.subprotocol, answered, target);
+      delete response.headers['sec-websocket-protocol'];
+      if (answered !== options.subprotocol) {
+        failure = subprotocolMismatch(options.subprotocol, answered, target);
+        socket.terminate();
+      }
     });
     socket.on('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
       readBody(response).then(
@@ -100,7 +112,11 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
         (error: unknown) => settle(networkFailure(error, target)),
       );
     });
-    socket.once('open', () => settle(null));
+    // Paused until a transport attaches, so no message is emitted before anyone listens.
+    socket.once('open', () => {
+      socket.pause();
+      settle(null);
+    });
     socket.on('error', onError);
     options.signal?.addEventListener('abort', onAbort, { once: true });
   });

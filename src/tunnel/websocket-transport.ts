@@ -68,6 +68,7 @@ export class WebSocketTransport implements ByteTransport {
     this.#socket.on('close', (code, reason) => this.#onClose(code, reason));
     this.#socket.on('error', (error) => this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket error: ${error.message}`, { cause: error })));
     this.#keepalive?.start();
+    if (!this.#paused) this.#socket.resume();
   }
 
   write(bytes: Buffer): boolean {
