@@ -104,7 +104,9 @@ export class EventRecorder {
     const body: EventBody = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { generateName: `${subject.name}.`, namespace: subject.namespace },
+      // `<name>-`: the API server validates generateName as a DNS-1123 subdomain prefix, which may
+      // end in '-' but not in '.' (a `<name>.` prefix is rejected with 422).
+      metadata: { generateName: `${subject.name}-`, namespace: subject.namespace },
       eventTime: formatMicroTime(now),
       reportingController: this.#options.reportingController,
       reportingInstance: this.#options.reportingInstance,

@@ -28,7 +28,7 @@ describe("EventRecorder", () => {
     assert.deepEqual(sent[0], {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { generateName: "pf.", namespace: "demo" },
+      metadata: { generateName: "pf-", namespace: "demo" },
       eventTime: "2026-01-01T00:00:00.000000Z",
       reportingController: "tunnelkeeper.io/controller",
       reportingInstance: "controller-0",
