@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, test } from 'node:test';
@@ -497,4 +497,19 @@ test('helm install creates every object (pods admitted under Pod Security "restr
   assert.equal(left.stdout.trim(), '', 'cluster-scoped objects survived helm uninstall');
   const deployments = await kubectlOk(['get', 'deployments', '-n', namespace, '-o', 'name']);
   assert.equal(deployments.trim(), '');
+});
+
+test('every example passes a server-side dry run against the CRD the chart installs', async (t) => {
+  const namespace = await testNamespace(t, 'examples');
+  await kubectlOk(['apply', '--server-side', '--field-manager=chart-test', '-f', join(ROOT, 'crds', 'tunnelkeeper.io_portforwards.yaml')]);
+  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/portforwards.tunnelkeeper.io']);
+  const dir = join(ROOT, 'examples');
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.yaml'))) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+      const obj = doc.toJS() as Obj;
+      obj.metadata.namespace = namespace;
+      const result = await kubectl(['create', '--dry-run=server', '-o', 'name', '-f', '-'], stringify(obj));
+      assert.equal(result.code, 0, `${file}: ${result.stderr}`);
+    }
+  }
 });
