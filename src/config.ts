@@ -15,6 +15,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseDurationMs as parseGoDurationMs } from './api/validation.ts';
 
 export const COMMANDS = ['controller', 'gateway', 'run', 'dev', 'forward'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -23,14 +24,11 @@ export class ConfigError extends Error {
   readonly code = 'PF_ERR_CONFIG';
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go-style duration with one unit: `250ms`, `10s`, `5m`, `1h`. */
+/** Parses a Go-style duration (`250ms`, `10s`, `1m30s`) or throws a ConfigError. */
 export function parseDurationMs(text: string): number {
-  const match = DURATION.exec(text.trim());
-  if (!match) throw new ConfigError(`"${text}" is not a duration; use e.g. 500ms, 10s, 5m`);
-  return Number(match[1]) * UNIT_MS[match[2]!]!;
+  const ms = parseGoDurationMs(text.trim());
+  if (ms === undefined) throw new ConfigError(`"${text}" is not a duration; use e.g. 500ms, 10s, 5m`);
+  return ms;
 }
 
 export interface BindAddress {
@@ -57,6 +55,8 @@ export interface CommonConfig {
 }
 
 export interface ControllerConfig {
+  /** This replica's name (pod name in a cluster): Events' reportingInstance, Lease holder. */
+  readonly instance: string;
   readonly leaderElect: boolean;
   readonly leaderElectionNamespace: string;
   /** Where gateway replicas keep their heartbeat Leases. */
@@ -131,6 +131,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
   };
   const podNamespace = env.POD_NAMESPACE || 'tunnelkeeper-system';
   const controller: ControllerConfig = {
+    instance: env.POD_NAME || `local-${hostname()}`,
     leaderElect: values['leader-elect'] ?? false,
     leaderElectionNamespace: values['leader-election-namespace'] ?? podNamespace,
     gatewayNamespace: values['gateway-namespace'] ?? podNamespace,

@@ -382,3 +382,20 @@ function resolveServiceTargets(
   targets.sort(byPodName);
   return summarise(targets, firstFailure, endpoints.length);
 }
+
+export type TargetKind = "pod" | "service" | "workload";
+
+/** Pure: whether a change to an object of `kind` named `name` with `labels` can affect `pf`'s targets. */
+export function mayResolveThrough(pf: PortForward, kind: TargetKind, name: string, labels: Readonly<Record<string, string>> | undefined): boolean {
+  const target = pf.spec.target;
+  switch (kind) {
+    case "pod":
+      if (target.pod !== undefined) return target.pod === name;
+      if (target.selector !== undefined) return matchesSelector(target.selector, labels);
+      return true; // service and workload targets resolve to pods
+    case "service":
+      return target.service === name;
+    case "workload":
+      return target.workload?.name === name;
+  }
+}

@@ -66,8 +66,16 @@ interface KindSpec {
   readonly kind: string;
 }
 
+/** The kinds a cache can watch; a cache watches all unless told otherwise. */
+export const CACHE_KINDS = [
+  "portforwards", "pods", "services", "endpointslices", "deployments", "statefulsets", "replicasets", "daemonsets",
+] as const;
+export type CacheKind = (typeof CACHE_KINDS)[number];
+
 export interface ClusterCacheOptions {
   readonly kubeConfig: KubeConfig;
+  /** Kinds to watch (default all); the others stay empty and count as synced. */
+  readonly kinds?: readonly CacheKind[];
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
   readonly observer?: (kind: string) => InformerObserver;
@@ -87,7 +95,9 @@ export class ClusterCache {
   readonly #all: KindCache<KubeObject>[];
 
   constructor(options: ClusterCacheOptions) {
+    const kinds = new Set<string>(options.kinds ?? CACHE_KINDS);
     const make = <T extends KubeObject>(spec: KindSpec): KindCache<T> => {
+      if (!kinds.has(spec.plural)) return new KindCache<T>([]);
       const scopes = options.namespaces.length === 0 ? [undefined] : options.namespaces;
       return new KindCache(
         scopes.map(

@@ -1,0 +1,66 @@
+/**
+ * `tunnelkeeper controller`: the PortForward controller, its caches, optional leader election,
+ * and the metrics/health endpoint, as runnables for a Manager.
+ *
+ * The caches run on every replica (a standby is warm when it takes over); only the leader
+ * reconciles. Health: /healthz is always up; /readyz waits for the caches' first list.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { CoordinationV1Api } from "@kubernetes/client-node";
+import { CONTROLLER_LEASE_NAME, REPORTING_CONTROLLER } from "../api/identity.ts";
+import type { CommonConfig, ControllerConfig } from "../config.ts";
+import { PortForwardController } from "../controller/controller.ts";
+import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
+import { kubeLeaseClient } from "../kube/lease.ts";
+import type { HealthServer } from "../observability/health.ts";
+import type { Logger } from "../observability/log.ts";
+import { type Registry, registerControllerMetrics } from "../observability/metrics.ts";
+import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
+import type { Runnable } from "../runtime/manager.ts";
+import type { ClusterCache } from "../watch/cluster-cache.ts";
+
+export interface ControllerRunnableDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly common: CommonConfig;
+  readonly config: ControllerConfig;
+  readonly cache: ClusterCache;
+  readonly registry: Registry;
+  readonly health: HealthServer;
+  readonly log: Logger;
+}
+
+export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
+  const { kubeConfig, config, cache, log } = deps;
+  const controller = new PortForwardController({
+    kubeConfig,
+    cache,
+    gatewayNamespace: config.gatewayNamespace,
+    portRange: config.gatewayPortRange,
+    events: new EventRecorder({
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: config.instance,
+      createEvent: kubeCreateEvent(kubeConfig),
+    }),
+    metrics: registerControllerMetrics(deps.registry),
+    log: log.child({ controller: "portforward" }),
+  });
+  deps.health.addReadinessCheck("controller-caches-synced", () => cache.synced);
+
+  if (!config.leaderElect) {
+    return [{ name: "controller", start: (signal) => controller.run(signal) }];
+  }
+  const elector = new LeaderElector({
+    client: kubeLeaseClient(kubeConfig.makeApiClient(CoordinationV1Api), config.leaderElectionNamespace, CONTROLLER_LEASE_NAME),
+    identity: leaderIdentity(config.instance),
+    onStartedLeading: (signal) => {
+      log.info("Became leader; reconciling", { lease: `${config.leaderElectionNamespace}/${CONTROLLER_LEASE_NAME}` });
+      return controller.run(signal);
+    },
+    onStoppedLeading: () => log.info("Stopped leading"),
+    observer: {
+      newLeader: (holder) => log.info("Another replica leads", { holder }),
+      attemptFailed: (error) => log.debug("Leader election attempt failed", { error }),
+    },
+  });
+  return [{ name: "leader-election", start: (signal) => elector.start(signal) }];
+}

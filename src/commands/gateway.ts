@@ -1,0 +1,47 @@
+/**
+ * `tunnelkeeper gateway`: the Gateway and its heartbeat as runnables for a Manager.
+ * Health: /readyz waits for the caches' first list and the first heartbeat.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { GatewayConfig } from "../config.ts";
+import { Gateway } from "../gateway/gateway.ts";
+import { registerGatewayMetrics } from "../gateway/gateway-metrics.ts";
+import { Heartbeat } from "../gateway/heartbeat.ts";
+import type { HealthServer } from "../observability/health.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Registry } from "../observability/metrics.ts";
+import type { Runnable } from "../runtime/manager.ts";
+import type { ClusterCache } from "../watch/cluster-cache.ts";
+
+export interface GatewayRunnableDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly config: GatewayConfig;
+  readonly cache: ClusterCache;
+  readonly registry: Registry;
+  readonly health: HealthServer;
+  readonly log: Logger;
+}
+
+export function gatewayRunnables(deps: GatewayRunnableDeps): { runnables: Runnable[]; gateway: Gateway } {
+  const { kubeConfig, config, cache } = deps;
+  const log = deps.log.child({ component: "gateway", pod: config.podName });
+  const gateway = new Gateway({ kubeConfig, cache, config, log, metrics: registerGatewayMetrics(deps.registry) });
+  const heartbeat = new Heartbeat({ kubeConfig, pod: config.podName, namespace: config.podNamespace, podIP: config.podIP, log });
+  deps.health.addReadinessCheck("gateway-caches-synced", () => cache.synced);
+  deps.health.addReadinessCheck("gateway-heartbeat", () => heartbeat.renewed);
+  return {
+    gateway,
+    runnables: [
+      { name: "gateway-heartbeat", start: (signal) => heartbeat.start(signal), close: () => heartbeat.release() },
+      {
+        name: "gateway",
+        start: (signal) => gateway.run(signal),
+        // Manager closes runnables after their start() settled: drain, then withdraw.
+        close: async () => {
+          log.info("Draining gateway connections", { drainTimeoutMs: config.drainTimeoutMs });
+          await gateway.close(config.drainTimeoutMs);
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Composition of the long-running commands (`controller`, `gateway`, `run`): one KubeConfig,
+ * one cluster cache, one metrics registry and health endpoint, and the component runnables,
+ * all under one Manager (SIGTERM/SIGINT → graceful shutdown).
+ */
+import type { CommonConfig, ControllerConfig, GatewayConfig } from "../config.ts";
+import { loadKubeConfig } from "../kube/client.ts";
+import { HealthServer } from "../observability/health.ts";
+import type { Logger } from "../observability/log.ts";
+import { Registry } from "../observability/metrics.ts";
+import { Manager, type Runnable } from "../runtime/manager.ts";
+import { ClusterCache } from "../watch/cluster-cache.ts";
+import { controllerRunnables } from "./controller.ts";
+import { gatewayRunnables } from "./gateway.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+
+export interface OperatorParts {
+  readonly common: CommonConfig;
+  readonly controller?: ControllerConfig;
+  readonly gateway?: GatewayConfig;
+  readonly log: Logger;
+}
+
+export interface Operator {
+  readonly manager: Manager;
+  readonly health: HealthServer;
+  readonly gateway: Gateway | undefined;
+}
+
+export function buildOperator(parts: OperatorParts): Operator {
+  const { common, log } = parts;
+  const kubeConfig = loadKubeConfig({
+    ...(common.kubeconfigPath === undefined ? {} : { kubeconfigPath: common.kubeconfigPath }),
+    ...(common.context === undefined ? {} : { context: common.context }),
+  });
+  const registry = new Registry();
+  const health = new HealthServer({ host: common.metricsBindAddress.host, port: common.metricsBindAddress.port, registry });
+  const cache = new ClusterCache({
+    kubeConfig,
+    namespaces: common.namespaces,
+    observer: (kind) => ({
+      failed: (phase, error, retryInMs) => log.warn("Watch failed; retrying", { kind, phase, retryInMs, error }),
+    }),
+  });
+  const runnables: Runnable[] = [
+    { name: "health", start: (signal) => health.start(signal) },
+    { name: "cache", start: (signal) => cache.start(signal) },
+  ];
+  if (parts.controller !== undefined) {
+    runnables.push(
+      ...controllerRunnables({
+        kubeConfig,
+        common,
+        config: parts.controller,
+        cache,
+        registry,
+        health,
+        log,
+      }),
+    );
+  }
+  let gateway: Gateway | undefined;
+  if (parts.gateway !== undefined) {
+    const built = gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, health, log });
+    runnables.push(...built.runnables);
+    gateway = built.gateway;
+  }
+  const manager = new Manager({
+    gracePeriodMs: (parts.gateway?.drainTimeoutMs ?? 0) + 15_000,
+    observer: {
+      stopping: (reason) => log.info("Shutting down", { reason }),
+      runnableFailed: (name, error) => log.error("Component failed", { component: name, error }),
+    },
+  });
+  for (const runnable of runnables) manager.add(runnable);
+  return { manager, health, gateway };
+}

@@ -1,0 +1,107 @@
+/**
+ * The PortForward controller: informers → keys → work queue → reconciler.
+ *
+ * The queue holds `namespace/name` keys only: cluster changes map to keys as in
+ * watch/portforward-keys.ts (owned Services and EndpointSlices map to their owner, which is how
+ * drift is repaired), and a change in the set of live gateways enqueues every PortForward
+ * (their EndpointSlices list the gateways).
+ * Workers start once every informer has listed once, so no reconcile plans from a partial view.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { EventRecorder } from "../kube/events.ts";
+import type { ControllerMetrics } from "../observability/metrics.ts";
+import type { Logger } from "../observability/log.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
+import { objectKey } from "../runtime/store.ts";
+import { WorkQueue } from "../runtime/work-queue.ts";
+import type { ClusterCache } from "../watch/cluster-cache.ts";
+import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
+import type { PortRange } from "./allocate-ports.ts";
+import { GatewayRegistry } from "./gateway-registry.ts";
+import { Reconciler } from "./reconciler.ts";
+
+export const CONTROLLER_NAME = "portforward";
+
+export interface ControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly cache: ClusterCache;
+  readonly gatewayNamespace: string;
+  readonly portRange: PortRange;
+  readonly events: EventRecorder;
+  readonly metrics: ControllerMetrics;
+  readonly log: Logger;
+  readonly concurrency?: number;
+  readonly clock?: Clock;
+}
+
+export class PortForwardController {
+  readonly queue: WorkQueue;
+  readonly gateways: GatewayRegistry;
+  readonly #options: ControllerOptions;
+  readonly #reconciler: Reconciler;
+
+  constructor(options: ControllerOptions) {
+    this.#options = options;
+    const clock = options.clock ?? systemClock;
+    this.queue = new WorkQueue({ clock, metrics: options.metrics.workQueue(CONTROLLER_NAME) });
+    this.gateways = new GatewayRegistry({
+      kubeConfig: options.kubeConfig,
+      namespace: options.gatewayNamespace,
+      clock,
+      onChange: () => this.#enqueueAll(),
+    });
+    this.#reconciler = new Reconciler({
+      kubeConfig: options.kubeConfig,
+      cache: options.cache,
+      gateways: this.gateways,
+      portRange: options.portRange,
+      events: options.events,
+      log: options.log,
+      clock,
+    });
+    enqueueConcernedPortForwards(options.cache, (key) => this.queue.add(key));
+  }
+
+  #enqueueAll(): void {
+    for (const pf of this.#options.cache.portForwards.list()) this.queue.add(objectKey(pf));
+  }
+
+  /** Runs until `signal` aborts: waits for the caches, then reconciles with bounded concurrency. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { cache, log, metrics } = this.#options;
+    const registry = this.gateways.start(signal);
+    await Promise.race([Promise.all([cache.hasSynced(), this.gateways.hasSynced()]), aborted(signal)]);
+    if (signal.aborted) {
+      this.queue.shutdown();
+      await registry;
+      return;
+    }
+    log.info("Caches synced; starting workers", { portforwards: cache.portForwards.list().length });
+    const workers = this.queue.run(
+      async (key, workerSignal) => {
+        const started = performance.now();
+        try {
+          const result = await this.#reconciler.reconcile(key, workerSignal);
+          this.queue.forget(key);
+          if (result.requeueAfterMs > 0) this.queue.addAfter(key, result.requeueAfterMs);
+          metrics.observeReconcile(CONTROLLER_NAME, result.requeueAfterMs > 0 ? "requeue_after" : "success", (performance.now() - started) / 1000);
+        } catch (error) {
+          metrics.observeReconcile(CONTROLLER_NAME, "error", (performance.now() - started) / 1000);
+          if (workerSignal.aborted) return;
+          log.warn("Reconcile failed; retrying with backoff", { portforward: key, error });
+          this.queue.addRateLimited(key);
+        }
+      },
+      this.#options.concurrency ?? 4,
+      signal,
+    );
+    await Promise.all([workers, registry]);
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}

@@ -1,0 +1,226 @@
+/**
+ * One reconcile of one PortForward key: gather (from the informer caches) → plan (pure) →
+ * apply (server-side apply of the Service and its EndpointSlice, then the status) → Events.
+ *
+ * Contracts:
+ * - Level-based: the key is all it gets; whatever changed, the same steps run.
+ * - Writes only what changed: a Service or EndpointSlice is applied when the desired object
+ *   differs from what this process last applied, or when the cached object is not the one that
+ *   apply returned (someone edited or deleted it: drift is repaired); status is applied when the
+ *   controller-owned part differs.
+ * - Gateway ports claimed by in-flight reconciles are remembered in-process, so concurrent
+ *   reconciles of different PortForwards never hand out the same port before their Services
+ *   reach the cache (allocate-ports.ts explains why the Services are the record otherwise).
+ * - Status entries of gateways that are gone are removed by a JSON patch after a grace period
+ *   (server-side apply cannot remove another field manager's entries).
+ */
+import type { KubeConfig, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
+import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../api/identity.ts";
+import { type PortForward, parsePortForward } from "../api/portforward.ts";
+import type { GatewayStatus } from "../api/status.ts";
+import { type ApplyTarget, applyObject, applyStatus } from "../kube/apply.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import { kubeRequest, resourcePath } from "../kube/request.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { parseKey } from "../runtime/store.ts";
+import type { ClusterCache } from "../watch/cluster-cache.ts";
+import { type GatewayPortRecord, gatewayPortRecords, type PortRange } from "./allocate-ports.ts";
+import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
+import { isStatusUnchanged, type Plan, plan } from "./plan.ts";
+
+/** How long an entry of a gateway that is not live stays before it is removed (see header). */
+export const STALE_GATEWAY_ENTRY_GRACE_MS = 30_000;
+
+export interface ReconcilerDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly cache: ClusterCache;
+  readonly gateways: { live(): readonly GatewayEndpoint[] };
+  readonly portRange: PortRange;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
+export interface ReconcileResult {
+  /** When to look again even if nothing changes. */
+  readonly requeueAfterMs: number;
+}
+
+interface Applied {
+  readonly desired: string;
+  readonly resourceVersion: string | undefined;
+}
+
+/** Pure: status entries to remove — gateways not live whose entry is older than the grace period. */
+export function staleGatewayEntries(
+  entries: readonly GatewayStatus[],
+  livePods: ReadonlySet<string>,
+  now: number,
+  graceMs = STALE_GATEWAY_ENTRY_GRACE_MS,
+): { index: number; pod: string; removableInMs: number }[] {
+  const stale: { index: number; pod: string; removableInMs: number }[] = [];
+  entries.forEach((entry, index) => {
+    if (livePods.has(entry.pod)) return;
+    const since = entry.since === undefined ? Number.NEGATIVE_INFINITY : Date.parse(entry.since);
+    stale.push({ index, pod: entry.pod, removableInMs: Math.max(0, since + graceMs - now) });
+  });
+  return stale;
+}
+
+export class Reconciler {
+  readonly #deps: ReconcilerDeps;
+  /** key → gateway ports this process allocated (possibly not yet visible in the Service cache). */
+  readonly #claims = new Map<string, GatewayPortRecord[]>();
+  readonly #appliedServices = new Map<string, Applied>();
+  readonly #appliedSlices = new Map<string, Applied>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = deps;
+  }
+
+  async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult> {
+    const { cache, clock } = this.#deps;
+    const raw = cache.portForwards.get(key);
+    if (raw === undefined || raw.metadata?.deletionTimestamp !== undefined) {
+      // Garbage collection removes the Service and EndpointSlice (owner references).
+      this.#forget(key);
+      return { requeueAfterMs: 0 };
+    }
+    const parsed = parsePortForward(raw);
+    if (!parsed.ok) {
+      // The CRD schema admits only valid objects; this is a newer or hand-patched version.
+      this.#deps.log.warn("PortForward does not match this controller's schema; skipped", {
+        portforward: key,
+        error: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+      });
+      return { requeueAfterMs: 0 };
+    }
+    const pf = parsed.value;
+    const { namespace } = parseKey(key);
+    const live = this.#deps.gateways.live();
+    const now = clock.now();
+    const planned = plan(
+      {
+        portForward: pf,
+        ...cache.observationFor(namespace ?? ""),
+        gatewayPortRecords: this.#portRecords(key),
+        gatewayPortRange: this.#deps.portRange,
+        gatewayEndpoints: live,
+        gatewayPods: live.map((g) => g.pod),
+      },
+      new Date(now),
+    );
+    if (planned.status.ports !== undefined) {
+      this.#claims.set(key, planned.status.ports.map((p) => ({ owner: key, port: p.port, gatewayPort: p.gatewayPort })));
+    }
+
+    await this.#applyIfChanged(this.#appliedServices, key, planned.service, "services", cache.services.get(serviceKey(planned.service)), signal);
+    await this.#applyIfChanged(
+      this.#appliedSlices,
+      key,
+      planned.endpointSlice,
+      "endpointslices",
+      cache.endpointSlices.get(serviceKey(planned.endpointSlice)),
+      signal,
+    );
+    if (!isStatusUnchanged(pf.status, planned.status)) {
+      await applyStatus(
+        this.#deps.kubeConfig,
+        { apiVersion: API_VERSION, kind: KIND, metadata: { name: pf.metadata.name ?? "", namespace: namespace ?? "" }, status: planned.status },
+        { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER, signal },
+      );
+    }
+    const cleanupInMs = await this.#removeStaleGatewayEntries(pf, new Set(live.map((g) => g.pod)), now, signal);
+    await this.#recordEvents(pf, planned);
+    return { requeueAfterMs: cleanupInMs === undefined ? planned.requeueAfterMs : Math.min(planned.requeueAfterMs, cleanupInMs + 1_000) };
+  }
+
+  #forget(key: string): void {
+    this.#claims.delete(key);
+    this.#appliedServices.delete(key);
+    this.#appliedSlices.delete(key);
+  }
+
+  #portRecords(key: string): GatewayPortRecord[] {
+    const records = gatewayPortRecords(this.#deps.cache.services.list());
+    const observedOwners = new Set(records.map((r) => r.owner));
+    for (const [owner, claimed] of this.#claims) {
+      if (owner !== key && !observedOwners.has(owner)) records.push(...claimed);
+    }
+    return records;
+  }
+
+  async #applyIfChanged(
+    applied: Map<string, Applied>,
+    key: string,
+    desired: V1Service | V1EndpointSlice | undefined,
+    plural: string,
+    cached: { metadata?: { resourceVersion?: string } } | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (desired === undefined) return;
+    const json = JSON.stringify(desired);
+    const last = applied.get(key);
+    if (last !== undefined && last.desired === json && cached !== undefined && cached.metadata?.resourceVersion === last.resourceVersion) {
+      return;
+    }
+    const stored = await applyObject<{ metadata?: { resourceVersion?: string } }>(this.#deps.kubeConfig, desired as ApplyTarget, {
+      plural,
+      fieldManager: CONTROLLER_FIELD_MANAGER,
+      signal,
+    });
+    applied.set(key, { desired: json, resourceVersion: stored.metadata?.resourceVersion });
+  }
+
+  /** Returns ms until the next stale entry may be removed, if any waits. */
+  async #removeStaleGatewayEntries(pf: PortForward, livePods: ReadonlySet<string>, now: number, signal?: AbortSignal): Promise<number | undefined> {
+    const stale = staleGatewayEntries(pf.status?.gateways ?? [], livePods, now);
+    const due = stale.filter((s) => s.removableInMs === 0).sort((a, b) => b.index - a.index);
+    if (due.length > 0) {
+      // `test` guards each removal: if the list moved under us, the patch fails and we retry.
+      const patch = due.flatMap((s) => [
+        { op: "test", path: `/status/gateways/${s.index}/pod`, value: s.pod },
+        { op: "remove", path: `/status/gateways/${s.index}` },
+      ]);
+      await kubeRequest(this.#deps.kubeConfig, {
+        method: "PATCH",
+        path: resourcePath({ apiVersion: API_VERSION, plural: PLURAL, namespace: pf.metadata.namespace, name: pf.metadata.name, subresource: "status" }),
+        query: { fieldManager: CONTROLLER_FIELD_MANAGER },
+        contentType: "application/json-patch+json",
+        body: patch,
+        signal,
+      });
+      this.#deps.log.info("Removed status entries of gateways that are gone", {
+        portforward: `${pf.metadata.namespace}/${pf.metadata.name}`,
+        gateways: due.map((s) => s.pod),
+      });
+    }
+    const waiting = stale.filter((s) => s.removableInMs > 0).map((s) => s.removableInMs);
+    return waiting.length === 0 ? undefined : Math.min(...waiting);
+  }
+
+  async #recordEvents(pf: PortForward, planned: Plan): Promise<void> {
+    for (const event of planned.events) {
+      try {
+        await this.#deps.events.record(
+          {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            name: pf.metadata.name ?? "",
+            namespace: pf.metadata.namespace ?? "",
+            ...(pf.metadata.uid === undefined ? {} : { uid: pf.metadata.uid }),
+          },
+          event,
+        );
+      } catch (error) {
+        // An Event is best effort: losing one must not fail (and retry) the reconcile.
+        this.#deps.log.warn("Failed to record Event", { reason: event.reason, error });
+      }
+    }
+  }
+}
+
+function serviceKey(object: { metadata?: { name?: string; namespace?: string } } | undefined): string {
+  return `${object?.metadata?.namespace ?? ""}/${object?.metadata?.name ?? ""}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * One client TCP connection spliced to one forwarded connection on a tunnel.
+ *
+ * Contracts:
+ * - Backpressure both ways: `pipe` pauses the reader whenever the writer's `write()` returns
+ *   false and resumes it on 'drain', so no side buffers more than its high-water mark.
+ * - Half-close: the client's FIN becomes the forwarded connection's FIN and the pod side may
+ *   keep answering. Runtimes end a forwarded connection about 1 s after one direction ends
+ *   (containerd), and some never propagate the FIN to the pod at all (KWOK), so once the
+ *   client has ended, the session closes after `halfCloseGraceMs` without bytes from the pod.
+ * - Failure stays local: an error on either side destroys both sides of *this* session and is
+ *   reported as its outcome; the listener, the tunnel and other sessions are untouched. A pod-side
+ *   failure resets the client connection (RST), so the client sees an error, not a clean EOF.
+ *
+ *   open ──client FIN──▶ clientEnded ──pod FIN / grace──▶ closed
+ *     └───── pod FIN ──▶ podEnded ──client FIN──────────▶ closed
+ *   any ──error──▶ closed(error)
+ */
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+
+export type SessionOutcome =
+  | { readonly kind: "completed" }
+  | { readonly kind: "client_error"; readonly error: Error }
+  | { readonly kind: "upstream_error"; readonly error: Error };
+
+type SessionState = "open" | "clientEnded" | "podEnded" | "closed";
+
+export interface SpliceOptions {
+  readonly halfCloseGraceMs: number;
+  /** Payload bytes moved: `up` client → pod, `down` pod → client. */
+  readonly onBytes?: (direction: "up" | "down", bytes: number) => void;
+}
+
+export const DEFAULT_HALF_CLOSE_GRACE_MS = 1_000;
+
+export function spliceConnection(client: Socket, upstream: Duplex, options: SpliceOptions): Promise<SessionOutcome> {
+  return new Promise((resolve) => {
+    let state: SessionState = "open";
+    let graceTimer: NodeJS.Timeout | undefined;
+
+    const finish = (outcome: SessionOutcome) => {
+      if (state === "closed") return;
+      state = "closed";
+      clearTimeout(graceTimer);
+      if (outcome.kind === "upstream_error") client.resetAndDestroy();
+      else client.destroy();
+      upstream.destroy();
+      resolve(outcome);
+    };
+    const armGrace = () => {
+      clearTimeout(graceTimer);
+      graceTimer = setTimeout(() => finish({ kind: "completed" }), options.halfCloseGraceMs);
+      graceTimer.unref();
+    };
+
+    client.on("error", (error) => finish({ kind: "client_error", error }));
+    upstream.on("error", (error: Error) => finish({ kind: "upstream_error", error }));
+    client.on("end", () => {
+      if (state === "podEnded") finish({ kind: "completed" });
+      else if (state === "open") {
+        state = "clientEnded";
+        armGrace();
+      }
+    });
+    upstream.on("end", () => {
+      if (state === "clientEnded") finish({ kind: "completed" });
+      else if (state === "open") state = "podEnded";
+    });
+    client.on("close", () => finish({ kind: "completed" }));
+    upstream.on("close", () => {
+      // A pod-side close after its FIN has been forwarded completes the session once the
+      // client's write side has flushed; without a FIN it is an abrupt end.
+      if (state === "podEnded" || state === "clientEnded") client.end(() => finish({ kind: "completed" }));
+      else if (state === "open") finish({ kind: "upstream_error", error: new Error("the forwarded connection closed without end of stream") });
+    });
+    if (options.onBytes) {
+      const onBytes = options.onBytes;
+      client.on("data", (chunk: Buffer) => onBytes("up", chunk.length));
+      upstream.on("data", (chunk: Buffer) => {
+        onBytes("down", chunk.length);
+        if (state === "clientEnded") armGrace();
+      });
+    } else {
+      upstream.on("data", () => {
+        if (state === "clientEnded") armGrace();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+}

@@ -1,0 +1,273 @@
+/**
+ * Everything one PortForward needs on one gateway replica (or one `tunnelkeeper forward` run):
+ * a TCP listener per bound port, a kept-alive tunnel per target pod, and the choice of pod for
+ * each new connection.
+ *
+ * `update(spec)` moves it to a new desired state without disturbing what stays: listeners are
+ * opened and closed per binding, tunnels per pod. A pod that stops being ready keeps its tunnel
+ * (its open connections go on) but gets no new connections; a pod that is no longer a target at
+ * all has its tunnel closed. A new connection arriving while no tunnel is open waits up to
+ * `connectWaitMs` for one (a replaced pod's tunnel is usually seconds away), then is reset.
+ *
+ *   running ──close(drainMs)──▶ draining (listeners closed; open sessions may finish) ──▶ closed
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import type { LoadBalancing } from "../api/spec.ts";
+import type { Logger } from "../observability/log.ts";
+import type { TunnelCloseReasonCode } from "../tunnel/index.ts";
+import { DEFAULT_HALF_CLOSE_GRACE_MS, type SessionOutcome, spliceConnection } from "./client-session.ts";
+import type { ConnectionResult, GatewayMetrics } from "./gateway-metrics.ts";
+import { pickTarget } from "./load-balancer.ts";
+import { type OpenTunnelFn, PodTunnel } from "./pod-tunnel.ts";
+
+export interface ForwarderTarget {
+  readonly pod: string;
+  readonly ready: boolean;
+  /** spec port → port on this pod. */
+  readonly ports: readonly { readonly port: number; readonly targetPort: number }[];
+}
+
+export interface ForwarderBinding {
+  /** The PortForward's (Service) port this listener carries. */
+  readonly port: number;
+  /** Local port to listen on (the allocated gateway port, or `forward`'s LOCAL; 0 = any free port). */
+  readonly listenPort: number;
+}
+
+export interface ForwarderSpec {
+  readonly targets: readonly ForwarderTarget[];
+  readonly bindings: readonly ForwarderBinding[];
+  readonly loadBalancing: LoadBalancing;
+}
+
+/** What the status entry and logs report about this forwarder. */
+export interface ForwarderSnapshot {
+  /** Ready target pods with an open tunnel, by name. */
+  readonly connectedTargets: readonly string[];
+  readonly protocol: string | undefined;
+  readonly activeConnections: number;
+  readonly reconnects: number;
+  /** The latest failure among the target tunnels, if any is not open. */
+  readonly lastFailure: { readonly reason: TunnelCloseReasonCode; readonly message: string } | undefined;
+  /** Bound listeners: spec port → actual local port. */
+  readonly listening: ReadonlyMap<number, number>;
+  readonly listenErrors: readonly string[];
+}
+
+export interface ForwarderOptions {
+  /** For logs and metrics: `namespace/name`. */
+  readonly name: string;
+  readonly listenHost: string;
+  readonly openTunnel: OpenTunnelFn;
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  /** Called whenever something the snapshot reports may have changed. */
+  readonly onChange?: () => void;
+  readonly connectWaitMs?: number;
+  readonly halfCloseGraceMs?: number;
+}
+
+interface Listener {
+  readonly binding: ForwarderBinding;
+  readonly server: Server;
+  port: number;
+}
+
+const DEFAULT_CONNECT_WAIT_MS = 10_000;
+
+export class Forwarder {
+  readonly name: string;
+  readonly #options: ForwarderOptions;
+  readonly #listeners = new Map<number, Listener>();
+  readonly #tunnels = new Map<string, PodTunnel>();
+  readonly #sessions = new Set<Socket>();
+  readonly #listenErrors = new Map<number, string>();
+  #spec: ForwarderSpec = { targets: [], bindings: [], loadBalancing: "RoundRobin" };
+  #lastPicked: string | undefined;
+  #state: "running" | "draining" | "closed" = "running";
+  #sessionsDrained: (() => void) | undefined;
+  #tunnelsUp = new Set<string>();
+
+  constructor(options: ForwarderOptions) {
+    this.name = options.name;
+    this.#options = options;
+  }
+
+  async update(spec: ForwarderSpec): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#spec = spec;
+    const wanted = new Set(spec.targets.map((t) => t.pod));
+    for (const [pod, tunnel] of this.#tunnels) {
+      if (!wanted.has(pod)) {
+        this.#tunnels.delete(pod);
+        void tunnel.close().then(() => this.#changed());
+      }
+    }
+    for (const target of spec.targets) {
+      if (!target.ready || this.#tunnels.has(target.pod)) continue;
+      const tunnel = new PodTunnel({
+        pod: target.pod,
+        open: this.#options.openTunnel,
+        log: this.#options.log,
+        observer: {
+          changed: () => this.#changed(),
+          dialed: (_pod, result, seconds) => this.#options.metrics.dialed(result, seconds),
+          ended: (_pod, reason) => this.#options.metrics.reconnect(reason),
+        },
+      });
+      this.#tunnels.set(target.pod, tunnel);
+      tunnel.start();
+    }
+    const bound = new Map(spec.bindings.map((b) => [b.port, b]));
+    for (const [port, listener] of this.#listeners) {
+      const binding = bound.get(port);
+      if (binding === undefined || (binding.listenPort !== 0 && binding.listenPort !== listener.port)) {
+        this.#listeners.delete(port);
+        listener.server.close();
+      }
+    }
+    await Promise.all(spec.bindings.filter((b) => !this.#listeners.has(b.port)).map((b) => this.#listen(b)));
+    this.#changed();
+  }
+
+  snapshot(): ForwarderSnapshot {
+    const ready = new Set(this.#spec.targets.filter((t) => t.ready).map((t) => t.pod));
+    const tunnels = [...this.#tunnels.values()];
+    const open = tunnels.filter((t) => t.isOpen && ready.has(t.pod));
+    const failing = tunnels
+      .filter((t) => !t.isOpen && t.lastFailure !== undefined)
+      .map((t) => t.lastFailure!)
+      .sort((a, b) => b.at - a.at)[0];
+    return {
+      connectedTargets: open.map((t) => t.pod).sort(),
+      protocol: open[0]?.protocol ?? tunnels.find((t) => t.protocol !== undefined)?.protocol,
+      activeConnections: this.#sessions.size,
+      reconnects: tunnels.reduce((sum, t) => sum + t.reconnects, 0),
+      lastFailure: failing === undefined ? undefined : { reason: failing.reason, message: failing.message },
+      listening: new Map([...this.#listeners].map(([port, l]) => [port, l.port])),
+      listenErrors: [...this.#listenErrors.values()],
+    };
+  }
+
+  /** Stops accepting, lets open sessions finish for up to `drainMs`, then closes everything. */
+  async close(drainMs = 0): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#state = "draining";
+    for (const listener of this.#listeners.values()) listener.server.close();
+    this.#listeners.clear();
+    if (this.#sessions.size > 0 && drainMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#sessionsDrained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#state = "closed";
+    for (const socket of this.#sessions) socket.destroy();
+    await Promise.all([...this.#tunnels.values()].map((t) => t.close()));
+    this.#tunnels.clear();
+    this.#syncTunnelGauge();
+  }
+
+  #listen(binding: ForwarderBinding): Promise<void> {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
+      void this.#handle(socket, binding);
+    });
+    return new Promise((resolve) => {
+      server.once("error", (error: NodeJS.ErrnoException) => {
+        this.#listenErrors.set(binding.port, `cannot listen on ${this.#options.listenHost}:${binding.listenPort}: ${error.code ?? error.message}`);
+        this.#options.log.error("Failed to listen", { portforward: this.name, port: binding.port, listenPort: binding.listenPort, error });
+        resolve();
+      });
+      server.listen(binding.listenPort, this.#options.listenHost, () => {
+        const address = server.address();
+        const port = typeof address === "object" && address !== null ? address.port : binding.listenPort;
+        this.#listenErrors.delete(binding.port);
+        this.#listeners.set(binding.port, { binding, server, port });
+        server.on("error", (error) => this.#options.log.error("Listener error", { portforward: this.name, error }));
+        resolve();
+      });
+    });
+  }
+
+  async #handle(socket: Socket, binding: ForwarderBinding): Promise<void> {
+    const { metrics, log } = this.#options;
+    socket.on("error", () => undefined); // reported through the session outcome
+    if (this.#state !== "running") {
+      socket.resetAndDestroy();
+      return;
+    }
+    this.#sessions.add(socket);
+    metrics.connectionOpened(this.name);
+    let result: ConnectionResult = "no_target";
+    try {
+      const chosen = await this.#chooseTunnel(socket);
+      const targetPort = chosen?.target.ports.find((p) => p.port === binding.port)?.targetPort;
+      if (chosen === undefined || targetPort === undefined || socket.destroyed) {
+        socket.resetAndDestroy();
+        return;
+      }
+      let upstream: ReturnType<PodTunnel["connect"]>;
+      try {
+        upstream = chosen.tunnel.connect(targetPort);
+      } catch (error) {
+        log.debug("Could not open a forwarded connection", { portforward: this.name, pod: chosen.target.pod, error });
+        result = "upstream_error";
+        socket.resetAndDestroy();
+        return;
+      }
+      socket.resume();
+      const outcome: SessionOutcome = await spliceConnection(socket, upstream, {
+        halfCloseGraceMs: this.#options.halfCloseGraceMs ?? DEFAULT_HALF_CLOSE_GRACE_MS,
+        onBytes: metrics.bytes,
+      });
+      result = outcome.kind;
+      if (outcome.kind === "upstream_error") {
+        log.debug("Forwarded connection failed", { portforward: this.name, pod: chosen.target.pod, error: outcome.error });
+      }
+    } finally {
+      this.#sessions.delete(socket);
+      metrics.connectionClosed(this.name, result);
+      if (this.#sessions.size === 0) this.#sessionsDrained?.();
+      this.#changed();
+    }
+  }
+
+  async #chooseTunnel(socket: Socket): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
+    const deadline = Date.now() + (this.#options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
+    for (;;) {
+      const candidates = this.#spec.targets
+        .filter((t) => t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
+        .map((t) => ({ target: t, tunnel: this.#tunnels.get(t.pod)!, pod: t.pod, activeConnections: this.#tunnels.get(t.pod)!.activeConnections }))
+        .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+      const picked = pickTarget(candidates, this.#spec.loadBalancing, this.#lastPicked);
+      if (picked !== undefined) {
+        this.#lastPicked = picked.pod;
+        return picked;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.#state !== "running" || socket.destroyed) return undefined;
+      // Wait for any tunnel to open (or for the spec to change), then look again.
+      const wait = new AbortController();
+      const timer = setTimeout(() => wait.abort(), Math.min(remaining, 250));
+      const pending = [...this.#tunnels.values()].map((t) => t.whenOpen(wait.signal));
+      await Promise.race(pending.length > 0 ? pending : [new Promise((r) => setTimeout(r, Math.min(remaining, 250)))]);
+      clearTimeout(timer);
+      wait.abort();
+    }
+  }
+
+  #changed(): void {
+    this.#syncTunnelGauge();
+    this.#options.onChange?.();
+  }
+
+  #syncTunnelGauge(): void {
+    const up = new Set(this.#state === "closed" ? [] : [...this.#tunnels.values()].filter((t) => t.isOpen).map((t) => t.pod));
+    for (const pod of up) if (!this.#tunnelsUp.has(pod)) this.#options.metrics.tunnelUp(this.name, 1);
+    for (const pod of this.#tunnelsUp) if (!up.has(pod)) this.#options.metrics.tunnelUp(this.name, -1);
+    this.#tunnelsUp = up;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Gateway metrics (Prometheus names under `tunnelkeeper_gateway_`). Labels stay low-cardinality:
+ * PortForward namespace/name where it helps alerting, never pod names or client addresses.
+ */
+import type { Registry } from "../observability/metrics.ts";
+
+const DIAL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type ConnectionResult = "completed" | "client_error" | "upstream_error" | "no_target" | "draining";
+
+export interface GatewayMetrics {
+  tunnelUp(portforward: string, delta: 1 | -1): void;
+  connectionOpened(portforward: string): void;
+  connectionClosed(portforward: string, result: ConnectionResult): void;
+  bytes(direction: "up" | "down", count: number): void;
+  dialed(result: string, seconds: number): void;
+  reconnect(reason: string): void;
+}
+
+export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
+  const tunnels = registry.gauge({
+    name: "tunnelkeeper_gateway_tunnels_up",
+    help: "Tunnels to target pods that are open, per PortForward",
+    labelNames: ["portforward"],
+  });
+  const active = registry.gauge({
+    name: "tunnelkeeper_gateway_connections_active",
+    help: "Client connections open through the gateway, per PortForward",
+    labelNames: ["portforward"],
+  });
+  const total = registry.counter({
+    name: "tunnelkeeper_gateway_connections_total",
+    help: "Client connections handled, by PortForward and result",
+    labelNames: ["portforward", "result"],
+  });
+  const bytes = registry.counter({
+    name: "tunnelkeeper_gateway_bytes_total",
+    help: "Payload bytes forwarded; direction up is client to pod, down is pod to client",
+    labelNames: ["direction"],
+  });
+  const dial = registry.histogram({
+    name: "tunnelkeeper_gateway_dial_duration_seconds",
+    help: "Time to open a tunnel to a pod (WebSocket upgrade through the API server), by result",
+    labelNames: ["result"],
+    buckets: DIAL_BUCKETS,
+  });
+  const reconnects = registry.counter({
+    name: "tunnelkeeper_gateway_reconnects_total",
+    help: "Tunnels that ended and were redialled, by the reason they ended",
+    labelNames: ["reason"],
+  });
+  return {
+    tunnelUp: (portforward, delta) => tunnels.inc({ portforward }, delta),
+    connectionOpened: (portforward) => active.inc({ portforward }),
+    connectionClosed: (portforward, result) => {
+      active.dec({ portforward });
+      total.inc({ portforward, result });
+    },
+    bytes: (direction, count) => bytes.inc({ direction }, count),
+    dialed: (result, seconds) => dial.observe({ result }, seconds),
+    reconnect: (reason) => reconnects.inc({ reason }),
+  };
+}
+
+/** Metrics that go nowhere (the `forward` command and tests without a registry). */
+export const NO_GATEWAY_METRICS: GatewayMetrics = {
+  tunnelUp: () => undefined,
+  connectionOpened: () => undefined,
+  connectionClosed: () => undefined,
+  bytes: () => undefined,
+  dialed: () => undefined,
+  reconnect: () => undefined,
+};

@@ -1,0 +1,66 @@
+/**
+ * This replica's entry in a PortForward's `status.gateways` (pure). Each replica applies only its
+ * own entry, under its own field manager, so replicas never conflict (status.ts explains the
+ * ownership). Counters change with every connection, so they alone do not force a write: the
+ * reporter writes at once on a significant change and at most every few seconds otherwise.
+ */
+import { Reason } from "../api/conditions.ts";
+import type { GatewayProtocol, GatewayStatus } from "../api/status.ts";
+import { TUNNEL_SUBPROTOCOL } from "../tunnel/index.ts";
+import type { ForwarderSnapshot } from "./forwarder.ts";
+
+export const COUNTER_REPORT_INTERVAL_MS = 5_000;
+const MAX_ERROR_LENGTH = 1024;
+
+function protocolName(wire: string | undefined): GatewayProtocol | undefined {
+  if (wire === undefined) return undefined;
+  return wire === TUNNEL_SUBPROTOCOL ? "Tunnel" : "Legacy";
+}
+
+function reasonFor(snapshot: ForwarderSnapshot, hasReadyTargets: boolean): string | undefined {
+  if (snapshot.connectedTargets.length > 0) return undefined;
+  if (!hasReadyTargets) return Reason.NoReadyPods;
+  switch (snapshot.lastFailure?.reason) {
+    case "Forbidden":
+      return Reason.Forbidden;
+    case "ProtocolUnsupported":
+      return Reason.ProtocolUnsupported;
+    default:
+      return Reason.Reconnecting;
+  }
+}
+
+export function buildGatewayEntry(
+  pod: string,
+  snapshot: ForwarderSnapshot,
+  hasReadyTargets: boolean,
+  previous: GatewayStatus | undefined,
+  now: Date,
+): GatewayStatus {
+  const connected = snapshot.connectedTargets.length > 0;
+  const reason = reasonFor(snapshot, hasReadyTargets);
+  const protocol = protocolName(snapshot.protocol);
+  const error = snapshot.listenErrors[0] ?? snapshot.lastFailure?.message;
+  return {
+    pod,
+    connected,
+    ...(snapshot.connectedTargets.length > 0 ? { connectedTargets: [...snapshot.connectedTargets] } : {}),
+    ...(protocol === undefined ? {} : { protocol }),
+    activeConnections: snapshot.activeConnections,
+    reconnects: snapshot.reconnects,
+    ...(reason === undefined ? {} : { reason }),
+    ...(error === undefined ? {} : { lastError: error.slice(0, MAX_ERROR_LENGTH) }),
+    since: previous !== undefined && previous.connected === connected && previous.since !== undefined ? previous.since : now.toISOString(),
+  };
+}
+
+/** Whether `next` differs from `previous` in more than its counters (so it is written at once). */
+export function isSignificantChange(previous: GatewayStatus | undefined, next: GatewayStatus): boolean {
+  if (previous === undefined) return true;
+  const strip = ({ activeConnections: _a, reconnects: _r, ...rest }: GatewayStatus) => JSON.stringify(rest);
+  return strip(previous) !== strip(next);
+}
+
+export function countersChanged(previous: GatewayStatus | undefined, next: GatewayStatus): boolean {
+  return previous === undefined || previous.activeConnections !== next.activeConnections || previous.reconnects !== next.reconnects;
+}

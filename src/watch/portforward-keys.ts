@@ -1,0 +1,50 @@
+/**
+ * Maps changes in the cluster cache to the PortForward keys they concern, for a work queue.
+ * Shared by the controller and the gateway, which react to the same changes.
+ *
+ * - a PortForward: itself;
+ * - a Service or EndpointSlice labelled tunnelkeeper.io/portforward (ours): its owner;
+ * - a Pod, Service, EndpointSlice (by its kubernetes.io/service-name) or workload: every
+ *   PortForward in its namespace whose target could resolve through it (`mayResolveThrough`).
+ */
+import { LABEL_PORTFORWARD, LABEL_SERVICE_NAME } from "../api/identity.ts";
+import { mayResolveThrough, type TargetKind } from "../controller/resolve-targets.ts";
+import { type KubeObject, objectKey } from "../runtime/store.ts";
+import type { ClusterCache } from "./cluster-cache.ts";
+
+export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key: string) => void): void {
+  const concerned = (kind: TargetKind, object: KubeObject | undefined) => {
+    const namespace = object?.metadata?.namespace;
+    const name = object?.metadata?.name;
+    if (namespace === undefined || name === undefined) return;
+    for (const pf of cache.portForwards.inNamespace(namespace)) {
+      if (mayResolveThrough(pf, kind, name, object?.metadata?.labels)) enqueue(objectKey(pf));
+    }
+  };
+  const owner = (object: KubeObject | undefined): boolean => {
+    const name = object?.metadata?.labels?.[LABEL_PORTFORWARD];
+    if (name === undefined || object?.metadata?.namespace === undefined) return false;
+    enqueue(`${object.metadata.namespace}/${name}`);
+    return true;
+  };
+
+  cache.portForwards.addHandler(({ key }) => enqueue(key));
+  cache.services.addHandler(({ old, new: service }) => {
+    owner(service ?? old);
+    concerned("service", old);
+    concerned("service", service);
+  });
+  cache.endpointSlices.addHandler(({ old, new: slice }) => {
+    const object = slice ?? old;
+    if (owner(object)) return;
+    const service = object?.metadata?.labels?.[LABEL_SERVICE_NAME];
+    if (service !== undefined) concerned("service", { metadata: { name: service, namespace: object?.metadata?.namespace } });
+  });
+  cache.pods.addHandler(({ old, new: pod }) => {
+    concerned("pod", old);
+    concerned("pod", pod);
+  });
+  for (const workloads of [cache.deployments, cache.statefulSets, cache.replicaSets, cache.daemonSets]) {
+    workloads.addHandler(({ old, new: workload }) => concerned("workload", workload ?? old));
+  }
+}
