@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parseConfig } from '../../src/config.ts';
 import { testCluster, testNamespace } from '../support/cluster.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -213,7 +214,7 @@ describe('helm template with default values', () => {
     }
   });
 
-  it('configures the controller by the CLI contract: leader election, gateway selector and port range, probes', async () => {
+  it('configures the controller by the CLI contract: leader election, gateway namespace and port range, probes', async () => {
     const { objects } = await render();
     const deployment = find(objects, 'Deployment', 'tk-tunnelkeeper-controller');
     assert.equal(deployment.spec.replicas, 2);
@@ -226,19 +227,12 @@ describe('helm template with default values', () => {
       '--leader-elect',
       '--leader-election-namespace=tunnelkeeper-system',
       '--gateway-namespace=tunnelkeeper-system',
-      '--gateway-selector=app.kubernetes.io/component=gateway,app.kubernetes.io/instance=tk,app.kubernetes.io/name=tunnelkeeper',
       '--gateway-port-range=20000-29999',
     ]);
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
     assert.deepEqual(container.ports, [{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
 
-    // The selector the controller is given selects exactly the gateway pods.
-    const gateway = find(objects, 'Deployment', 'tk-tunnelkeeper-gateway');
-    const selectorArg = container.args.find((a: string) => a.startsWith('--gateway-selector=')).slice('--gateway-selector='.length);
-    const selector = Object.fromEntries(selectorArg.split(',').map((kv: string) => kv.split('=')));
-    assert.deepEqual(selector, gateway.spec.selector.matchLabels);
-    for (const [k, v] of Object.entries(selector)) assert.equal(gateway.spec.template.metadata.labels[k], v);
   });
 
   it('configures the gateway by the CLI contract: downward API env, drain timeout and a grace period longer than it', async () => {
@@ -308,6 +302,43 @@ describe('helm template with default values', () => {
     assert.deepEqual(binding.spec.validationActions, ['Deny']);
     assert.equal(binding.spec.policyName, policy.metadata.name);
     assert.equal(binding.spec.matchResources, undefined, 'bound to every namespace by default');
+  });
+});
+
+describe('the rendered command lines', () => {
+  // The chart and src/config.ts must agree: the CLI parses flags strictly, so an unknown flag
+  // in the chart would crash-loop the pods.
+  const env = { POD_NAME: 'pod-0', POD_NAMESPACE: 'tunnelkeeper-system', POD_IP: '10.1.2.3' };
+  const argsOf = (objects: Obj[], component: string): string[] => find(objects, 'Deployment', `tk-tunnelkeeper-${component}`).spec.template.spec.containers[0].args;
+
+  it('parse with the real CLI parser, default values', async () => {
+    const { objects } = await render();
+    const controller = parseConfig(argsOf(objects, 'controller'), env);
+    assert.equal(controller.command, 'controller');
+    if (controller.command !== 'controller') return;
+    assert.deepEqual(controller.controller, { instance: 'pod-0', leaderElect: true, leaderElectionNamespace: 'tunnelkeeper-system', gatewayNamespace: 'tunnelkeeper-system', gatewayPortRange: { min: 20000, max: 29999 } });
+    assert.deepEqual(controller.common.metricsBindAddress, { host: '0.0.0.0', port: 8080 });
+    assert.deepEqual(controller.common.namespaces, []);
+    assert.equal(controller.common.kubeconfigPath, undefined, 'in-cluster config');
+    const gateway = parseConfig(argsOf(objects, 'gateway'), env);
+    assert.equal(gateway.command, 'gateway');
+    if (gateway.command !== 'gateway') return;
+    assert.deepEqual(gateway.gateway, { podName: 'pod-0', podNamespace: 'tunnelkeeper-system', podIP: '10.1.2.3', listenHost: '0.0.0.0', drainTimeoutMs: 30_000 });
+    assert.deepEqual(gateway.common.metricsBindAddress, { host: '0.0.0.0', port: 8081 });
+  });
+
+  it('parse with the real CLI parser, non-default values', async () => {
+    const { objects } = await render(NON_DEFAULT, ['--api-versions', 'monitoring.coreos.com/v1']);
+    const controller = parseConfig(argsOf(objects, 'controller'), env);
+    if (controller.command !== 'controller') assert.fail('not the controller command');
+    assert.equal(controller.controller.leaderElect, false);
+    assert.deepEqual(controller.controller.gatewayPortRange, { min: 30000, max: 30999 });
+    assert.deepEqual(controller.common.namespaces, ['team-a', 'team-b']);
+    assert.equal(controller.common.logLevel, 'debug');
+    const gateway = parseConfig(argsOf(objects, 'gateway'), env);
+    if (gateway.command !== 'gateway') assert.fail('not the gateway command');
+    assert.equal(gateway.gateway.drainTimeoutMs, 60_000);
+    assert.deepEqual(gateway.common.namespaces, ['team-a', 'team-b']);
   });
 });
 

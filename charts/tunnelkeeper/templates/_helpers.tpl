@@ -122,14 +122,3 @@ seccompProfile:
     fieldRef:
       fieldPath: status.podIP
 {{- end }}
-
-{{/* Gateway pod labels as the comma-separated k=v list that --gateway-selector takes. */}}
-{{- define "tunnelkeeper.gatewaySelectorArg" -}}
-{{- $root := . -}}
-{{- $labels := include "tunnelkeeper.componentSelectorLabels" (dict "root" $root "component" "gateway") | fromYaml -}}
-{{- $pairs := list -}}
-{{- range $k := keys $labels | sortAlpha }}
-{{- $pairs = append $pairs (printf "%s=%s" $k (get $labels $k)) }}
-{{- end }}
-{{- join "," $pairs }}
-{{- end }}

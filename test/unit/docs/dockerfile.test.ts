@@ -2,8 +2,9 @@
 // statically: the entrypoint it names exists in the repository, it runs as a non-root user,
 // and the build context it depends on is not excluded by .dockerignore.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -60,5 +61,34 @@ describe('Dockerfile', () => {
     for (const needed of ['package.json', 'package-lock.json', 'src/**']) {
       assert.ok(ignore.includes(`!${needed}`), `.dockerignore does not re-include ${needed}`);
     }
+  });
+
+  it('holds everything src/ imports statically: production dependencies and files under src/', () => {
+    // The image has src/ and `npm ci --omit=dev` only. (Dynamic imports, like the `dev`
+    // command's of test/cluster, are not loaded by the in-cluster commands.)
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const production = new Set(Object.keys(pkg.dependencies ?? {}));
+    const builtins = new Set(builtinModules);
+    const problems: string[] = [];
+    let checked = 0;
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
+    for (const file of walk(join(ROOT, 'src'))) {
+      const source = readFileSync(file, 'utf8');
+      for (const match of source.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^;]*?from\s+['"]([^'"]+)['"]/gm)) {
+        const specifier = match[1]!;
+        checked++;
+        const where = relative(ROOT, file);
+        if (specifier.startsWith('.')) {
+          const target = relative(join(ROOT, 'src'), resolve(dirname(file), specifier));
+          if (target.startsWith('..')) problems.push(`${where} imports ${specifier}, outside src/`);
+        } else if (!specifier.startsWith('node:') && !builtins.has(specifier)) {
+          const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+          if (!production.has(name)) problems.push(`${where} imports ${name}, which is not a production dependency`);
+        }
+      }
+    }
+    assert.ok(checked > 50, `only ${checked} imports found: the import pattern is broken`);
+    assert.deepEqual(problems, []);
   });
 });
