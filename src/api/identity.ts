@@ -41,7 +41,7 @@ export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";
 /** EndpointSlice label naming the controller that manages a slice (Kubernetes' own key). */
 export const LABEL_ENDPOINTSLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
 /** Our value of LABEL_ENDPOINTSLICE_MANAGED_BY, so the EndpointSlice controller leaves our slices alone. */
-export const ENDPOINTSLICE_MANAGER = `${GROUP}/controller`;
+export const ENDPOINTSLICE_MANAGER = `controller.${GROUP}`;
 
 /** Labels of each gateway replica's heartbeat Lease (in the gateway namespace). */
 export const LABEL_COMPONENT = "app.kubernetes.io/component";

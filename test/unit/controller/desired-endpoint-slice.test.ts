@@ -26,7 +26,7 @@ describe("buildDesiredEndpointSlice", () => {
         namespace: "default",
         labels: {
           "kubernetes.io/service-name": "web",
-          "endpointslice.kubernetes.io/managed-by": "tunnelkeeper.io/controller",
+          "endpointslice.kubernetes.io/managed-by": "controller.tunnelkeeper.io",
           "app.kubernetes.io/managed-by": "tunnelkeeper",
           "tunnelkeeper.io/portforward": "web",
         },
