@@ -133,7 +133,8 @@ const GATEWAY_CLUSTER_RULES = [
   { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'replicasets', 'daemonsets'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
 ];
-const GATEWAY_ROLE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] }];
+// patch: the gateway renews its heartbeat Lease by server-side apply (src/gateway/heartbeat.ts).
+const GATEWAY_ROLE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'patch', 'delete'] }];
 
 describe('helm lint', () => {
   // helm lint has no --api-versions, so the ServiceMonitor (which needs monitoring.coreos.com/v1) stays off here.
@@ -520,6 +521,25 @@ test('helm install creates every object (pods admitted under Pod Security "restr
     checks.map(([sa, args], i) => `${sa} ${args.join(' ')}: ${answers[i]}`),
     checks.map(([sa, args, expected]) => `${sa} ${args.join(' ')}: ${expected}`),
   );
+
+  // What the components really do with these rights: the gateway's heartbeat (server-side
+  // apply of its Lease, delete on shutdown) and the controller's Service apply.
+  const gatewaySA = `--as=system:serviceaccount:${namespace}:${fullname}-gateway`;
+  const lease = stringify({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'tunnelkeeper-gateway-pod-0', namespace, labels: { 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/managed-by': 'tunnelkeeper' } },
+    spec: { holderIdentity: 'pod-0', leaseDurationSeconds: 15 },
+  });
+  for (let i = 0; i < 2; i++) {
+    const applied = await kubectl(['apply', '--server-side', '--field-manager=tunnelkeeper-gateway/pod-0', gatewaySA, '-f', '-'], lease);
+    assert.equal(applied.code, 0, `the gateway could not apply its heartbeat Lease: ${applied.stderr}`);
+  }
+  const deleted = await kubectl(['delete', gatewaySA, '-n', namespace, 'lease/tunnelkeeper-gateway-pod-0']);
+  assert.equal(deleted.code, 0, `the gateway could not delete its heartbeat Lease: ${deleted.stderr}`);
+  const service = stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pf-web', namespace }, spec: { ports: [{ name: 'http', port: 80, targetPort: 20000 }] } });
+  const controllerApply = await kubectl(['apply', '--server-side', '--field-manager=tunnelkeeper-controller', `--as=system:serviceaccount:${namespace}:${fullname}-controller`, '-f', '-'], service);
+  assert.equal(controllerApply.code, 0, `the controller could not apply a Service: ${controllerApply.stderr}`);
 
   const uninstall = await helm(['uninstall', release, '--kubeconfig', cluster.state.kubeconfig, '--namespace', namespace, '--wait', '--timeout', '60s']);
   uninstalled = true;
