@@ -1,0 +1,55 @@
+/**
+ * Benchmark backends on 127.0.0.1, standing in for the pod's server:
+ * - echo: writes back what it reads;
+ * - source: reads a decimal byte count and a newline, then sends that many bytes (a repeating
+ *   pattern) as fast as the connection takes them, with backpressure.
+ * Neither closes first: port-forward runtimes differ in how they carry a close (KWOK does not
+ * carry a half-close at all), so clients count bytes and close themselves.
+ */
+import { createServer, type Server } from "node:net";
+
+const CHUNK = Buffer.alloc(256 * 1024, "tunnelkeeper-bench-");
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : 0);
+    });
+  });
+}
+
+export async function startEcho(): Promise<{ port: number; server: Server }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => socket.destroy());
+    socket.pipe(socket);
+  });
+  return { port: await listen(server), server };
+}
+
+export async function startSource(): Promise<{ port: number; server: Server }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => socket.destroy());
+    let header = "";
+    const onData = (chunk: Buffer) => {
+      header += chunk.toString("latin1");
+      const newline = header.indexOf("\n");
+      if (newline < 0) return;
+      socket.off("data", onData);
+      let remaining = Number(header.slice(0, newline));
+      const pump = () => {
+        while (remaining > 0) {
+          const piece = remaining >= CHUNK.length ? CHUNK : CHUNK.subarray(0, remaining);
+          remaining -= piece.length;
+          if (!socket.write(piece)) {
+            socket.once("drain", pump);
+            return;
+          }
+        }
+      };
+      pump();
+    };
+    socket.on("data", onData);
+  });
+  return { port: await listen(server), server };
+}

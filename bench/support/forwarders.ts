@@ -1,0 +1,70 @@
+/**
+ * The two forwarders the tunnel benchmark compares, as child processes: `tunnelkeeper forward`
+ * and the `kubectl port-forward` built from the same Kubernetes version. Both print
+ * "Forwarding from 127.0.0.1:LOCAL -> REMOTE" per port; we wait for every port's line.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const REPO_ROOT = join(import.meta.dirname, "..", "..");
+
+export interface RunningForwarder {
+  readonly name: string;
+  readonly pid: number;
+  /** remote port → local port */
+  readonly ports: ReadonlyMap<number, number>;
+  stop(): Promise<void>;
+}
+
+export interface ForwarderTarget {
+  readonly kubeconfig: string;
+  readonly namespace: string;
+  readonly resource: string;
+  readonly remotePorts: readonly number[];
+}
+
+function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, remotePorts: readonly number[]): Promise<RunningForwarder> {
+  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const ports = new Map<number, number>();
+  const output: string[] = [];
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+  };
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      output.push(line);
+      const match = /Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/.exec(line);
+      if (!match) return;
+      ports.set(Number(match[2]), Number(match[1]));
+      if (remotePorts.every((p) => ports.has(p))) resolve({ name, pid: child.pid ?? 0, ports, stop });
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`${name} exited (${code}) before listening:\n${output.join("\n")}`)));
+  });
+}
+
+export function startTunnelkeeperForward(target: ForwarderTarget): Promise<RunningForwarder> {
+  return launch(
+    "tunnelkeeper",
+    process.execPath,
+    [join(REPO_ROOT, "src", "main.ts"), "forward", target.resource, ...target.remotePorts.map((p) => `:${p}`), "-n", target.namespace,
+      "--kubeconfig", target.kubeconfig, "--log-level", "warn"],
+    {},
+    target.remotePorts,
+  );
+}
+
+export function startKubectlPortForward(kubectl: string, target: ForwarderTarget): Promise<RunningForwarder> {
+  return launch(
+    "kubectl",
+    kubectl,
+    ["--kubeconfig", target.kubeconfig, "port-forward", "-n", target.namespace, "--address", "127.0.0.1", target.resource,
+      ...target.remotePorts.map((p) => `:${p}`)],
+    { KUBECTL_PORT_FORWARD_WEBSOCKETS: "true" },
+    target.remotePorts,
+  );
+}
