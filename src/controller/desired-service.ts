@@ -63,6 +63,11 @@ export function buildDesiredService(
     },
     spec: {
       type: pf.spec.service.type,
+      // An explicitly empty selector: spec.selector is an atomic map, so applying it with force
+      // takes the whole field over and removes a selector someone else added (which would make
+      // the EndpointSlice controller route this Service to the selected pods, bypassing the
+      // gateways). Omitting it would leave such a selector in place.
+      selector: {},
       ports: pf.spec.ports.map((port) => {
         const gatewayPort = gatewayPortOf.get(port.port);
         if (gatewayPort === undefined) throw new Error(`no gateway port allocated for port ${port.port}`);

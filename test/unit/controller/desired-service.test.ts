@@ -28,6 +28,7 @@ describe("buildDesiredService", () => {
       },
       spec: {
         type: "ClusterIP",
+        selector: {},
         ports: [
           { name: "http", port: 80, targetPort: 20001, protocol: "TCP" },
           { name: "admin", port: 9000, targetPort: 20002, protocol: "TCP" },

@@ -196,7 +196,7 @@ describe("plan: the Service", () => {
     const gatewayEndpoints = [{ pod: "gw-0", namespace: "tunnelkeeper-system", ip: "10.244.0.9" }];
     const result = plan(observe(aPortForward(), { gatewayEndpoints }), NOW);
     assert.deepEqual(result.service?.spec?.ports, [{ port: 80, targetPort: 20001, protocol: "TCP" }]);
-    assert.equal(result.service?.spec?.selector, undefined);
+    assert.deepEqual(result.service?.spec?.selector, {}, "an empty selector, applied to take over (and clear) the atomic field");
     assert.deepEqual(result.endpointSlice?.ports, [{ name: "", port: 20001, protocol: "TCP" }]);
     assert.deepEqual(result.endpointSlice?.endpoints?.map((e) => e.addresses), [["10.244.0.9"]]);
   });
