@@ -44,7 +44,7 @@ export class PortForwardConnection extends Duplex {
   #errorTextBytes = 0;
 
   constructor(options: PortForwardConnectionOptions) {
-    super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 64 * 1024 });
+    super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 1024 * 1024 });
     this.port = options.port;
     this.requestId = options.requestId;
     this.#session = options.session;

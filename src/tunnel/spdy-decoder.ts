@@ -3,13 +3,17 @@
  *
  * Contract:
  *  - `write(chunk)` accepts arbitrary chunks (frames split across chunks and several frames per
- *    chunk) and returns the frames completed by this chunk, in wire order.
+ *    chunk) and returns the frames completed by this chunk, in wire order — except DATA, which
+ *    is streamed: the payload bytes present in a chunk come out at once as a DATA frame of their
+ *    own (zero-copy views of the chunk), and only the piece that completes the frame carries its
+ *    FIN flag. One DATA frame on the wire may thus decode to several; their payloads concatenate
+ *    to the original. (This spares a copy of every payload that straddles chunks, which with
+ *    the API server's unaligned relaying is most of them.)
  *  - Malformed input throws a `TunnelError` (PF_ERR_SPDY_PROTOCOL or PF_ERR_SPDY_COMPRESSION);
  *    nothing uncoded escapes. After an error the decoder stays failed and rethrows it, because
  *    the byte stream and the shared inflate context can no longer be trusted.
  *  - Header blocks are inflated in frame order through one HeaderInflater (one zlib stream per
  *    direction per connection), including empty SYN_REPLY blocks.
- *  - DATA payloads that arrive within one chunk are zero-copy views of that chunk.
  * Validation follows moby/spdystream's reader: version 3 only, the eight known control types,
  * exact lengths for RST_STREAM/PING/GOAWAY/WINDOW_UPDATE, no stream id 0, RST status ≠ 0,
  * PING flags 0, lowercase unique header names, header block consumed exactly.
@@ -19,6 +23,7 @@ import { HeaderInflater } from './header-compression.ts';
 import { decodeHeaderBlock } from './header-block.ts';
 import {
   ControlType,
+  FLAG_FIN,
   FRAME_HEADER_BYTES,
   SPDY_VERSION,
   type SettingsEntry,
@@ -39,6 +44,7 @@ interface PendingHeader {
 type DecoderState =
   | { readonly kind: 'header' }
   | { readonly kind: 'payload'; readonly header: PendingHeader }
+  | { readonly kind: 'data'; readonly streamId: number; readonly flags: number; remaining: number }
   | { readonly kind: 'failed'; readonly error: TunnelError };
 
 export interface SpdyDecoderOptions {
@@ -78,7 +84,17 @@ export class SpdyDecoder {
       for (;;) {
         if (this.#state.kind === 'header') {
           if (this.#buffered < FRAME_HEADER_BYTES) break;
-          this.#state = { kind: 'payload', header: this.#parseHeader(this.#consume(FRAME_HEADER_BYTES)) };
+          const header = this.#parseHeader(this.#consume(FRAME_HEADER_BYTES));
+          if (!header.control) {
+            if (header.typeOrStreamId === 0) throw protocolError('DATA on stream 0');
+            this.#state = { kind: 'data', streamId: header.typeOrStreamId, flags: header.flags, remaining: header.length };
+          } else {
+            this.#state = { kind: 'payload', header };
+          }
+        }
+        if (this.#state.kind === 'data') {
+          if (!this.#streamData(this.#state, frames)) break;
+          continue;
         }
         if (this.#state.kind !== 'payload') break;
         const { header } = this.#state;
@@ -95,6 +111,26 @@ export class SpdyDecoder {
       throw coded;
     }
     return frames;
+  }
+
+  /** Emits the DATA bytes at hand; returns true when the frame is complete (state back to header). */
+  #streamData(state: { streamId: number; flags: number; remaining: number }, frames: SpdyFrame[]): boolean {
+    if (state.remaining === 0) {
+      frames.push({ kind: 'data', streamId: state.streamId, flags: state.flags, data: Buffer.alloc(0) });
+      this.#state = { kind: 'header' };
+      return true;
+    }
+    while (state.remaining > 0 && this.#buffered > 0) {
+      const first = this.#chunks[0]!;
+      const take = Math.min(first.length, state.remaining);
+      const piece = this.#consume(take);
+      state.remaining -= take;
+      const flags = state.remaining === 0 ? state.flags : state.flags & ~FLAG_FIN;
+      frames.push({ kind: 'data', streamId: state.streamId, flags, data: piece });
+    }
+    if (state.remaining > 0) return false;
+    this.#state = { kind: 'header' };
+    return true;
   }
 
   #consume(length: number): Buffer {

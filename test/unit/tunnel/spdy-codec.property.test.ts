@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { joinData } from './hex.ts';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { HeaderDeflater, HeaderInflater } from '../../../src/tunnel/header-compression.ts';
@@ -70,7 +71,7 @@ describe('SPDY codec properties', () => {
         const bytes = Buffer.concat(frames.flatMap((f) => encodeFrame(f, deflater)));
         const decoder = new SpdyDecoder(new HeaderInflater());
         const decoded = cut(bytes, offsets).flatMap((chunk) => decoder.write(chunk));
-        assert.deepEqual(decoded, frames);
+        assert.deepEqual(joinData(decoded), joinData(frames));
         assert.equal(decoder.bufferedBytes, 0);
       }),
       { numRuns: 300 },
