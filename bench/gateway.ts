@@ -1,0 +1,193 @@
+/**
+ * `npm run bench -- gateway [--json FILE] [--connections N] [--replacements N]`
+ *
+ * One gateway process (and one controller) against the suite's control plane:
+ * 1. Concurrency: --connections (default 10,000) client connections held open at once through
+ *    the gateway port, spread over 3 target pods; each sends 1 KiB of random bytes twice (once
+ *    while connections are being opened, once when all are open) and verifies every echoed byte.
+ *    Reports the gateway's peak RSS (VmHWM) and how long opening took.
+ * 2. Failover: --replacements (default 20) times, the only target pod is deleted and a
+ *    replacement with the same labels is created; measures from the replacement being Ready
+ *    (as the API server reports it) to the first successful round trip through the gateway.
+ * A script, never a test: it prints figures and writes JSON.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { startControlPlane } from "../test/cluster/control-plane.ts";
+import { createBackedPod, ensureNamespace, waitPodReady } from "../test/cluster/pods.ts";
+import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
+import { peakRssMiB, percentile, roundTrip } from "./support/client.ts";
+
+const NAMESPACE = "bench-gateway";
+const PAYLOAD = 1024;
+
+function startEchoProcess(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "support", "echo-process.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ port: Number(line), child }));
+    child.once("exit", (code) => reject(new Error(`echo process exited ${code}`)));
+  });
+}
+
+/** Sends `payload` on an open socket and resolves when exactly it has come back. */
+function echoOn(socket: Socket, payload: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received < payload.length) return;
+      socket.off("data", onData);
+      socket.off("error", reject);
+      if (!Buffer.concat(chunks).equals(payload)) reject(new Error("echoed bytes differ"));
+      else resolve();
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    socket.write(payload);
+  });
+}
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+async function waitForReady(custom: CustomObjectsApi, name: string): Promise<number> {
+  for (;;) {
+    const pf = (await custom.getNamespacedCustomObject({ group: "tunnelkeeper.io", version: "v1alpha1", namespace: NAMESPACE, plural: "portforwards", name })) as {
+      status?: { conditions?: { type: string; status: string }[]; ports?: { gatewayPort: number }[] };
+    };
+    const port = pf.status?.ports?.[0]?.gatewayPort;
+    if (port !== undefined && pf.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) return port;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: "string" }, connections: { type: "string", default: "10000" }, replacements: { type: "string", default: "20" } },
+  });
+  const connections = Number(values.connections);
+  const replacements = Number(values.replacements);
+  const plane = await startControlPlane();
+  const echo = await startEchoProcess();
+  const sockets: Socket[] = [];
+  try {
+    const admin = new KubeConfig();
+    admin.loadFromFile(plane.state.kubeconfig);
+    await installCrd({ state: plane.state, admin, unprivileged: admin, kubectl: plane.state.kubectl });
+    await ensureNamespace(admin, NAMESPACE);
+    const custom = admin.makeApiClient(CustomObjectsApi);
+    const core = admin.makeApiClient(CoreV1Api);
+    const controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig, args: ["--log-level", "warn"] });
+    const gateway = await startOperatorProcess({ command: "gateway", kubeconfig: plane.state.kubeconfig, args: ["--log-level", "warn"] });
+    const gatewayPid = gateway.child.pid ?? 0;
+
+    // 1. Concurrency.
+    for (const i of [0, 1, 2]) {
+      await createBackedPod(admin, { namespace: NAMESPACE, name: `wide-${i}`, labels: { app: "wide" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
+    }
+    await custom.createNamespacedCustomObject({
+      group: "tunnelkeeper.io", version: "v1alpha1", namespace: NAMESPACE, plural: "portforwards",
+      body: { apiVersion: "tunnelkeeper.io/v1alpha1", kind: "PortForward", metadata: { name: "wide" },
+        spec: { target: { selector: { matchLabels: { app: "wide" } } }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+    const widePort = await waitForReady(custom, "wide");
+    const rssBefore = await peakRssMiB(gatewayPid);
+    const openStarted = performance.now();
+    const BATCH = 250;
+    for (let i = 0; i < connections; i += BATCH) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(BATCH, connections - i) }, async () => {
+          const socket = await openSocket(widePort);
+          await echoOn(socket, randomBytes(PAYLOAD));
+          return socket;
+        }),
+      );
+      sockets.push(...batch);
+      if ((i / BATCH) % 8 === 0) process.stderr.write(`[bench] ${sockets.length} connections open\n`);
+    }
+    const openSeconds = (performance.now() - openStarted) / 1000;
+    const secondStarted = performance.now();
+    await Promise.all(sockets.map((socket) => echoOn(socket, randomBytes(PAYLOAD))));
+    const secondSeconds = (performance.now() - secondStarted) / 1000;
+    const active = /tunnelkeeper_gateway_connections_active\{[^}]*\} (\d+)/.exec(await gateway.metrics())?.[1];
+    const gatewayPeakRss = await peakRssMiB(gatewayPid);
+    for (const socket of sockets) socket.destroy();
+    sockets.length = 0;
+    process.stderr.write(`[bench] ${connections} connections verified twice; gateway peak RSS ${gatewayPeakRss.toFixed(0)} MiB\n`);
+
+    // 2. Failover.
+    await createBackedPod(admin, { namespace: NAMESPACE, name: "solo-0", labels: { app: "solo" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
+    await custom.createNamespacedCustomObject({
+      group: "tunnelkeeper.io", version: "v1alpha1", namespace: NAMESPACE, plural: "portforwards",
+      body: { apiVersion: "tunnelkeeper.io/v1alpha1", kind: "PortForward", metadata: { name: "solo" },
+        spec: { target: { selector: { matchLabels: { app: "solo" } } }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+    const soloPort = await waitForReady(custom, "solo");
+    const failovers: number[] = [];
+    for (let i = 1; i <= replacements; i++) {
+      await core.deleteNamespacedPod({ namespace: NAMESPACE, name: `solo-${i - 1}`, gracePeriodSeconds: 0 });
+      await createBackedPod(admin, { namespace: NAMESPACE, name: `solo-${i}`, labels: { app: "solo" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }], waitReady: false });
+      await waitPodReady(admin, NAMESPACE, `solo-${i}`);
+      const readyAt = performance.now();
+      for (;;) {
+        try {
+          await roundTrip(soloPort);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      failovers.push((performance.now() - readyAt) / 1000);
+    }
+    failovers.sort((a, b) => a - b);
+    await gateway.stop();
+    await controller.stop();
+
+    const report = {
+      kubernetesVersion: "v1.36.3",
+      connections,
+      payloadBytesPerRound: PAYLOAD,
+      targetPods: 3,
+      openSeconds,
+      secondRoundSeconds: secondSeconds,
+      gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
+      gatewayPeakRssMiB: gatewayPeakRss,
+      gatewayRssBeforeMiB: rssBefore,
+      failover: { replacements, p50Seconds: percentile(failovers, 50), p99Seconds: percentile(failovers, 99), maxSeconds: failovers[failovers.length - 1], samples: failovers },
+    };
+    process.stdout.write(
+      [
+        "gateway benchmark (Kubernetes v1.36.3, KWOK pods, 2 cores)",
+        "",
+        "| figure | value | goal |",
+        "|---|---|---|",
+        `| concurrent connections held, every byte verified (2 × 1 KiB each) | ${connections} | 10,000 |`,
+        `| time to open and verify them (batches of ${BATCH}) | ${openSeconds.toFixed(1)} s | – |`,
+        `| second 1 KiB round on all of them at once | ${secondSeconds.toFixed(1)} s | – |`,
+        `| gateway peak RSS (VmHWM) | ${gatewayPeakRss.toFixed(0)} MiB | < 512 MiB |`,
+        `| failover, replacement Ready → first connection, p50 (${replacements} replacements) | ${report.failover.p50Seconds.toFixed(3)} s | – |`,
+        `| failover p99 | ${report.failover.p99Seconds.toFixed(3)} s | < 2 s |`,
+        "",
+      ].join("\n"),
+    );
+    if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    echo.child.kill("SIGTERM");
+    await plane.stop();
+  }
+}
