@@ -49,6 +49,8 @@ export interface ForwarderSnapshot {
   readonly reconnects: number;
   /** The latest failure among the target tunnels, if any is not open. */
   readonly lastFailure: { readonly reason: TunnelCloseReasonCode; readonly message: string } | undefined;
+  /** Why the latest client connection failed on the pod side (e.g. the pod refused the port), if any did. */
+  readonly lastConnectionError: string | undefined;
   /** Bound listeners: spec port → actual local port. */
   readonly listening: ReadonlyMap<number, number>;
   readonly listenErrors: readonly string[];
@@ -87,6 +89,7 @@ export class Forwarder {
   #state: "running" | "draining" | "closed" = "running";
   #sessionsDrained: (() => void) | undefined;
   #tunnelsUp = new Set<string>();
+  #lastConnectionError: string | undefined;
 
   constructor(options: ForwarderOptions) {
     this.name = options.name;
@@ -144,6 +147,7 @@ export class Forwarder {
       activeConnections: this.#sessions.size,
       reconnects: tunnels.reduce((sum, t) => sum + t.reconnects, 0),
       lastFailure: failing === undefined ? undefined : { reason: failing.reason, message: failing.message },
+      lastConnectionError: this.#lastConnectionError,
       listening: new Map([...this.#listeners].map(([port, l]) => [port, l.port])),
       listenErrors: [...this.#listenErrors.values()],
     };
@@ -215,6 +219,7 @@ export class Forwarder {
       } catch (error) {
         log.debug("Could not open a forwarded connection", { portforward: this.name, pod: chosen.target.pod, error });
         result = "upstream_error";
+        this.#lastConnectionError = `pod ${chosen.target.pod}: ${error instanceof Error ? error.message : String(error)}`;
         socket.resetAndDestroy();
         return;
       }
@@ -226,6 +231,7 @@ export class Forwarder {
       result = outcome.kind;
       if (outcome.kind === "upstream_error") {
         log.debug("Forwarded connection failed", { portforward: this.name, pod: chosen.target.pod, error: outcome.error });
+        this.#lastConnectionError = `pod ${chosen.target.pod}: ${outcome.error.message}`;
       }
     } finally {
       this.#sessions.delete(socket);

@@ -40,7 +40,8 @@ export function buildGatewayEntry(
   const connected = snapshot.connectedTargets.length > 0;
   const reason = reasonFor(snapshot, hasReadyTargets);
   const protocol = protocolName(snapshot.protocol);
-  const error = snapshot.listenErrors[0] ?? snapshot.lastFailure?.message;
+  // A listener or tunnel failure explains more than one failed connection, so it comes first.
+  const error = snapshot.listenErrors[0] ?? snapshot.lastFailure?.message ?? snapshot.lastConnectionError;
   return {
     pod,
     connected,

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ForwarderSnapshot } from "../../../src/gateway/forwarder.ts";
+import { buildGatewayEntry, isSignificantChange } from "../../../src/gateway/gateway-status.ts";
+
+const NOW = new Date("2026-01-01T00:00:00Z");
+
+function snapshot(over: Partial<ForwarderSnapshot> = {}): ForwarderSnapshot {
+  return {
+    connectedTargets: ["web-0"],
+    protocol: "SPDY/3.1+portforward.k8s.io",
+    activeConnections: 0,
+    reconnects: 0,
+    lastFailure: undefined,
+    lastConnectionError: undefined,
+    listening: new Map([[80, 20080]]),
+    listenErrors: [],
+    ...over,
+  };
+}
+
+describe("buildGatewayEntry lastError", () => {
+  it("reports why a client connection failed on the pod side while the tunnel stays connected", () => {
+    const entry = buildGatewayEntry("gw-0", snapshot({ lastConnectionError: "pod web-0: port-forward to port 8080 failed: connection refused" }), true, undefined, NOW);
+    assert.equal(entry.connected, true);
+    assert.equal(entry.reason, undefined);
+    assert.equal(entry.lastError, "pod web-0: port-forward to port 8080 failed: connection refused");
+  });
+
+  it("prefers a listener error, then a tunnel failure, over a failed connection", () => {
+    const failure = { reason: "Network" as const, message: "dial failed" };
+    const both = snapshot({ connectedTargets: [], lastFailure: failure, lastConnectionError: "pod web-0: refused" });
+    assert.equal(buildGatewayEntry("gw-0", both, true, undefined, NOW).lastError, "dial failed");
+    const listen = snapshot({ listenErrors: ["cannot listen on 0.0.0.0:20080: EADDRINUSE"], lastFailure: failure, lastConnectionError: "x" });
+    assert.equal(buildGatewayEntry("gw-0", listen, true, undefined, NOW).lastError, "cannot listen on 0.0.0.0:20080: EADDRINUSE");
+  });
+
+  it("a new connection error is written at once (not only with the counters)", () => {
+    const before = buildGatewayEntry("gw-0", snapshot(), true, undefined, NOW);
+    const after = buildGatewayEntry("gw-0", snapshot({ lastConnectionError: "pod web-0: refused" }), true, before, NOW);
+    assert.equal(isSignificantChange(before, after), true);
+  });
+});
