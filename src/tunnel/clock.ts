@@ -1,26 +1,19 @@
 /**
- * Injectable time for the tunnel engine (house style: time and randomness are parameters).
- * `defer` runs a callback after the current batch of I/O callbacks (setImmediate by default);
- * the frame writer uses it to coalesce many frames into one transport write.
+ * Injectable time for the tunnel engine (house style: time and randomness are parameters): the
+ * runtime's Clock plus `defer`, which runs a callback after the current batch of I/O callbacks
+ * (setImmediate by default); the frame writer uses it to coalesce many frames into one
+ * transport write.
  */
+import { type Clock as RuntimeClock, systemClock as runtimeSystemClock, type TimerHandle } from '../runtime/clock.ts';
 
-export type TimerHandle = { readonly __timer: unique symbol } | object;
+export type { TimerHandle };
 
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
+export interface Clock extends RuntimeClock {
   defer(callback: () => void): void;
 }
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => {
-    const timer = setTimeout(callback, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  ...runtimeSystemClock,
   defer: (callback) => {
     setImmediate(callback);
   },
