@@ -96,7 +96,8 @@ for (const protocol of PROTOCOLS) {
       const result = await streamRandomEcho(connection, 64 * MiB);
       connection.destroy();
       t.diagnostic(
-        `${protocol}: 64 MiB each way in ${result.elapsedMs.toFixed(0)} ms (${((64 * 1000) / result.elapsedMs).toFixed(1)} MiB/s each way)`,
+        `${protocol}: 64 MiB each way in ${result.elapsedMs.toFixed(0)} ms (${((64 * 1000) / result.elapsedMs).toFixed(1)} MiB/s each way); ` +
+          `at most ${(result.maxInFlightBytes / MiB).toFixed(1)} MiB written but not yet echoed`,
       );
       assert.equal(result.bytes, 64 * MiB);
       assert.equal(result.receivedSha256, result.sentSha256);

@@ -44,6 +44,11 @@ export interface StreamedEcho {
   readonly sentSha256: string;
   readonly receivedSha256: string;
   readonly elapsedMs: number;
+  /**
+   * The most bytes ever written but not yet echoed back: what every hop (our queues, TCP,
+   * API server, KWOK, backend) held at once. Bounded only if `write()` backpressure works.
+   */
+  readonly maxInFlightBytes: number;
 }
 
 /**
@@ -57,6 +62,7 @@ export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBy
   const received = createHash('sha256');
   let written = 0;
   let receivedBytes = 0;
+  let maxInFlight = 0;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       received.update(chunk);
@@ -81,6 +87,7 @@ export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBy
         sentSha256: sent.digest('hex'),
         receivedSha256: received.digest('hex'),
         elapsedMs: performance.now() - started,
+        maxInFlightBytes: maxInFlight,
       });
     }
     function produce(): void {
@@ -88,6 +95,7 @@ export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBy
         const chunk = randomFillSync(Buffer.allocUnsafe(Math.min(chunkBytes, totalBytes - written)));
         sent.update(chunk);
         written += chunk.length;
+        maxInFlight = Math.max(maxInFlight, written - receivedBytes);
         if (!connection.write(chunk)) return; // resumed by 'drain'
       }
       connection.off('drain', produce);
