@@ -1,0 +1,31 @@
+// The informer across a real restart of kube-apiserver (test/support/cluster.ts
+// `restartComponent`). Named *.serial.ts so the default `npm test` globs do not pick it up: the
+// restart takes the shared API server away for several seconds, which fails whatever other test
+// file runs at the same time (the suite runs two at once). Run it on its own:
+//
+//   npx node test/run-suite.ts test/integration/runtime-informer-restart.serial.ts
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { kubeListWatch } from "../../src/kube/list-watch.ts";
+import { restartComponent, testCluster, testNamespace } from "../support/cluster.ts";
+import { aConfigMap, type ConfigMap, eventually, scopeFor, startInformer, synced } from "./runtime-informer-support.ts";
+
+it("keeps watching across a restart of kube-apiserver and sees a change made afterwards", async (t) => {
+  const { admin } = testCluster();
+  const namespace = await testNamespace(t, "informer");
+  const core = admin.makeApiClient(CoreV1Api);
+  await core.createNamespacedConfigMap({ namespace, body: aConfigMap("before-restart") });
+  const running = startInformer(t, kubeListWatch<ConfigMap>(admin, scopeFor(namespace)));
+  await synced(running);
+  await eventually("watching", () => running.informer.state.phase === "watching");
+
+  await restartComponent("kube-apiserver");
+  await core.createNamespacedConfigMap({ namespace, body: aConfigMap("after-restart", { v: "1" }) });
+  await eventually("the object created after the restart", () => running.informer.store.get(`${namespace}/after-restart`) !== undefined, 60_000);
+  await core.patchNamespacedConfigMap({ name: "after-restart", namespace, body: [{ op: "replace", path: "/data/v", value: "2" }] });
+  await eventually("the update after the restart", () => running.informer.store.get(`${namespace}/after-restart`)?.data?.v === "2");
+  assert.ok(running.informer.store.get(`${namespace}/before-restart`), "the object from before the restart is still known");
+  t.diagnostic(`failures while the API server restarted: ${running.failures.length}; phases: ${running.transitions.map((s) => s.phase).join(" → ")}`);
+});
+
