@@ -11,7 +11,8 @@
  * PortForwards are created as fast as `--create-concurrency` POSTs in flight allow.
  *
  * "Reconciled" means: the PortForward's Service exists and its status has `observedGeneration`
- * equal to its generation with a Ready condition. Both are observed through watches, so the
+ * equal to its generation with a Ready condition (also reported: when every status says
+ * ServiceReady=True, i.e. the controller has caught up). Both are observed through watches, so the
  * benchmark's own requests are the creates plus a few lists and watches.
  *
  * API requests: the difference of the API server's `apiserver_request_total` before the creates
@@ -87,9 +88,17 @@ async function waitPodsReady(kc: KubeConfig, count: number): Promise<void> {
 }
 
 /** Watches PortForwards and Services of the bench namespace; resolves when `names` are all reconciled. */
-function watchReconciled(kc: KubeConfig, names: readonly string[]): { done: Promise<void>; reconciledAt: Map<string, number>; stop(): void } {
+function watchReconciled(
+  kc: KubeConfig,
+  names: readonly string[],
+): { done: Promise<void>; settled: Promise<void>; reconciledAt: Map<string, number>; stop(): void } {
   const wanted = new Set(names);
   const statusDone = new Set<string>();
+  const serviceReady = new Set<string>();
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((r) => {
+    settle = r;
+  });
   const services = new Set<string>();
   const reconciledAt = new Map<string, number>();
   const watch = new Watch(kc);
@@ -120,6 +129,10 @@ function watchReconciled(kc: KubeConfig, names: readonly string[]): { done: Prom
             statusDone.add(name);
             check(name);
           }
+          if (status?.conditions?.some((c) => c.type === "ServiceReady" && c.status === "True")) {
+            serviceReady.add(name);
+            if (serviceReady.size === wanted.size) settle();
+          }
         },
         onError("PortForward"),
       ),
@@ -138,6 +151,7 @@ function watchReconciled(kc: KubeConfig, names: readonly string[]): { done: Prom
   const started = start();
   return {
     done: started.then(() => done),
+    settled: started.then(() => settled),
     reconciledAt,
     stop() {
       for (const abort of aborts) abort.abort();
@@ -210,6 +224,8 @@ export async function run(args: string[]): Promise<unknown> {
     await watcher.done;
     const reconciledMs = performance.now() - started;
     const atDone = await scrapeRequestCounts(kc);
+    await watcher.settled;
+    const serviceReadyMs = performance.now() - started;
     const stats = sampling.stop();
     await sleep(SETTLE_MS);
     const settled = await scrapeRequestCounts(kc);
@@ -229,6 +245,7 @@ export async function run(args: string[]): Promise<unknown> {
       portForwards: {
         createdSeconds: seconds(createdMs),
         allReconciledSeconds: seconds(reconciledMs),
+        allServiceReadySeconds: seconds(serviceReadyMs),
         perPortForwardSeconds: { p50: seconds(percentile(latencies, 0.5)), p95: seconds(percentile(latencies, 0.95)), max: seconds(latencies.at(-1) ?? 0) },
       },
       controller: {
@@ -254,7 +271,8 @@ export async function run(args: string[]): Promise<unknown> {
       [`${options.pods} pods created / Ready (setup)`, `${result.setup.podsCreatedSeconds} s / ${result.setup.podsReadySeconds} s`],
       ["controller start to caches synced", `${result.setup.controllerReadySeconds} s`],
       [`${options.count} PortForwards created (${options.createConcurrency} in flight)`, `${result.portForwards.createdSeconds} s`],
-      ["all reconciled (Service + status)", `${result.portForwards.allReconciledSeconds} s`],
+      ["all reconciled (Service + status with Ready)", `${result.portForwards.allReconciledSeconds} s`],
+      ["all with ServiceReady=True in status", `${result.portForwards.allServiceReadySeconds} s`],
       ["per PortForward create→reconciled p50 / p95 / max", `${result.portForwards.perPortForwardSeconds.p50} / ${result.portForwards.perPortForwardSeconds.p95} / ${result.portForwards.perPortForwardSeconds.max} s`],
       ["controller RSS before / peak (VmHWM) / after", `${result.controller.rssBeforeMiB} / ${result.controller.peakRssMiB} / ${result.controller.rssAfterMiB} MiB`],
       ["controller CPU time", `${result.controller.cpuSeconds} s`],

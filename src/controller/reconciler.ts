@@ -27,7 +27,7 @@ import { parseKey } from "../runtime/store.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { type GatewayPortRecord, gatewayPortRecords, type PortRange } from "./allocate-ports.ts";
 import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
-import { isStatusUnchanged, type Plan, plan } from "./plan.ts";
+import { isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 
 /** How long an entry of a gateway that is not live stays before it is removed (see header). */
 export const STALE_GATEWAY_ENTRY_GRACE_MS = 30_000;
@@ -100,39 +100,49 @@ export class Reconciler {
     const { namespace } = parseKey(key);
     const live = this.#deps.gateways.live();
     const now = clock.now();
-    const planned = plan(
-      {
-        portForward: pf,
-        ...cache.observationFor(namespace ?? ""),
-        gatewayPortRecords: this.#portRecords(key),
-        gatewayPortRange: this.#deps.portRange,
-        gatewayEndpoints: live,
-        gatewayPods: live.map((g) => g.pod),
-      },
-      new Date(now),
-    );
+    const observed: Observed = {
+      portForward: pf,
+      ...cache.observationFor(namespace ?? ""),
+      gatewayPortRecords: this.#portRecords(key),
+      gatewayPortRange: this.#deps.portRange,
+      gatewayEndpoints: live,
+      gatewayPods: live.map((g) => g.pod),
+    };
+    let planned = plan(observed, new Date(now));
     if (planned.status.ports !== undefined) {
       this.#claims.set(key, planned.status.ports.map((p) => ({ owner: key, port: p.port, gatewayPort: p.gatewayPort })));
     }
 
-    await this.#applyIfChanged(this.#appliedServices, key, planned.service, "services", cache.services.get(serviceKey(planned.service)), signal);
-    await this.#applyIfChanged(
-      this.#appliedSlices,
-      key,
-      planned.endpointSlice,
-      "endpointslices",
-      cache.endpointSlices.get(serviceKey(planned.endpointSlice)),
-      signal,
-    );
-    if (!isStatusUnchanged(pf.status, planned.status)) {
+    const cachedService = cache.services.get(serviceKey(planned.service));
+    const [storedService] = await Promise.all([
+      this.#applyIfChanged(this.#appliedServices, key, planned.service, "services", cachedService, signal),
+      this.#applyIfChanged(
+        this.#appliedSlices,
+        key,
+        planned.endpointSlice,
+        "endpointslices",
+        cache.endpointSlices.get(serviceKey(planned.endpointSlice)),
+        signal,
+      ),
+    ]);
+    if (storedService !== undefined && storedService.metadata?.resourceVersion !== cachedService?.metadata?.resourceVersion) {
+      // Plan again with the Service as the API server stored it (it exists, and has its
+      // clusterIP) rather than wait for the cache: a new PortForward then gets ServiceReady in its
+      // first status write instead of a second write (and reconcile) once the cache catches up.
+      const others = (observed.services ?? []).filter((s) => serviceKey(s) !== serviceKey(storedService));
+      planned = plan({ ...observed, services: [...others, storedService] }, new Date(now));
+    }
+    const writeStatus = async () => {
+      if (isStatusUnchanged(pf.status, planned.status)) return;
       await applyStatus(
         this.#deps.kubeConfig,
         { apiVersion: API_VERSION, kind: KIND, metadata: { name: pf.metadata.name ?? "", namespace: namespace ?? "" }, status: planned.status },
         { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER, signal },
       );
-    }
+    };
+    // Events are best effort (recordEvents never rejects), so they need not wait for the status.
+    await Promise.all([writeStatus(), this.#recordEvents(pf, planned)]);
     const cleanupInMs = await this.#removeStaleGatewayEntries(pf, new Set(live.map((g) => g.pod)), now, signal);
-    await this.#recordEvents(pf, planned);
     return { requeueAfterMs: cleanupInMs === undefined ? planned.requeueAfterMs : Math.min(planned.requeueAfterMs, cleanupInMs + 1_000) };
   }
 
@@ -151,26 +161,28 @@ export class Reconciler {
     return records;
   }
 
-  async #applyIfChanged(
+  /** Applies `desired` unless it is what was last applied and still stored; returns the stored object when applied. */
+  async #applyIfChanged<T extends V1Service | V1EndpointSlice>(
     applied: Map<string, Applied>,
     key: string,
-    desired: V1Service | V1EndpointSlice | undefined,
+    desired: T | undefined,
     plural: string,
     cached: { metadata?: { resourceVersion?: string } } | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<void> {
-    if (desired === undefined) return;
+  ): Promise<T | undefined> {
+    if (desired === undefined) return undefined;
     const json = JSON.stringify(desired);
     const last = applied.get(key);
     if (last !== undefined && last.desired === json && cached !== undefined && cached.metadata?.resourceVersion === last.resourceVersion) {
-      return;
+      return undefined;
     }
-    const stored = await applyObject<{ metadata?: { resourceVersion?: string } }>(this.#deps.kubeConfig, desired as ApplyTarget, {
+    const stored = await applyObject<T>(this.#deps.kubeConfig, desired as ApplyTarget, {
       plural,
       fieldManager: CONTROLLER_FIELD_MANAGER,
       signal,
     });
     applied.set(key, { desired: json, resourceVersion: stored.metadata?.resourceVersion });
+    return stored;
   }
 
   /** Returns ms until the next stale entry may be removed, if any waits. */

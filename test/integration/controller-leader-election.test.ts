@@ -57,7 +57,8 @@ test("controller processes with --leader-elect: one leader, takeover after SIGKI
 
   await pfs.create("first", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
   await reconciled("first", 15_000);
-  assert.ok((await reconcileCount(leader)) > 0, "the leader reconciles");
+  // The metric counts a reconcile once it returned, a moment after its status write.
+  await waitFor("the leader to count a reconcile", async () => ((await reconcileCount(leader)) > 0 ? true : undefined), 5_000);
   assert.equal(await reconcileCount(follower), 0, "the follower does not reconcile");
   assert.equal(becameLeader(follower), false, "exactly one replica became leader");
 
