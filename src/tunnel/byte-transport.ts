@@ -11,6 +11,8 @@
  *  - `onClose` fires exactly once: `null` after a clean close (ours or the peer's), or a coded
  *    error. `close()` is graceful, `destroy(error)` immediate.
  *  - `attach` is called once, before any other method; no event fires before it.
+ *  - `progressBytes`, when offered, only grows: bytes received plus bytes handed to the kernel.
+ *    Keepalive uses it as proof of life while a pong waits behind buffered data.
  */
 
 import type { TunnelError } from './tunnel-error.ts';
@@ -28,4 +30,5 @@ export interface ByteTransport {
   resume(): void;
   close(): void;
   destroy(error: TunnelError): void;
+  readonly progressBytes?: number;
 }

@@ -5,9 +5,13 @@
  *  - `start()` sends a ping every `intervalMs`; while one is outstanding no other is sent.
  *    When a ping has waited `timeoutMs` without any pong, `onTimeout` fires once and the
  *    keepalive stops.
- *  - If `isInboundPaused()` is true when the deadline fires (we paused reading the transport
- *    because a consumer is full), the deadline is re-armed instead: the peer's pong may be
- *    sitting behind our own pause.
+ *  - The deadline is re-armed instead of firing while the connection shows life: when
+ *    `isInboundPaused()` is true (we paused reading because a consumer is full, so the pong may
+ *    sit behind our own pause), or when `progress()` moved since the ping was sent (bytes came
+ *    in, or bytes we sent left for the kernel). A pong queues behind every byte buffered along
+ *    the path — ours, the kernel's, the API server's, the runtime's — so during a slow upload it
+ *    can take longer than the timeout on a perfectly healthy tunnel; progress proves health.
+ *    A connection is declared dead only after a full timeout with neither pong nor progress.
  *  - Any pong counts, whatever its id (a late pong still proves the peer is alive).
  *  - Time comes from the injected Clock; nothing starts in the constructor.
  */
@@ -21,6 +25,8 @@ export interface KeepaliveOptions {
   readonly sendPing: () => void;
   readonly onTimeout: () => void;
   readonly isInboundPaused?: () => boolean;
+  /** A counter that grows while bytes move in either direction (see ByteTransport.progressBytes). */
+  readonly progress?: () => number;
 }
 
 type KeepaliveState =
@@ -33,6 +39,7 @@ export class Keepalive {
   #state: KeepaliveState = { kind: 'idle' };
   #intervalTimer: TimerHandle | null = null;
   #deadlineTimer: TimerHandle | null = null;
+  #progressAtArm = 0;
 
   constructor(options: KeepaliveOptions) {
     this.#options = options;
@@ -68,13 +75,15 @@ export class Keepalive {
   }
 
   #armDeadline(): void {
+    this.#progressAtArm = this.#options.progress?.() ?? 0;
     this.#deadlineTimer = this.#options.clock.setTimeout(() => this.#onDeadline(), this.#options.timeoutMs);
   }
 
   #onDeadline(): void {
     this.#deadlineTimer = null;
     if (this.#state.kind !== 'waitingForPong') return;
-    if (this.#options.isInboundPaused?.() === true) {
+    const progressed = (this.#options.progress?.() ?? 0) !== this.#progressAtArm;
+    if (this.#options.isInboundPaused?.() === true || progressed) {
       this.#armDeadline();
       return;
     }

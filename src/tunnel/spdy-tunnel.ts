@@ -72,6 +72,7 @@ export class SpdyTunnel implements Tunnel {
                 ),
               ),
             isInboundPaused: () => this.#session.readingPaused,
+            progress: () => options.transport.progressBytes ?? 0,
           })
         : null;
   }

@@ -41,6 +41,7 @@ export class WebSocketTransport implements ByteTransport {
   #state: TransportState = { kind: 'detached' };
   #needDrain = false;
   #paused = false;
+  #progress = 0;
 
   constructor(socket: WebSocket, options: WebSocketTransportOptions) {
     this.#socket = socket;
@@ -56,6 +57,7 @@ export class WebSocketTransport implements ByteTransport {
             onTimeout: () =>
               this.destroy(new TunnelError(TunnelErrorCode.KeepaliveTimeout, 'no WebSocket pong within the keepalive timeout')),
             isInboundPaused: () => this.#paused,
+            progress: () => this.#progress,
           })
         : null;
   }
@@ -73,7 +75,7 @@ export class WebSocketTransport implements ByteTransport {
 
   write(bytes: Buffer): boolean {
     if (this.#state.kind !== 'open') return false;
-    this.#socket.send(bytes, { binary: true }, (error) => this.#onSent(error));
+    this.#socket.send(bytes, { binary: true }, (error) => this.#onSent(error, bytes.length));
     if (this.#socket.bufferedAmount < this.#highWaterBytes) return true;
     this.#needDrain = true;
     return false;
@@ -110,11 +112,18 @@ export class WebSocketTransport implements ByteTransport {
       this.destroy(new TunnelError(TunnelErrorCode.WebSocketProtocol, 'received a text WebSocket message; only binary is allowed'));
       return;
     }
+    this.#progress += data.length;
     this.#state.sink.onData(data);
   }
 
-  #onSent(error: Error | undefined | null): void {
+  /** Bytes received plus bytes handed to the kernel; only grows (keepalive's proof of life). */
+  get progressBytes(): number {
+    return this.#progress;
+  }
+
+  #onSent(error: Error | undefined | null, length: number): void {
     if (error) return; // the 'error'/'close' events carry the failure
+    this.#progress += length;
     if (this.#state.kind !== 'open' || !this.#needDrain) return;
     if (this.#socket.bufferedAmount >= this.#highWaterBytes) return;
     this.#needDrain = false;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Keepalive } from '../../../src/tunnel/keepalive.ts';
 import { FakeClock } from './fake-clock.ts';
 
-function setup(paused = { value: false }) {
+function setup(paused = { value: false }, progress = { value: 0 }) {
   const clock = new FakeClock();
   const events: string[] = [];
   const keepalive = new Keepalive({
@@ -13,8 +13,9 @@ function setup(paused = { value: false }) {
     sendPing: () => events.push(`ping@${clock.now()}`),
     onTimeout: () => events.push(`timeout@${clock.now()}`),
     isInboundPaused: () => paused.value,
+    progress: () => progress.value,
   });
-  return { clock, events, keepalive, paused };
+  return { clock, events, keepalive, paused, progress };
 }
 
 describe('Keepalive', () => {
@@ -50,6 +51,20 @@ describe('Keepalive', () => {
     paused.value = false;
     clock.advance(20_000);
     assert.deepEqual(events, ['ping@10000', 'timeout@110000']);
+  });
+
+  it('does not declare the peer dead while bytes keep moving; a full timeout without pong or progress does', () => {
+    const { clock, events, keepalive, progress } = setup();
+    keepalive.start();
+    // A slow upload: the pong waits behind buffered data, but sends keep completing.
+    for (let t = 0; t < 100_000; t += 5_000) {
+      clock.advance(5_000);
+      progress.value += 64 * 1024;
+    }
+    assert.deepEqual(events, ['ping@10000']);
+    // The upload stops and nothing comes back: dead after one more full timeout.
+    clock.advance(40_000);
+    assert.deepEqual(events, ['ping@10000', 'timeout@130000']);
   });
 
   it('stop() clears every timer', () => {
