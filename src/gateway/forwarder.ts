@@ -53,6 +53,8 @@ export interface ForwarderSnapshot {
   readonly lastConnectionError: string | undefined;
   /** Bound listeners: spec port → actual local port. */
   readonly listening: ReadonlyMap<number, number>;
+  /** Whether there are bindings and every one has its listener, i.e. clients can connect. */
+  readonly serving: boolean;
   readonly listenErrors: readonly string[];
 }
 
@@ -149,6 +151,7 @@ export class Forwarder {
       lastFailure: failing === undefined ? undefined : { reason: failing.reason, message: failing.message },
       lastConnectionError: this.#lastConnectionError,
       listening: new Map([...this.#listeners].map(([port, l]) => [port, l.port])),
+      serving: this.#spec.bindings.length > 0 && this.#spec.bindings.every((b) => this.#listeners.has(b.port)),
       listenErrors: [...this.#listenErrors.values()],
     };
   }

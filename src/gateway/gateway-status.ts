@@ -37,7 +37,11 @@ export function buildGatewayEntry(
   previous: GatewayStatus | undefined,
   now: Date,
 ): GatewayStatus {
-  const connected = snapshot.connectedTargets.length > 0;
+  // Connected means this replica carries traffic: a live tunnel to a ready pod AND a listener on
+  // every allocated gateway port. A tunnel alone is not enough: the controller's Ready would say
+  // the data path works while clients of this replica are still refused (the PortForward's
+  // status.ports may reach the gateway after its tunnel opened, or a port may fail to bind).
+  const connected = snapshot.connectedTargets.length > 0 && snapshot.serving;
   const reason = reasonFor(snapshot, hasReadyTargets);
   const protocol = protocolName(snapshot.protocol);
   // A listener or tunnel failure explains more than one failed connection, so it comes first.

@@ -14,10 +14,29 @@ function snapshot(over: Partial<ForwarderSnapshot> = {}): ForwarderSnapshot {
     lastFailure: undefined,
     lastConnectionError: undefined,
     listening: new Map([[80, 20080]]),
+    serving: true,
     listenErrors: [],
     ...over,
   };
 }
+
+describe("buildGatewayEntry connected", () => {
+  it("is connected with a live tunnel to a ready pod and a listener on every gateway port", () => {
+    assert.equal(buildGatewayEntry("gw-0", snapshot(), true, undefined, NOW).connected, true);
+  });
+
+  it("is not connected while a gateway port has no listener yet, though the tunnel is open", () => {
+    const entry = buildGatewayEntry("gw-0", snapshot({ serving: false, listening: new Map() }), true, undefined, NOW);
+    assert.equal(entry.connected, false);
+    assert.deepEqual(entry.connectedTargets, ["web-0"], "the tunnel is still reported");
+  });
+
+  it("restarts `since` when it becomes connected", () => {
+    const before = buildGatewayEntry("gw-0", snapshot({ serving: false }), true, undefined, new Date("2026-01-01T00:00:00Z"));
+    const after = buildGatewayEntry("gw-0", snapshot(), true, before, new Date("2026-01-01T00:00:05Z"));
+    assert.equal(after.since, "2026-01-01T00:00:05.000Z");
+  });
+});
 
 describe("buildGatewayEntry lastError", () => {
   it("reports why a client connection failed on the pod side while the tunnel stays connected", () => {
