@@ -64,10 +64,13 @@ export function connectTo(endpoint: Endpoint): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
     socket.once('connect', () => {
-      socket.off('error', reject);
+      socket.removeAllListeners('error');
       resolve(socket);
     });
-    socket.once('error', reject);
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      // Say where (several gateways listen on different loopback addresses); keep the code.
+      reject(Object.assign(new Error(`connect to ${endpoint.host}:${endpoint.port} failed: ${error.code ?? error.message}`, { cause: error }), { code: error.code }));
+    });
   });
 }
 
