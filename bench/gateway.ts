@@ -13,7 +13,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -74,10 +73,10 @@ async function waitForReady(custom: CustomObjectsApi, name: string): Promise<num
   }
 }
 
-export async function run(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<unknown> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: "string" }, connections: { type: "string", default: "10000" }, replacements: { type: "string", default: "20" } },
+    options: { connections: { type: "string", default: "10000" }, replacements: { type: "string", default: "20" } },
   });
   const connections = Number(values.connections);
   const replacements = Number(values.replacements);
@@ -184,7 +183,7 @@ export async function run(argv: string[]): Promise<void> {
         "",
       ].join("\n"),
     );
-    if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+    return report;
   } finally {
     for (const socket of sockets) socket.destroy();
     echo.child.kill("SIGTERM");

@@ -11,7 +11,6 @@
  * - peak RSS of each forwarder process (VmHWM) at the end.
  * Ratios are ours / kubectl's (for latency lower is better). A script, never a test.
  */
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane } from "../test/cluster/control-plane.ts";
@@ -56,11 +55,10 @@ async function measure(forwarder: RunningForwarder, bytes: number, connections: 
   };
 }
 
-export async function run(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<unknown> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      json: { type: "string" },
       rounds: { type: "string", default: "3" },
       bytes: { type: "string", default: String(1024 * 1024 * 1024) },
       connections: { type: "string", default: "1000" },
@@ -143,7 +141,7 @@ export async function run(argv: string[]): Promise<void> {
         "",
       ].join("\n"),
     );
-    if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+    return report;
   } finally {
     for (const forwarder of forwarders) await forwarder.stop();
     echo.server.close();

@@ -1,9 +1,6 @@
 // The informer across a real restart of kube-apiserver (test/support/cluster.ts
-// `restartComponent`). Named *.serial.ts so the default `npm test` globs do not pick it up: the
-// restart takes the shared API server away for several seconds, which fails whatever other test
-// file runs at the same time (the suite runs two at once). Run it on its own:
-//
-//   npx node test/run-suite.ts test/integration/runtime-informer-restart.serial.ts
+// `restartComponent`). A *.serial.test.ts file: the restart takes the shared API server away for
+// several seconds, so test/run-suite.ts runs it after the other files, alone.
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
