@@ -134,7 +134,7 @@ const GATEWAY_CLUSTER_RULES = [
   { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
 ];
 // patch: the gateway renews its heartbeat Lease by server-side apply (src/gateway/heartbeat.ts).
-const GATEWAY_ROLE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'patch', 'delete'] }];
+const GATEWAY_ROLE_RULES = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'patch', 'delete'] }];
 
 describe('helm lint', () => {
   // helm lint has no --api-versions, so the ServiceMonitor (which needs monitoring.coreos.com/v1) stays off here.
