@@ -105,7 +105,10 @@ export class Forwarder {
     for (const [pod, tunnel] of this.#tunnels) {
       if (!wanted.has(pod)) {
         this.#tunnels.delete(pod);
-        void tunnel.close().then(() => this.#changed());
+        tunnel.close().then(
+          () => this.#changed(),
+          (error: unknown) => this.#options.log.error("Failed to close a tunnel", { pod, error }),
+        );
       }
     }
     for (const target of spec.targets) {
@@ -180,7 +183,10 @@ export class Forwarder {
 
   #listen(binding: ForwarderBinding): Promise<void> {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
-      void this.#handle(socket, binding);
+      this.#handle(socket, binding).catch((error: unknown) => {
+        this.#options.log.error("Connection handling failed", { portforward: this.name, error });
+        socket.destroy();
+      });
     });
     return new Promise((resolve) => {
       server.once("error", (error: NodeJS.ErrnoException) => {
