@@ -162,7 +162,7 @@ export function plan(observed: Observed, now: Date): Plan {
     connectedGateways.length > 0 && connectedGateways.length < gateways.length
       ? {
           reason: Reason.PartiallyConnected,
-          message: `${connectedGateways.length} of ${plural(gateways.length, "gateway")} hold a live tunnel to a ready pod; ${describeDisconnected(gateways.filter((g) => !servesReadyPod(g)))}.`,
+          message: `${connectedGateways.length} of ${plural(gateways.length, "gateway")} ${connectedGateways.length === 1 ? "holds" : "hold"} a live tunnel to a ready pod; ${describeDisconnected(gateways.filter((g) => !servesReadyPod(g)))}.`,
         }
       : undefined;
 
@@ -269,7 +269,7 @@ function planTunnelVerdict(
       type,
       true,
       Reason.Connected,
-      `${connected.length} of ${plural(gateways.length, "gateway")} hold a live tunnel to a ready pod${protocols.length === 0 ? "" : ` (protocol ${protocols.join(", ")})`}.`,
+      `${connected.length} of ${plural(gateways.length, "gateway")} ${connected.length === 1 ? "holds" : "hold"} a live tunnel to a ready pod${protocols.length === 0 ? "" : ` (protocol ${protocols.join(", ")})`}.`,
     );
   }
   const forbidden = gateways.find((g) => g.reason === Reason.Forbidden);
