@@ -9,6 +9,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { CONTROLLER_LEASE_NAME, REPORTING_CONTROLLER } from "../api/identity.ts";
 import type { CommonConfig, ControllerConfig } from "../config.ts";
+import { registerConditionMetrics } from "../controller/condition-metrics.ts";
 import { PortForwardController } from "../controller/controller.ts";
 import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import { kubeLeaseClient } from "../kube/lease.ts";
@@ -42,6 +43,7 @@ export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
       createEvent: kubeCreateEvent(kubeConfig),
     }),
     metrics: registerControllerMetrics(deps.registry),
+    conditionMetrics: registerConditionMetrics(deps.registry),
     log: log.child({ controller: "portforward" }),
   });
   deps.health.addReadinessCheck("controller-caches-synced", () => cache.synced);

@@ -17,6 +17,7 @@ import { WorkQueue } from "../runtime/work-queue.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
 import type { PortRange } from "./allocate-ports.ts";
+import type { ConditionMetrics } from "./condition-metrics.ts";
 import { GatewayRegistry } from "./gateway-registry.ts";
 import { Reconciler } from "./reconciler.ts";
 
@@ -29,6 +30,7 @@ export interface ControllerOptions {
   readonly portRange: PortRange;
   readonly events: EventRecorder;
   readonly metrics: ControllerMetrics;
+  readonly conditionMetrics?: ConditionMetrics;
   readonly log: Logger;
   readonly concurrency?: number;
   readonly clock?: Clock;
@@ -58,6 +60,7 @@ export class PortForwardController {
       events: options.events,
       log: options.log,
       clock,
+      ...(options.conditionMetrics === undefined ? {} : { conditionMetrics: options.conditionMetrics }),
     });
     enqueueConcernedPortForwards(options.cache, (key) => this.queue.add(key));
   }

@@ -26,6 +26,7 @@ import type { Clock } from "../runtime/clock.ts";
 import { parseKey } from "../runtime/store.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { type GatewayPortRecord, gatewayPortRecords, type PortRange } from "./allocate-ports.ts";
+import type { ConditionMetrics } from "./condition-metrics.ts";
 import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import { isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 
@@ -40,6 +41,7 @@ export interface ReconcilerDeps {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly clock: Clock;
+  readonly conditionMetrics?: ConditionMetrics;
 }
 
 export interface ReconcileResult {
@@ -142,11 +144,13 @@ export class Reconciler {
     };
     // Events are best effort (recordEvents never rejects), so they need not wait for the status.
     await Promise.all([writeStatus(), this.#recordEvents(pf, planned)]);
+    this.#deps.conditionMetrics?.record(key, planned.status.conditions ?? []);
     const cleanupInMs = await this.#removeStaleGatewayEntries(pf, new Set(live.map((g) => g.pod)), now, signal);
     return { requeueAfterMs: cleanupInMs === undefined ? planned.requeueAfterMs : Math.min(planned.requeueAfterMs, cleanupInMs + 1_000) };
   }
 
   #forget(key: string): void {
+    this.#deps.conditionMetrics?.forget(key);
     this.#claims.delete(key);
     this.#appliedServices.delete(key);
     this.#appliedSlices.delete(key);
