@@ -28,6 +28,11 @@ function refusedConnection(endpoint: Endpoint, closeWhen: () => Promise<unknown>
     let bytes = 0;
     let ended = false;
     let error: string | undefined;
+    // Fail, never hang: a connection the gateway leaves open would otherwise block the file.
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the refused connection was not closed within 15 s (end of stream: ${ended}, ${bytes} bytes)`));
+    }, 15_000);
     socket.on("connect", () => {
       started = performance.now();
       socket.write("hello?");
@@ -49,7 +54,10 @@ function refusedConnection(endpoint: Endpoint, closeWhen: () => Promise<unknown>
     socket.on("error", (e: NodeJS.ErrnoException) => {
       error = e.code ?? e.message;
     });
-    socket.on("close", () => resolve({ ended, error, bytes, endMs }));
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ ended, error, bytes, endMs });
+    });
   });
 }
 
@@ -92,7 +100,10 @@ test("a refused target port closes its client connection, says why, and harms no
   const reconnectsBefore = await reconnects();
   for (let round = 1; round <= 3; round += 1) {
     const ended = await refusedConnection(refused, () =>
-      waitFor(`upstream_error count ${round}`, async () => ((await upstreamErrors()) >= round ? true : undefined), 10_000));
+      waitFor(`upstream_error count ${round}`, async () => ((await upstreamErrors()) >= round ? true : undefined), 10_000)).catch(async (error: Error) => {
+      const counts = (await gateway!.metrics()).split("\n").filter((l) => l.startsWith("tunnelkeeper_gateway_connections")).join("; ");
+      throw new Error(`${error.message}; gateway: ${counts}; last logs: ${JSON.stringify(gateway!.logs.slice(-3))}`, { cause: error });
+    });
     t.diagnostic(`refused connection ${round}: end of stream after ${ended.endMs.toFixed(0)} ms, ${ended.bytes} bytes; a later write got ${ended.error}`);
     assert.equal(ended.bytes, 0, "no bytes from a refused port");
     assert.equal(ended.ended, true, "the gateway ended the connection");
