@@ -3,9 +3,10 @@
 // through an echo arrive intact (SHA-256 of what was sent and of what came back), while the idle
 // connection stays open beside it.
 //
-// This file takes about two minutes on purpose; the runner overlaps it with other files. Its name
-// sorts first among the e2e files so it starts early and the file that restarts control-plane
-// components (which waits for it, see test/support/e2e.ts) starts late.
+// This file takes about two minutes on purpose; the runner overlaps it with other files (its name
+// sorts first among the e2e files, so it starts early). Restarts of control-plane components,
+// which would cut its connection, run only in `.serial.` files or under the exclusive
+// control-plane lock (test/support/e2e.ts).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";

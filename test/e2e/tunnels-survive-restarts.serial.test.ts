@@ -3,9 +3,9 @@
 // restart of either process: new connections succeed after each restart, and a PortForward
 // created after the API server restart still becomes Ready. Recovery times are printed.
 //
-// A restart cuts every tunnel in the cluster, so this file holds the control plane exclusively
-// (test/support/e2e.ts): it waits for the e2e files running beside it instead of cutting their
-// connections.
+// A restart cuts every tunnel in the cluster, so this is a `.serial.` file (the runner runs it
+// alone, after the others) and it also holds the control plane exclusively (test/support/e2e.ts)
+// in case it is run together with other e2e files.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createBackedPod } from "../cluster/pods.ts";
