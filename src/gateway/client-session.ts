@@ -4,16 +4,17 @@
  * Contracts:
  * - Backpressure both ways: `pipe` pauses the reader whenever the writer's `write()` returns
  *   false and resumes it on 'drain', so no side buffers more than its high-water mark.
- * - Half-close: the client's FIN becomes the forwarded connection's FIN and the pod side may
- *   keep answering. Runtimes end a forwarded connection about 1 s after one direction ends
- *   (containerd), and some never propagate the FIN to the pod at all (KWOK), so once the
- *   client has ended, the session closes after `halfCloseGraceMs` without bytes from the pod.
+ * - Half-close: a FIN from either side is forwarded and the other side may go on sending.
+ *   Runtimes end a forwarded connection about 1 s after one direction ends (containerd), and
+ *   some never propagate a FIN at all (KWOK), so once either side has ended, the session closes
+ *   after `halfCloseGraceMs` without bytes in the direction still open. (A client that keeps
+ *   its side open after the pod's FIN would otherwise hold the session forever.)
  * - Failure stays local: an error on either side destroys both sides of *this* session and is
  *   reported as its outcome; the listener, the tunnel and other sessions are untouched. A pod-side
  *   failure resets the client connection (RST), so the client sees an error, not a clean EOF.
  *
  *   open ──client FIN──▶ clientEnded ──pod FIN / grace──▶ closed
- *     └───── pod FIN ──▶ podEnded ──client FIN──────────▶ closed
+ *     └───── pod FIN ──▶ podEnded ──client FIN / grace──▶ closed
  *   any ──error──▶ closed(error)
  */
 import type { Socket } from "node:net";
@@ -65,7 +66,10 @@ export function spliceConnection(client: Socket, upstream: Duplex, options: Spli
     });
     upstream.on("end", () => {
       if (state === "clientEnded") finish({ kind: "completed" });
-      else if (state === "open") state = "podEnded";
+      else if (state === "open") {
+        state = "podEnded";
+        armGrace();
+      }
     });
     client.on("close", () => finish({ kind: "completed" }));
     upstream.on("close", () => {
@@ -74,18 +78,15 @@ export function spliceConnection(client: Socket, upstream: Duplex, options: Spli
       if (state === "podEnded" || state === "clientEnded") client.end(() => finish({ kind: "completed" }));
       else if (state === "open") finish({ kind: "upstream_error", error: new Error("the forwarded connection closed without end of stream") });
     });
-    if (options.onBytes) {
-      const onBytes = options.onBytes;
-      client.on("data", (chunk: Buffer) => onBytes("up", chunk.length));
-      upstream.on("data", (chunk: Buffer) => {
-        onBytes("down", chunk.length);
-        if (state === "clientEnded") armGrace();
-      });
-    } else {
-      upstream.on("data", () => {
-        if (state === "clientEnded") armGrace();
-      });
-    }
+    const onBytes = options.onBytes;
+    client.on("data", (chunk: Buffer) => {
+      onBytes?.("up", chunk.length);
+      if (state === "podEnded") armGrace();
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      onBytes?.("down", chunk.length);
+      if (state === "clientEnded") armGrace();
+    });
     client.pipe(upstream);
     upstream.pipe(client);
   });
