@@ -12,6 +12,11 @@
  *    both streams, or FIN on older code. Either way the Duplex is destroyed with
  *    PF_ERR_PORT_FORWARD carrying the text. An empty error stream means success.
  *  - Normal end: the runtime FINs both streams; our `end()` sends DATA+FIN on the data stream.
+ *  - End of the readable side waits for the error stream: some runtimes (KWOK; and any forwarder
+ *    that closes its data stream itself) FIN the data stream *before* writing the error text, so
+ *    a refused connection would otherwise look like a clean, empty EOF. The data FIN is held
+ *    until the error stream has ended (an error then destroys the Duplex instead), for at most
+ *    ERROR_STREAM_WAIT_MS, so a runtime that never ends its error stream cannot hold EOF back.
  *
  * Duplex contract: writes go out as DATA frames (backpressure through the session writer);
  * `end()` half-closes; readable data is pushed as received and a full readable buffer pauses
@@ -20,18 +25,22 @@
  */
 
 import { Duplex } from 'node:stream';
+import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import type { SpdySession } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
 import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
 
 /** Upper bound on error-stream text we keep (the runtime writes one short line). */
 const MAX_ERROR_TEXT_BYTES = 64 * 1024;
+/** How long a data-stream FIN waits for the error stream's verdict (see the header). */
+export const ERROR_STREAM_WAIT_MS = 1_000;
 
 export interface PortForwardConnectionOptions {
   readonly session: SpdySession;
   readonly port: number;
   readonly requestId: string;
   readonly highWaterMark?: number;
+  readonly clock?: Clock;
 }
 
 export class PortForwardConnection extends Duplex {
@@ -42,12 +51,16 @@ export class PortForwardConnection extends Duplex {
   #dataStream: SpdyStream | null = null;
   #errorText: Buffer[] = [];
   #errorTextBytes = 0;
+  readonly #clock: Clock;
+  #errorStreamEnded = false;
+  #dataFinPending: TimerHandle | null = null;
 
   constructor(options: PortForwardConnectionOptions) {
     super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 1024 * 1024 });
     this.port = options.port;
     this.requestId = options.requestId;
     this.#session = options.session;
+    this.#clock = options.clock ?? systemClock;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -63,7 +76,7 @@ export class PortForwardConnection extends Duplex {
       this.#dataStream = this.#session.openStream(new Map([['streamtype', 'data'], ...Object.entries(common)]), {
         onReply: () => {},
         onData: (data) => this.push(data),
-        onRemoteFin: () => this.push(null),
+        onRemoteFin: () => this.#onDataStreamFin(),
         onReset: (status) => this.#onDataStreamReset(status),
         onSessionClose: (error) => this.destroy(error),
       });
@@ -87,6 +100,8 @@ export class PortForwardConnection extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#dataFinPending !== null) this.#clock.clearTimeout(this.#dataFinPending);
+    this.#dataFinPending = null;
     for (const stream of [this.#dataStream, this.#errorStream]) {
       if (stream !== null && stream.state.kind !== 'closed') stream.reset();
     }
@@ -109,8 +124,28 @@ export class PortForwardConnection extends Duplex {
   }
 
   #onErrorStreamEnd(): void {
+    this.#errorStreamEnded = true;
     const error = this.#remoteError();
-    if (error !== null) this.destroy(error);
+    if (error !== null) {
+      this.destroy(error);
+      return;
+    }
+    if (this.#dataFinPending !== null) {
+      this.#clock.clearTimeout(this.#dataFinPending);
+      this.#dataFinPending = null;
+      this.push(null);
+    }
+  }
+
+  #onDataStreamFin(): void {
+    if (this.#errorStreamEnded) {
+      this.push(null);
+      return;
+    }
+    this.#dataFinPending = this.#clock.setTimeout(() => {
+      this.#dataFinPending = null;
+      if (!this.destroyed) this.push(null);
+    }, ERROR_STREAM_WAIT_MS);
   }
 
   #onDataStreamReset(status: number): void {
