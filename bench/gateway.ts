@@ -21,7 +21,8 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node
 import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { createBackedPod, ensureNamespace, waitPodReady } from "../test/cluster/pods.ts";
 import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
-import { peakRssMiB, percentile, roundTrip } from "./support/client.ts";
+import { peakRssMiB, roundTrip } from "./support/client.ts";
+import { percentile } from "./support/parallel.ts";
 
 const NAMESPACE = "bench-gateway";
 const PAYLOAD = 1024;
@@ -166,7 +167,7 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
       gatewayPeakRssMiB: gatewayPeakRss,
       gatewayRssBeforeMiB: rssBefore,
-      failover: { replacements, p50Seconds: percentile(failovers, 50), p99Seconds: percentile(failovers, 99), maxSeconds: failovers[failovers.length - 1], samples: failovers },
+      failover: { replacements, p50Seconds: percentile(failovers, 0.5), p99Seconds: percentile(failovers, 0.99), maxSeconds: failovers[failovers.length - 1], samples: failovers },
     };
     process.stdout.write(
       [

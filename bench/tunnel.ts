@@ -16,7 +16,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { createBackedPod } from "../test/cluster/pods.ts";
 import { startEcho, startSource } from "./support/backends.ts";
-import { download, peakRssMiB, percentile, roundTrip } from "./support/client.ts";
+import { download, peakRssMiB, roundTrip } from "./support/client.ts";
+import { percentile } from "./support/parallel.ts";
 import { type RunningForwarder, startKubectlPortForward, startTunnelkeeperForward } from "./support/forwarders.ts";
 
 const ECHO_PORT = 8080;
@@ -49,8 +50,8 @@ async function measure(forwarder: RunningForwarder, bytes: number, connections: 
   const parallelSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   return {
     throughputMiBps: bytes / 1048576 / seconds,
-    latencyP50Ms: percentile(latencies, 50),
-    latencyP99Ms: percentile(latencies, 99),
+    latencyP50Ms: percentile(latencies, 0.5),
+    latencyP99Ms: percentile(latencies, 0.99),
     parallelMiBps: (parallel * PARALLEL_BYTES) / 1048576 / parallelSeconds,
   };
 }

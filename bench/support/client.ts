@@ -41,12 +41,6 @@ export function roundTrip(port: number): Promise<number> {
   });
 }
 
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index]!;
-}
-
 /** Peak resident set size of a process in MiB (Linux VmHWM). */
 export async function peakRssMiB(pid: number): Promise<number> {
   const { readFile } = await import("node:fs/promises");
