@@ -19,6 +19,7 @@ local needsPerson = {
   PortNotExposed = true,
   ServiceConflict = true,
   PortsExhausted = true,
+  RemoteClusterUnsupported = true,
 }
 
 local function findCondition(conditions, conditionType)

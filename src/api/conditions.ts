@@ -34,6 +34,7 @@ export const Reason = {
   ServiceNotFound: "ServiceNotFound",
   WorkloadNotFound: "WorkloadNotFound",
   ProtocolUnsupported: "ProtocolUnsupported",
+  RemoteClusterUnsupported: "RemoteClusterUnsupported",
   // Tunnels (reported by gateways).
   Connected: "Connected",
   NoGatewayReporting: "NoGatewayReporting",

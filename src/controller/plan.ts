@@ -70,6 +70,7 @@ const STALLED_REASONS: ReadonlySet<string> = new Set([
   Reason.PortNotExposed,
   Reason.ProtocolUnsupported,
   Reason.Forbidden,
+  Reason.RemoteClusterUnsupported,
 ]);
 
 /** Reasons of ordinary progress: no Warning event for them. */

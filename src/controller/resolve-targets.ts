@@ -62,7 +62,8 @@ export type TargetFailureReason =
   | typeof Reason.PortNotExposed
   | typeof Reason.ServiceNotFound
   | typeof Reason.WorkloadNotFound
-  | typeof Reason.ProtocolUnsupported;
+  | typeof Reason.ProtocolUnsupported
+  | typeof Reason.RemoteClusterUnsupported;
 
 /** Either usable targets, or why there are none; `targets` lists what was found either way. */
 export type ResolveResult =
@@ -88,6 +89,14 @@ export function resolveTargets(pf: PortForward, observed: TargetObservation): Re
   const pods = local(observed.pods);
   const { target, ports } = pf.spec;
   const where = namespace === undefined ? "" : ` in namespace "${namespace}"`;
+
+  if (pf.spec.cluster?.kubeconfigSecretRef !== undefined) {
+    // Resolving here would name pods of the wrong cluster; the gateway must not dial them either.
+    return fail(
+      Reason.RemoteClusterUnsupported,
+      "spec.cluster.kubeconfigSecretRef (targets in another cluster) is not supported by this version of tunnelkeeper; remove it to forward to this cluster.",
+    );
+  }
 
   if (target.pod !== undefined) {
     const pod = pods.find((p) => p.metadata?.name === target.pod);

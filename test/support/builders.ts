@@ -50,6 +50,12 @@ export class PortForwardBuilder {
     return this;
   }
 
+  /** Targets in another cluster, through a kubeconfig Secret. */
+  withRemoteCluster(secretName: string): this {
+    this.#spec().cluster = { kubeconfigSecretRef: { name: secretName, key: "kubeconfig" } };
+    return this;
+  }
+
   withSelectorTarget(matchLabels: Record<string, string>, matchExpressions?: Json[]): this {
     this.#spec().target = { selector: { matchLabels, ...(matchExpressions ? { matchExpressions } : {}) } };
     return this;

@@ -7,6 +7,16 @@ function targetsOf(result: ResolveResult) {
   return result.targets.map((t) => ({ pod: t.pod, ready: t.ready, ports: t.ports.map((p) => `${p.port}:${p.targetPort}`) }));
 }
 
+describe("resolveTargets: remote clusters", () => {
+  it("refuses targets in another cluster (not implemented) instead of resolving same-named local pods", () => {
+    const pf = aPortForward().withPodTarget("web-0").withRemoteCluster("other-cluster").build();
+    const result = resolveTargets(pf, { pods: [aPod("web-0").build()] });
+    assert.equal(result.ok, false);
+    assert.equal(result.ok ? "" : result.reason, "RemoteClusterUnsupported");
+    assert.deepEqual(result.targets, []);
+  });
+});
+
 describe("resolveTargets: pod target", () => {
   it("resolves a numeric targetPort even when the pod does not declare it", () => {
     const pf = aPortForward().withPodTarget("web-0").withPorts({ port: 80, targetPort: 8080 }).build();
