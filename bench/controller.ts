@@ -34,7 +34,7 @@ import { diffCounts, scrapeRequestCounts } from "./support/apiserver-metrics.ts"
 import { inParallel, percentile } from "./support/parallel.ts";
 import { sampleProcess } from "./support/process-stats.ts";
 import { printTable } from "./support/report.ts";
-import type { PortForwardObject } from "./support/kube.ts";
+import type { PortForwardObject } from "../test/support/portforwards.ts";
 
 const NAMESPACE = "bench";
 const SETTLE_MS = 5_000;

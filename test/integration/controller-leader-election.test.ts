@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { testCluster, testNamespace } from "../support/cluster.ts";
 import { installCrd, type OperatorProcess, startOperatorProcess } from "../support/operator-process.ts";
-import { PortForwards, waitFor } from "../../bench/support/kube.ts";
+import { PortForwards, waitFor } from "../support/portforwards.ts";
 
 const LEASE = { name: "tunnelkeeper-controller", namespace: "tunnelkeeper-system" };
 

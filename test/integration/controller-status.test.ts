@@ -9,7 +9,7 @@ import { createBackedPod } from "../cluster/pods.ts";
 import { testCluster, testNamespace } from "../support/cluster.ts";
 import { installCrd, startOperatorProcess } from "../support/operator-process.ts";
 import { startEchoServer } from "../support/tcp-servers.ts";
-import { condition, hasCondition, kubectl, PortForwards, waitFor, watchPortForwards } from "../../bench/support/kube.ts";
+import { condition, hasCondition, kubectl, PortForwards, waitFor, watchPortForwards } from "../support/portforwards.ts";
 
 test("controller process: Ready false at once, True only with a gateway, observedGeneration follows the spec", async (t) => {
   const cluster = testCluster();

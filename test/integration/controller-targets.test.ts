@@ -19,7 +19,7 @@ import {
   PortForwards,
   waitFor,
   watchPortForwards,
-} from "../../bench/support/kube.ts";
+} from "../support/portforwards.ts";
 import { kubeRequest } from "../../src/kube/request.ts";
 
 interface ServiceObject {

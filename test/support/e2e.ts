@@ -20,36 +20,23 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { type TestCluster, testCluster } from './cluster.ts';
 import { installCrd, type OperatorProcess, startOperatorProcess } from './operator-process.ts';
+import { PortForwards } from './portforwards.ts';
+
+export {
+  condition,
+  type GatewayEntry,
+  gatewayPortOf,
+  isReady,
+  type Condition as PortForwardCondition,
+  type PortForwardObject,
+  PortForwards,
+  waitFor,
+} from './portforwards.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Polling
-
-/** Polls `probe` every `intervalMs` until it returns a value; errors count as "not yet". */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await sleep(intervalMs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Traffic
@@ -194,92 +181,6 @@ export async function streamThroughEcho(endpoint: Endpoint, totalBytes: number, 
 
 // ---------------------------------------------------------------------------------------------
 // PortForward objects
-
-export interface PortForwardCondition {
-  type: string;
-  status: string;
-  reason: string;
-  message?: string;
-}
-
-export interface GatewayEntry {
-  pod: string;
-  connected: boolean;
-  connectedTargets?: string[];
-  protocol?: string;
-  activeConnections?: number;
-  reconnects?: number;
-  reason?: string;
-  lastError?: string;
-  since?: string;
-}
-
-export interface PortForwardObject {
-  metadata: { name: string; namespace: string; generation?: number };
-  spec: Record<string, unknown>;
-  status?: {
-    observedGeneration?: number;
-    conditions?: PortForwardCondition[];
-    ports?: { name?: string; port: number; gatewayPort: number }[];
-    targets?: { pod: string; ready: boolean; gateways?: string[] }[];
-    gateways?: GatewayEntry[];
-    serviceName?: string;
-  };
-}
-
-export function condition(pf: PortForwardObject | undefined, type: string): PortForwardCondition | undefined {
-  return pf?.status?.conditions?.find((c) => c.type === type);
-}
-
-export function isReady(pf: PortForwardObject | undefined): boolean {
-  return condition(pf, 'Ready')?.status === 'True';
-}
-
-/** The gateway port allocated to spec port `port` (throws if none yet). */
-export function gatewayPortOf(pf: PortForwardObject, port: number): number {
-  const allocated = pf.status?.ports?.find((p) => p.port === port)?.gatewayPort;
-  if (allocated === undefined) throw new Error(`${pf.metadata.name}: no gateway port for port ${port} in ${JSON.stringify(pf.status?.ports)}`);
-  return allocated;
-}
-
-/** The PortForwards of one namespace. */
-export class PortForwards {
-  readonly #api: CustomObjectsApi;
-  readonly #target: { group: string; version: string; namespace: string; plural: string };
-
-  constructor(cluster: TestCluster, namespace: string) {
-    this.#api = cluster.admin.makeApiClient(CustomObjectsApi);
-    this.#target = { group: 'tunnelkeeper.io', version: 'v1alpha1', namespace, plural: 'portforwards' };
-  }
-
-  async create(name: string, spec: Record<string, unknown>): Promise<void> {
-    await this.#api.createNamespacedCustomObject({
-      ...this.#target,
-      body: { apiVersion: 'tunnelkeeper.io/v1alpha1', kind: 'PortForward', metadata: { name }, spec },
-    });
-  }
-
-  async get(name: string): Promise<PortForwardObject> {
-    return (await this.#api.getNamespacedCustomObject({ ...this.#target, name })) as PortForwardObject;
-  }
-
-  async delete(name: string): Promise<void> {
-    await this.#api.deleteNamespacedCustomObject({ ...this.#target, name });
-  }
-
-  /** Polls until `predicate` holds for the PortForward; resolves with it. */
-  until(name: string, what: string, predicate: (pf: PortForwardObject) => boolean, timeoutMs = 30_000): Promise<PortForwardObject> {
-    return waitFor(`${this.#target.namespace}/${name}: ${what}`, async () => {
-      const pf = await this.get(name);
-      return predicate(pf) ? pf : undefined;
-    }, timeoutMs);
-  }
-
-  /** Ready=True with gateway ports allocated. */
-  ready(name: string, timeoutMs = 30_000): Promise<PortForwardObject> {
-    return this.until(name, 'Ready=True', (pf) => isReady(pf) && (pf.status?.ports?.length ?? 0) > 0, timeoutMs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
@@ -451,5 +352,5 @@ export async function startOperator(t: TestContext, namespace: string, options: 
     return gateway;
   };
   for (const replica of options.gateways ?? [{}]) await addGateway(replica);
-  return { cluster, namespace, controller, gateways, hosts, portForwards: new PortForwards(cluster, namespace), addGateway };
+  return { cluster, namespace, controller, gateways, hosts, portForwards: new PortForwards(cluster.admin, namespace), addGateway };
 }

@@ -1,13 +1,13 @@
 /**
- * Small helpers for scripts and tests that drive PortForwards against a real API server:
- * typed create/get/list/patch of PortForwards, condition lookups, kubectl, and polling.
- * Shared by bench/*.ts and test/integration/controller-*.test.ts.
+ * Driving PortForwards against a real API server, for tests and benchmarks: typed CRUD of
+ * PortForwards as raw JSON, condition lookups, waiting for a state, a watch, kubectl, and polling.
  */
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { API_VERSION, KIND, PLURAL } from "../../src/api/identity.ts";
+import { isNotFound } from "../../src/kube/errors.ts";
 import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
 
 const execFileAsync = promisify(execFile);
@@ -18,6 +18,19 @@ export interface Condition {
   reason: string;
   message: string;
   observedGeneration?: number;
+}
+
+/** One gateway replica's entry in status.gateways. */
+export interface GatewayEntry {
+  pod: string;
+  connected: boolean;
+  connectedTargets?: string[];
+  protocol?: string;
+  activeConnections?: number;
+  reconnects?: number;
+  reason?: string;
+  lastError?: string;
+  since?: string;
 }
 
 /** A PortForward as read from the API server (only what scripts and tests look at). */
@@ -32,13 +45,24 @@ export interface PortForwardObject {
     pods?: string;
     ports?: { name?: string; port: number; gatewayPort: number }[];
     targets?: { pod: string; ready: boolean; gateways?: string[] }[];
-    gateways?: { pod: string; connected: boolean }[];
+    gateways?: GatewayEntry[];
     totals?: Record<string, number>;
   };
 }
 
 export function condition(pf: PortForwardObject | undefined, type: string): Condition | undefined {
   return pf?.status?.conditions?.find((c) => c.type === type);
+}
+
+export function isReady(pf: PortForwardObject | undefined): boolean {
+  return condition(pf, "Ready")?.status === "True";
+}
+
+/** The gateway port allocated to spec port `port` (throws if none yet). */
+export function gatewayPortOf(pf: PortForwardObject, port: number): number {
+  const allocated = pf.status?.ports?.find((p) => p.port === port)?.gatewayPort;
+  if (allocated === undefined) throw new Error(`${pf.metadata.name}: no gateway port for port ${port} in ${JSON.stringify(pf.status?.ports)}`);
+  return allocated;
 }
 
 export function hasCondition(pf: PortForwardObject | undefined, type: string, status: string, reason?: string): boolean {
@@ -92,21 +116,36 @@ export class PortForwards {
   async delete(name: string): Promise<void> {
     await kubeRequest(this.#kubeConfig, { method: "DELETE", path: this.#path(name) });
   }
+
+  /** Polls until `predicate` holds for the PortForward; resolves with it. */
+  until(name: string, what: string, predicate: (pf: PortForwardObject) => boolean, timeoutMs = 30_000): Promise<PortForwardObject> {
+    return waitFor(`${this.#namespace}/${name}: ${what}`, async () => {
+      const pf = await this.get(name);
+      return pf !== undefined && predicate(pf) ? pf : undefined;
+    }, timeoutMs);
+  }
+
+  /** Ready=True with gateway ports allocated. */
+  ready(name: string, timeoutMs = 30_000): Promise<PortForwardObject> {
+    return this.until(name, "Ready=True", (pf) => isReady(pf) && (pf.status?.ports?.length ?? 0) > 0, timeoutMs);
+  }
 }
 
-export function isNotFound(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const e = error as { code?: unknown; statusCode?: unknown };
-  return e.code === 404 || e.statusCode === 404;
-}
-
-/** Polls `probe` until it returns a value other than undefined; throws after `timeoutMs`. */
+/** Polls `probe` every `intervalMs` until it returns a value; errors count as "not yet". */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError === undefined ? "" : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
     await sleep(intervalMs);
   }
 }
