@@ -19,7 +19,9 @@
  *    ERROR_STREAM_WAIT_MS, so a runtime that never ends its error stream cannot hold EOF back.
  *
  * Duplex contract: writes go out as DATA frames (backpressure through the session writer);
- * `end()` half-closes; readable data is pushed as received and a full readable buffer pauses
+ * `end()` half-closes; readable data is pushed once per batch of transport input (the pieces of
+ * DATA that one read of the WebSocket yields are joined in a microtask, so the consumer — a
+ * client socket — gets one write instead of one per piece) and a full readable buffer pauses
  * the tunnel transport until `_read`; `destroy()` resets whatever stream is still open with
  * RST_STREAM CANCEL. Errors are per connection and coded; the session is never affected.
  */
@@ -54,6 +56,8 @@ export class PortForwardConnection extends Duplex {
   readonly #clock: Clock;
   #errorStreamEnded = false;
   #dataFinPending: TimerHandle | null = null;
+  #inbound: Buffer[] = [];
+  #inboundBytes = 0;
 
   constructor(options: PortForwardConnectionOptions) {
     super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 1024 * 1024 });
@@ -75,7 +79,7 @@ export class PortForwardConnection extends Duplex {
       });
       this.#dataStream = this.#session.openStream(new Map([['streamtype', 'data'], ...Object.entries(common)]), {
         onReply: () => {},
-        onData: (data) => this.push(data),
+        onData: (data) => this.#queueInbound(data),
         onRemoteFin: () => this.#onDataStreamFin(),
         onReset: (status) => this.#onDataStreamReset(status),
         onSessionClose: (error) => this.destroy(error),
@@ -133,11 +137,29 @@ export class PortForwardConnection extends Duplex {
     if (this.#dataFinPending !== null) {
       this.#clock.clearTimeout(this.#dataFinPending);
       this.#dataFinPending = null;
+      this.#flushInbound();
       this.push(null);
     }
   }
 
+  /** Collects a piece of inbound data; returns whether the consumer may take more. */
+  #queueInbound(data: Buffer): boolean {
+    if (this.#inbound.length === 0) queueMicrotask(() => this.#flushInbound());
+    this.#inbound.push(data);
+    this.#inboundBytes += data.length;
+    return this.readableLength + this.#inboundBytes < this.readableHighWaterMark;
+  }
+
+  #flushInbound(): void {
+    if (this.#inbound.length === 0) return;
+    const chunk = this.#inbound.length === 1 ? this.#inbound[0]! : Buffer.concat(this.#inbound, this.#inboundBytes);
+    this.#inbound = [];
+    this.#inboundBytes = 0;
+    if (!this.destroyed) this.push(chunk);
+  }
+
   #onDataStreamFin(): void {
+    this.#flushInbound();
     if (this.#errorStreamEnded) {
       this.push(null);
       return;
