@@ -7,7 +7,6 @@
 // (admissionPolicy.namespaceSelector), so it cannot interfere with other tests running at
 // the same time. The CRD is applied server-side and left in place (other tests share it).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,32 +14,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { testCluster, testNamespace } from '../support/cluster.ts';
+import { type CommandResult, runCommand } from '../support/run-command.ts';
 
 const CHART = join(import.meta.dirname, '..', '..', 'charts', 'tunnelkeeper');
 
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function run(file: string, args: readonly string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') {
-        reject(error);
-        return;
-      }
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-async function kubectl(args: readonly string[], options: { as?: string; kubeconfig?: string; input?: string } = {}): Promise<Result> {
+async function kubectl(args: readonly string[], options: { as?: string; kubeconfig?: string; input?: string } = {}): Promise<CommandResult> {
   const cluster = testCluster();
   const auth = ['--kubeconfig', options.kubeconfig ?? cluster.state.kubeconfig, ...(options.as ? [`--as=${options.as}`] : [])];
-  return run(cluster.kubectl, [...auth, ...args], options.input);
+  return runCommand(cluster.kubectl, [...auth, ...args], options.input);
 }
 
 async function kubectlOk(args: readonly string[], options: { as?: string; kubeconfig?: string; input?: string } = {}): Promise<string> {
@@ -76,7 +58,7 @@ async function renderPolicy(release: string, namespace: string): Promise<{ crd: 
     const values = join(dir, 'values.yaml');
     writeFileSync(values, stringify({ admissionPolicy: { enabled: true, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } }));
     const template = async (file: string) => {
-      const result = await run(state.helm, ['template', release, CHART, '--kube-version', '1.36.3', '-f', values, '--show-only', file]);
+      const result = await runCommand(state.helm, ['template', release, CHART, '--kube-version', '1.36.3', '-f', values, '--show-only', file]);
       assert.equal(result.code, 0, result.stderr);
       return result.stdout;
     };

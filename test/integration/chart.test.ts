@@ -7,7 +7,6 @@
 // Cluster-scoped objects get a release-unique name, the admission policy is bound to the
 // test's namespace only, and the shared CRD is never deleted: other tests run at the same time.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,40 +15,23 @@ import { describe, it, test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { parseConfig } from '../../src/config.ts';
 import { testCluster, testNamespace } from '../support/cluster.ts';
+import { type CommandResult, runCommand } from '../support/run-command.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHART = join(ROOT, 'charts', 'tunnelkeeper');
 const KUBE_VERSION = '1.36.3';
 
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are checked field by field.
 type Obj = Record<string, any>;
 
-function run(file: string, args: readonly string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') {
-        reject(error);
-        return;
-      }
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
+
+function helm(args: readonly string[]): Promise<CommandResult> {
+  return runCommand(testCluster().state.helm, args);
 }
 
-function helm(args: readonly string[]): Promise<Result> {
-  return run(testCluster().state.helm, args);
-}
-
-async function kubectl(args: readonly string[], input?: string): Promise<Result> {
+async function kubectl(args: readonly string[], input?: string): Promise<CommandResult> {
   const cluster = testCluster();
-  return run(cluster.kubectl, ['--kubeconfig', cluster.state.kubeconfig, ...args], input);
+  return runCommand(cluster.kubectl, ['--kubeconfig', cluster.state.kubeconfig, ...args], input);
 }
 
 async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
@@ -70,7 +52,7 @@ async function withValues<T>(values: Obj, use: (file: string) => Promise<T>): Pr
   }
 }
 
-async function template(values: Obj = {}, extra: readonly string[] = [], release = 'tk', namespace = 'tunnelkeeper-system'): Promise<Result> {
+async function template(values: Obj = {}, extra: readonly string[] = [], release = 'tk', namespace = 'tunnelkeeper-system'): Promise<CommandResult> {
   return withValues(values, (file) => helm(['template', release, CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, '-f', file, ...extra]));
 }
 

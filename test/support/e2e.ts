@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type TestCluster, testCluster } from './cluster.ts';
 import { installCrd, type OperatorProcess, startOperatorProcess } from './operator-process.ts';
 import { PortForwards } from './portforwards.ts';
+import { echoOnce } from './tunnel-traffic.ts';
 
 export {
   condition,
@@ -66,34 +67,7 @@ export function connectTo(endpoint: Endpoint): Promise<Socket> {
  * stops listening; the caller owns the socket). Rejects if the socket errors or closes first.
  */
 export function echoOn(socket: Socket, payload: Buffer, timeoutMs = 30_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const timer = setTimeout(() => finish(new Error(`only ${received} of ${payload.length} echoed bytes within ${timeoutMs} ms`)), timeoutMs);
-    function onData(chunk: Buffer): void {
-      chunks.push(chunk);
-      received += chunk.length;
-      if (received >= payload.length) finish(null);
-    }
-    function onError(error: Error): void {
-      finish(error);
-    }
-    function onClose(): void {
-      finish(new Error(`the connection closed after ${received} of ${payload.length} echoed bytes`));
-    }
-    function finish(error: Error | null): void {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      if (error === null) resolve(Buffer.concat(chunks, received));
-      else reject(error);
-    }
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    socket.write(payload);
-  });
+  return echoOnce(socket, payload, timeoutMs);
 }
 
 /** One connection: sends `payload`, reads the whole echo, then destroys the connection. */
