@@ -10,17 +10,10 @@
  */
 import { isIPv6 } from "node:net";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import {
-  ENDPOINTSLICE_MANAGER,
-  LABEL_ENDPOINTSLICE_MANAGED_BY,
-  LABEL_MANAGED_BY,
-  LABEL_PORTFORWARD,
-  LABEL_SERVICE_NAME,
-  MANAGED_BY_VALUE,
-} from "../api/identity.ts";
+import { ENDPOINTSLICE_MANAGER, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_SERVICE_NAME } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { PortAllocation } from "./allocate-ports.ts";
-import { controllerReferenceTo, serviceNameOf } from "./desired-service.ts";
+import { controllerReferenceTo, ownedServiceLabels, serviceNameOf } from "./desired-service.ts";
 
 /** A live gateway replica as the controller sees it (from its heartbeat Lease). */
 export interface GatewayEndpoint {
@@ -53,8 +46,7 @@ export function buildDesiredEndpointSlice(
       labels: {
         [LABEL_SERVICE_NAME]: serviceNameOf(pf),
         [LABEL_ENDPOINTSLICE_MANAGED_BY]: ENDPOINTSLICE_MANAGER,
-        [LABEL_MANAGED_BY]: MANAGED_BY_VALUE,
-        [LABEL_PORTFORWARD]: pf.metadata.name ?? "",
+        ...ownedServiceLabels(pf),
       },
       ownerReferences: [controllerReferenceTo(pf)],
     },
