@@ -22,26 +22,23 @@ export interface GatewayRunnableDeps {
   readonly log: Logger;
 }
 
-export function gatewayRunnables(deps: GatewayRunnableDeps): { runnables: Runnable[]; gateway: Gateway } {
+export function gatewayRunnables(deps: GatewayRunnableDeps): Runnable[] {
   const { kubeConfig, config, cache } = deps;
   const log = deps.log.child({ component: "gateway", pod: config.podName });
   const gateway = new Gateway({ kubeConfig, cache, config, log, metrics: registerGatewayMetrics(deps.registry) });
   const heartbeat = new Heartbeat({ kubeConfig, pod: config.podName, namespace: config.podNamespace, podIP: config.podIP, log });
   deps.health.addReadinessCheck("gateway-caches-synced", () => cache.synced);
   deps.health.addReadinessCheck("gateway-heartbeat", () => heartbeat.renewed);
-  return {
-    gateway,
-    runnables: [
-      { name: "gateway-heartbeat", start: (signal) => heartbeat.start(signal), close: () => heartbeat.release() },
-      {
-        name: "gateway",
-        start: (signal) => gateway.run(signal),
-        // Manager closes runnables after their start() settled: drain, then withdraw.
-        close: async () => {
-          log.info("Draining gateway connections", { drainTimeoutMs: config.drainTimeoutMs });
-          await gateway.close(config.drainTimeoutMs);
-        },
+  return [
+    { name: "gateway-heartbeat", start: (signal) => heartbeat.start(signal), close: () => heartbeat.release() },
+    {
+      name: "gateway",
+      start: (signal) => gateway.run(signal),
+      // Manager closes runnables after their start() settled: drain, then withdraw.
+      close: async () => {
+        log.info("Draining gateway connections", { drainTimeoutMs: config.drainTimeoutMs });
+        await gateway.close(config.drainTimeoutMs);
       },
-    ],
-  };
+    },
+  ];
 }

@@ -12,7 +12,6 @@ import { Manager, type Runnable } from "../runtime/manager.ts";
 import { ClusterCache } from "../watch/cluster-cache.ts";
 import { controllerRunnables } from "./controller.ts";
 import { gatewayRunnables } from "./gateway.ts";
-import type { Gateway } from "../gateway/gateway.ts";
 
 export interface OperatorParts {
   readonly common: CommonConfig;
@@ -24,7 +23,6 @@ export interface OperatorParts {
 export interface Operator {
   readonly manager: Manager;
   readonly health: HealthServer;
-  readonly gateway: Gateway | undefined;
 }
 
 export function buildOperator(parts: OperatorParts): Operator {
@@ -59,11 +57,8 @@ export function buildOperator(parts: OperatorParts): Operator {
       }),
     );
   }
-  let gateway: Gateway | undefined;
   if (parts.gateway !== undefined) {
-    const built = gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, health, log });
-    runnables.push(...built.runnables);
-    gateway = built.gateway;
+    runnables.push(...gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, health, log }));
   }
   const manager = new Manager({
     gracePeriodMs: (parts.gateway?.drainTimeoutMs ?? 0) + 15_000,
@@ -73,5 +68,5 @@ export function buildOperator(parts: OperatorParts): Operator {
     },
   });
   for (const runnable of runnables) manager.add(runnable);
-  return { manager, health, gateway };
+  return { manager, health };
 }

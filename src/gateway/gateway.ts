@@ -75,11 +75,6 @@ export class Gateway {
     enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key));
   }
 
-  /** Local addresses of a PortForward's listeners (spec port → local port), e.g. for `dev`. */
-  listening(key: string): ReadonlyMap<number, number> {
-    return this.#served.get(key)?.forwarder.snapshot().listening ?? new Map();
-  }
-
   async run(signal: AbortSignal): Promise<void> {
     await Promise.race([this.#options.cache.hasSynced(), new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
     const retrying = (work: (key: string) => Promise<void>, queue: WorkQueue, what: string) => async (key: string) => {
