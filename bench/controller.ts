@@ -24,17 +24,17 @@
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import { API_VERSION, KIND, PLURAL } from "../src/api/identity.ts";
+import { kubeRequest, resourcePath } from "../src/kube/request.ts";
 import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { ensureNamespace } from "../test/cluster/pods.ts";
 import { loadKubeConfig } from "../test/support/cluster.ts";
 import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
-import { API_VERSION, KIND, PLURAL } from "../src/api/identity.ts";
-import { kubeRequest, resourcePath } from "../src/kube/request.ts";
+import type { PortForwardObject } from "../test/support/portforwards.ts";
 import { diffCounts, scrapeRequestCounts } from "./support/apiserver-metrics.ts";
 import { inParallel, percentile } from "./support/parallel.ts";
 import { sampleProcess } from "./support/process-stats.ts";
 import { printTable } from "./support/report.ts";
-import type { PortForwardObject } from "../test/support/portforwards.ts";
 
 const NAMESPACE = "bench";
 const SETTLE_MS = 5_000;
@@ -58,27 +58,33 @@ function parseOptions(args: readonly string[]): Options {
 }
 
 async function createPods(kc: KubeConfig, count: number, concurrency: number): Promise<void> {
-  await inParallel(Array.from({ length: count }, (_, i) => i), concurrency, (i) =>
-    kubeRequest(kc, {
-      method: "POST",
-      path: resourcePath({ apiVersion: "v1", plural: "pods", namespace: NAMESPACE }),
-      body: {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: `app-${i}`, labels: { app: "bench" } },
-        spec: {
-          nodeName: "kwok-node-0",
-          tolerations: [{ operator: "Exists" }],
-          containers: [{ name: "app", image: "tunnelkeeper.test/backend:1", ports: [{ name: "http", containerPort: 8080 }] }],
+  await inParallel(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    (i) =>
+      kubeRequest(kc, {
+        method: "POST",
+        path: resourcePath({ apiVersion: "v1", plural: "pods", namespace: NAMESPACE }),
+        body: {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: `app-${i}`, labels: { app: "bench" } },
+          spec: {
+            nodeName: "kwok-node-0",
+            tolerations: [{ operator: "Exists" }],
+            containers: [{ name: "app", image: "tunnelkeeper.test/backend:1", ports: [{ name: "http", containerPort: 8080 }] }],
+          },
         },
-      },
-    }),
+      }),
   );
 }
 
 async function waitPodsReady(kc: KubeConfig, count: number): Promise<void> {
   for (;;) {
-    const list = (await kubeRequest(kc, { method: "GET", path: resourcePath({ apiVersion: "v1", plural: "pods", namespace: NAMESPACE }) })) as {
+    const list = (await kubeRequest(kc, {
+      method: "GET",
+      path: resourcePath({ apiVersion: "v1", plural: "pods", namespace: NAMESPACE }),
+    })) as {
       items: { status?: { conditions?: { type: string; status: string }[] } }[];
     };
     const ready = list.items.filter((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
@@ -114,7 +120,8 @@ function watchReconciled(
     }
   };
   const onError = (what: string) => (error: unknown) => {
-    if (reconciledAt.size < wanted.size && error !== null && error !== undefined) process.stderr.write(`${what} watch ended: ${String(error)}\n`);
+    if (reconciledAt.size < wanted.size && error !== null && error !== undefined)
+      process.stderr.write(`${what} watch ended: ${String(error)}\n`);
   };
   const start = async () => {
     aborts.push(
@@ -241,12 +248,21 @@ export async function run(args: string[]): Promise<unknown> {
     const result = {
       options,
       machine: { cpus: availableParallelism(), node: process.version },
-      setup: { controlPlaneSeconds: seconds(controlPlaneMs), podsCreatedSeconds: seconds(podsCreatedMs), podsReadySeconds: seconds(podsReadyMs), controllerReadySeconds: seconds(controllerReadyMs) },
+      setup: {
+        controlPlaneSeconds: seconds(controlPlaneMs),
+        podsCreatedSeconds: seconds(podsCreatedMs),
+        podsReadySeconds: seconds(podsReadyMs),
+        controllerReadySeconds: seconds(controllerReadyMs),
+      },
       portForwards: {
         createdSeconds: seconds(createdMs),
         allReconciledSeconds: seconds(reconciledMs),
         allServiceReadySeconds: seconds(serviceReadyMs),
-        perPortForwardSeconds: { p50: seconds(percentile(latencies, 0.5)), p95: seconds(percentile(latencies, 0.95)), max: seconds(latencies.at(-1) ?? 0) },
+        perPortForwardSeconds: {
+          p50: seconds(percentile(latencies, 0.5)),
+          p95: seconds(percentile(latencies, 0.95)),
+          max: seconds(latencies.at(-1) ?? 0),
+        },
       },
       controller: {
         rssBeforeMiB: mib(rssBeforeMiB),
@@ -273,8 +289,14 @@ export async function run(args: string[]): Promise<unknown> {
       [`${options.count} PortForwards created (${options.createConcurrency} in flight)`, `${result.portForwards.createdSeconds} s`],
       ["all reconciled (Service + status with Ready)", `${result.portForwards.allReconciledSeconds} s`],
       ["all with ServiceReady=True in status", `${result.portForwards.allServiceReadySeconds} s`],
-      ["per PortForward create→reconciled p50 / p95 / max", `${result.portForwards.perPortForwardSeconds.p50} / ${result.portForwards.perPortForwardSeconds.p95} / ${result.portForwards.perPortForwardSeconds.max} s`],
-      ["controller RSS before / peak (VmHWM) / after", `${result.controller.rssBeforeMiB} / ${result.controller.peakRssMiB} / ${result.controller.rssAfterMiB} MiB`],
+      [
+        "per PortForward create→reconciled p50 / p95 / max",
+        `${result.portForwards.perPortForwardSeconds.p50} / ${result.portForwards.perPortForwardSeconds.p95} / ${result.portForwards.perPortForwardSeconds.max} s`,
+      ],
+      [
+        "controller RSS before / peak (VmHWM) / after",
+        `${result.controller.rssBeforeMiB} / ${result.controller.peakRssMiB} / ${result.controller.rssAfterMiB} MiB`,
+      ],
       ["controller CPU time", `${result.controller.cpuSeconds} s`],
       ["reconciles by result", JSON.stringify(reconciles)],
       ["API requests (all clients) / bench creates", `${total} / ${benchCreates}`],

@@ -28,7 +28,9 @@ const NAMESPACE = "bench-gateway";
 const PAYLOAD = 1024;
 
 function startEchoProcess(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, "support", "echo-process.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, "support", "echo-process.ts")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", (line) => resolve({ port: Number(line), child }));
     child.once("exit", (code) => reject(new Error(`echo process exited ${code}`)));
@@ -65,7 +67,13 @@ function openSocket(port: number): Promise<Socket> {
 
 async function waitForReady(custom: CustomObjectsApi, name: string): Promise<number> {
   for (;;) {
-    const pf = (await custom.getNamespacedCustomObject({ group: "tunnelkeeper.io", version: "v1alpha1", namespace: NAMESPACE, plural: "portforwards", name })) as {
+    const pf = (await custom.getNamespacedCustomObject({
+      group: "tunnelkeeper.io",
+      version: "v1alpha1",
+      namespace: NAMESPACE,
+      plural: "portforwards",
+      name,
+    })) as {
       status?: { conditions?: { type: string; status: string }[]; ports?: { gatewayPort: number }[] };
     };
     const port = pf.status?.ports?.[0]?.gatewayPort;
@@ -91,18 +99,34 @@ export async function run(argv: string[]): Promise<unknown> {
     await ensureNamespace(admin, NAMESPACE);
     const custom = admin.makeApiClient(CustomObjectsApi);
     const core = admin.makeApiClient(CoreV1Api);
-    const controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig, args: ["--log-level", "warn"] });
+    const controller = await startOperatorProcess({
+      command: "controller",
+      kubeconfig: plane.state.kubeconfig,
+      args: ["--log-level", "warn"],
+    });
     const gateway = await startOperatorProcess({ command: "gateway", kubeconfig: plane.state.kubeconfig, args: ["--log-level", "warn"] });
     const gatewayPid = gateway.child.pid ?? 0;
 
     // 1. Concurrency.
     for (const i of [0, 1, 2]) {
-      await createBackedPod(admin, { namespace: NAMESPACE, name: `wide-${i}`, labels: { app: "wide" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
+      await createBackedPod(admin, {
+        namespace: NAMESPACE,
+        name: `wide-${i}`,
+        labels: { app: "wide" },
+        ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }],
+      });
     }
     await custom.createNamespacedCustomObject({
-      group: "tunnelkeeper.io", version: "v1alpha1", namespace: NAMESPACE, plural: "portforwards",
-      body: { apiVersion: "tunnelkeeper.io/v1alpha1", kind: "PortForward", metadata: { name: "wide" },
-        spec: { target: { selector: { matchLabels: { app: "wide" } } }, ports: [{ port: 80, targetPort: 8080 }] } },
+      group: "tunnelkeeper.io",
+      version: "v1alpha1",
+      namespace: NAMESPACE,
+      plural: "portforwards",
+      body: {
+        apiVersion: "tunnelkeeper.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: "wide" },
+        spec: { target: { selector: { matchLabels: { app: "wide" } } }, ports: [{ port: 80, targetPort: 8080 }] },
+      },
     });
     const widePort = await waitForReady(custom, "wide");
     const rssBefore = await peakRssMiB(gatewayPid);
@@ -130,17 +154,35 @@ export async function run(argv: string[]): Promise<unknown> {
     process.stderr.write(`[bench] ${connections} connections verified twice; gateway peak RSS ${gatewayPeakRss.toFixed(0)} MiB\n`);
 
     // 2. Failover.
-    await createBackedPod(admin, { namespace: NAMESPACE, name: "solo-0", labels: { app: "solo" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
+    await createBackedPod(admin, {
+      namespace: NAMESPACE,
+      name: "solo-0",
+      labels: { app: "solo" },
+      ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }],
+    });
     await custom.createNamespacedCustomObject({
-      group: "tunnelkeeper.io", version: "v1alpha1", namespace: NAMESPACE, plural: "portforwards",
-      body: { apiVersion: "tunnelkeeper.io/v1alpha1", kind: "PortForward", metadata: { name: "solo" },
-        spec: { target: { selector: { matchLabels: { app: "solo" } } }, ports: [{ port: 80, targetPort: 8080 }] } },
+      group: "tunnelkeeper.io",
+      version: "v1alpha1",
+      namespace: NAMESPACE,
+      plural: "portforwards",
+      body: {
+        apiVersion: "tunnelkeeper.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: "solo" },
+        spec: { target: { selector: { matchLabels: { app: "solo" } } }, ports: [{ port: 80, targetPort: 8080 }] },
+      },
     });
     const soloPort = await waitForReady(custom, "solo");
     const failovers: number[] = [];
     for (let i = 1; i <= replacements; i++) {
       await core.deleteNamespacedPod({ namespace: NAMESPACE, name: `solo-${i - 1}`, gracePeriodSeconds: 0 });
-      await createBackedPod(admin, { namespace: NAMESPACE, name: `solo-${i}`, labels: { app: "solo" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }], waitReady: false });
+      await createBackedPod(admin, {
+        namespace: NAMESPACE,
+        name: `solo-${i}`,
+        labels: { app: "solo" },
+        ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }],
+        waitReady: false,
+      });
       await waitPodReady(admin, NAMESPACE, `solo-${i}`);
       const readyAt = performance.now();
       for (;;) {
@@ -167,7 +209,13 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
       gatewayPeakRssMiB: gatewayPeakRss,
       gatewayRssBeforeMiB: rssBefore,
-      failover: { replacements, p50Seconds: percentile(failovers, 0.5), p99Seconds: percentile(failovers, 0.99), maxSeconds: failovers[failovers.length - 1], samples: failovers },
+      failover: {
+        replacements,
+        p50Seconds: percentile(failovers, 0.5),
+        p99Seconds: percentile(failovers, 0.99),
+        maxSeconds: failovers[failovers.length - 1],
+        samples: failovers,
+      },
     };
     process.stdout.write(
       [

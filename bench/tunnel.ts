@@ -17,8 +17,8 @@ import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { createBackedPod } from "../test/cluster/pods.ts";
 import { startEcho, startSource } from "./support/backends.ts";
 import { download, peakRssMiB, roundTrip } from "./support/client.ts";
-import { percentile } from "./support/parallel.ts";
 import { type RunningForwarder, startKubectlPortForward, startTunnelkeeperForward } from "./support/forwarders.ts";
+import { percentile } from "./support/parallel.ts";
 
 const ECHO_PORT = 8080;
 const SOURCE_PORT = 8081;
@@ -85,7 +85,12 @@ export async function run(argv: string[]): Promise<unknown> {
         { podPort: SOURCE_PORT, host: "127.0.0.1", port: source.port },
       ],
     });
-    const target = { kubeconfig: plane.state.kubeconfig, namespace: "bench", resource: "pod/backend", remotePorts: [ECHO_PORT, SOURCE_PORT] };
+    const target = {
+      kubeconfig: plane.state.kubeconfig,
+      namespace: "bench",
+      resource: "pod/backend",
+      remotePorts: [ECHO_PORT, SOURCE_PORT],
+    };
     const ours = await startTunnelkeeperForward(target);
     const theirs = await startKubectlPortForward(plane.state.kubectl, target);
     forwarders.push(ours, theirs);
@@ -134,10 +139,22 @@ export async function run(argv: string[]): Promise<unknown> {
         "",
         "| figure | tunnelkeeper forward | kubectl port-forward | ratio (ours/kubectl) |",
         "|---|---|---|---|",
-        row(`throughput, 1 connection, ${(bytes / 1073741824).toFixed(2)} GiB`, a.throughputMiBps, b.throughputMiBps, report.throughputRatio, "MiB/s"),
+        row(
+          `throughput, 1 connection, ${(bytes / 1073741824).toFixed(2)} GiB`,
+          a.throughputMiBps,
+          b.throughputMiBps,
+          report.throughputRatio,
+          "MiB/s",
+        ),
         row(`new-connection latency p50 (${connections} sequential)`, a.latencyP50Ms, b.latencyP50Ms, report.latencyP50Ratio, "ms"),
         row(`new-connection latency p99 (${connections} sequential)`, a.latencyP99Ms, b.latencyP99Ms, report.latencyP99Ratio, "ms"),
-        row(`aggregate throughput, ${parallel} connections × 16 MiB`, a.parallelMiBps, b.parallelMiBps, report.parallelThroughputRatio, "MiB/s"),
+        row(
+          `aggregate throughput, ${parallel} connections × 16 MiB`,
+          a.parallelMiBps,
+          b.parallelMiBps,
+          report.parallelThroughputRatio,
+          "MiB/s",
+        ),
         row("peak RSS of the forwarder process", rss.tunnelkeeper, rss.kubectl, report.rssRatio, "MiB"),
         "",
       ].join("\n"),

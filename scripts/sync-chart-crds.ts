@@ -19,11 +19,7 @@ export const CHART_CRDS_DIR = join(REPO_ROOT, "charts", "tunnelkeeper", "templat
 
 const GATE_OPEN = "{{- if .Values.crds.enabled }}\n";
 const GATE_CLOSE = "{{- end }}\n";
-const KEEP_ANNOTATION = [
-  "    {{- if .Values.crds.keep }}",
-  "    helm.sh/resource-policy: keep",
-  "    {{- end }}",
-];
+const KEEP_ANNOTATION = ["    {{- if .Values.crds.keep }}", "    helm.sh/resource-policy: keep", "    {{- end }}"];
 
 /** The names of the generated CRD files, sorted. */
 export function listCrdFiles(dir: string = CRDS_DIR): string[] {

@@ -23,7 +23,10 @@ async function main(config: Config): Promise<number> {
         ...(config.command === "gateway" ? {} : { controller: config.controller }),
         ...(config.command === "controller" ? {} : { gateway: config.gateway }),
       });
-      log.info("Starting", { command: config.command, metrics: `${config.common.metricsBindAddress.host}:${config.common.metricsBindAddress.port}` });
+      log.info("Starting", {
+        command: config.command,
+        metrics: `${config.common.metricsBindAddress.host}:${config.common.metricsBindAddress.port}`,
+      });
       await operator.manager.start();
       return 0;
     }

@@ -46,7 +46,14 @@ function runPhase(files: readonly string[], concurrency: number, env: NodeJS.Pro
       const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(tap)?.[1] ?? 0);
       resolve({
         exitCode: code ?? 1,
-        counts: { tests: count("tests"), pass: count("pass"), fail: count("fail"), cancelled: count("cancelled"), skipped: count("skipped"), todo: count("todo") },
+        counts: {
+          tests: count("tests"),
+          pass: count("pass"),
+          fail: count("fail"),
+          cancelled: count("cancelled"),
+          skipped: count("skipped"),
+          todo: count("todo"),
+        },
       });
     });
   });

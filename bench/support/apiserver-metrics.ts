@@ -5,7 +5,7 @@
  * requests of one client can be told apart by what they touch.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import { IsomorphicFetchHttpLibrary, RequestContext, HttpMethod } from "@kubernetes/client-node";
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext } from "@kubernetes/client-node";
 
 export type RequestCounts = Map<string, number>;
 

@@ -24,7 +24,13 @@ export interface ForwarderTarget {
   readonly remotePorts: readonly number[];
 }
 
-function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, remotePorts: readonly number[]): Promise<RunningForwarder> {
+function launch(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  remotePorts: readonly number[],
+): Promise<RunningForwarder> {
   const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const ports = new Map<number, number>();
   const output: string[] = [];
@@ -51,8 +57,18 @@ export function startTunnelkeeperForward(target: ForwarderTarget): Promise<Runni
   return launch(
     "tunnelkeeper",
     process.execPath,
-    [join(REPO_ROOT, "src", "main.ts"), "forward", target.resource, ...target.remotePorts.map((p) => `:${p}`), "-n", target.namespace,
-      "--kubeconfig", target.kubeconfig, "--log-level", "warn"],
+    [
+      join(REPO_ROOT, "src", "main.ts"),
+      "forward",
+      target.resource,
+      ...target.remotePorts.map((p) => `:${p}`),
+      "-n",
+      target.namespace,
+      "--kubeconfig",
+      target.kubeconfig,
+      "--log-level",
+      "warn",
+    ],
     {},
     target.remotePorts,
   );
@@ -62,8 +78,17 @@ export function startKubectlPortForward(kubectl: string, target: ForwarderTarget
   return launch(
     "kubectl",
     kubectl,
-    ["--kubeconfig", target.kubeconfig, "port-forward", "-n", target.namespace, "--address", "127.0.0.1", target.resource,
-      ...target.remotePorts.map((p) => `:${p}`)],
+    [
+      "--kubeconfig",
+      target.kubeconfig,
+      "port-forward",
+      "-n",
+      target.namespace,
+      "--address",
+      "127.0.0.1",
+      target.resource,
+      ...target.remotePorts.map((p) => `:${p}`),
+    ],
     { KUBECTL_PORT_FORWARD_WEBSOCKETS: "true" },
     target.remotePorts,
   );

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { API_VERSION, KIND } from "./identity.ts";
 import { type PortForwardSpec, PortForwardSpecSchema } from "./spec.ts";
 import { type PortForwardStatus, PortForwardStatusSchema } from "./status.ts";
-import { DNS1035_LABEL, DNS1035_LABEL_RULE_TEXT, celRegex, celRules } from "./validation.ts";
+import { celRegex, celRules, DNS1035_LABEL, DNS1035_LABEL_RULE_TEXT } from "./validation.ts";
 
 export const SERVICE_NAME_FROM_METADATA_MESSAGE = `metadata.name is used as the Service name unless spec.service.name is set, so it must be ${DNS1035_LABEL_RULE_TEXT}; set spec.service.name or choose another name`;
 

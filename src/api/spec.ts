@@ -6,14 +6,7 @@
  * a PortForward can never reach across namespaces.
  */
 import { z } from "zod";
-import {
-  boundedDuration,
-  celRegex,
-  celRules,
-  DNS1123_LABEL,
-  dns1035Label,
-  dns1123Subdomain,
-} from "./validation.ts";
+import { boundedDuration, celRegex, celRules, DNS1123_LABEL, dns1035Label, dns1123Subdomain } from "./validation.ts";
 
 export const MAX_PORTS = 64;
 export const MAX_LABELS = 64;
@@ -40,13 +33,9 @@ export const LabelSelectorRequirementSchema = z
       .optional()
       .meta({ description: "Label values; non-empty for In and NotIn, empty for Exists and DoesNotExist." }),
   })
-  .refine(
-    (r) =>
-      r.operator === "In" || r.operator === "NotIn"
-        ? (r.values?.length ?? 0) > 0
-        : (r.values?.length ?? 0) === 0,
-    { message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist" },
-  )
+  .refine((r) => (r.operator === "In" || r.operator === "NotIn" ? (r.values?.length ?? 0) > 0 : (r.values?.length ?? 0) === 0), {
+    message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist",
+  })
   .meta({
     description: "A label selector requirement: a key, an operator and values.",
     ...celRules({
@@ -67,13 +56,9 @@ export const LabelSelectorSchema = z
       .optional()
       .meta({ description: "Pods must satisfy all of these requirements." }),
   })
-  .refine(
-    (s) => Object.keys(s.matchLabels ?? {}).length > 0 || (s.matchExpressions?.length ?? 0) > 0,
-    { message: SELECTOR_NOT_EMPTY },
-  )
+  .refine((s) => Object.keys(s.matchLabels ?? {}).length > 0 || (s.matchExpressions?.length ?? 0) > 0, { message: SELECTOR_NOT_EMPTY })
   .meta({
-    description:
-      "Forward to the pods in this namespace that match this label selector (matchLabels and matchExpressions are ANDed).",
+    description: "Forward to the pods in this namespace that match this label selector (matchLabels and matchExpressions are ANDed).",
     ...celRules({
       rule: "(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",
       message: SELECTOR_NOT_EMPTY,
@@ -94,8 +79,7 @@ export const WorkloadRefSchema = z
     description: "Forward to the pods of this workload, found through the workload's own label selector.",
   });
 
-const TARGET_EXACTLY_ONE =
-  "spec.target must set exactly one of pod, selector, service or workload";
+const TARGET_EXACTLY_ONE = "spec.target must set exactly one of pod, selector, service or workload";
 
 export const TargetSchema = z
   .object({
@@ -107,10 +91,7 @@ export const TargetSchema = z
     ).optional(),
     workload: WorkloadRefSchema.optional(),
   })
-  .refine(
-    (t) => [t.pod, t.selector, t.service, t.workload].filter((v) => v !== undefined).length === 1,
-    { message: TARGET_EXACTLY_ONE },
-  )
+  .refine((t) => [t.pod, t.selector, t.service, t.workload].filter((v) => v !== undefined).length === 1, { message: TARGET_EXACTLY_ONE })
   .meta({
     description:
       "What to forward to: exactly one of pod, selector, service or workload. Targets are always in the PortForward's own namespace; there is no namespace field, so a PortForward can never reach another namespace.",
@@ -120,8 +101,7 @@ export const TargetSchema = z
     }),
   });
 
-const PROTOCOL_TCP_ONLY =
-  "protocol must be TCP: pods/portforward carries TCP only, so UDP and SCTP ports cannot be forwarded";
+const PROTOCOL_TCP_ONLY = "protocol must be TCP: pods/portforward carries TCP only, so UDP and SCTP ports cannot be forwarded";
 const TARGET_PORT_NAME_MESSAGE =
   "targetPort must be a port number from 1 to 65535 or a port name (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)";
 

@@ -8,8 +8,7 @@
  */
 import { z } from "zod";
 
-const CONDITION_TYPE =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+const CONDITION_TYPE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
 const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
 const timestamp = (description: string) =>
@@ -69,9 +68,7 @@ export type GatewayProtocol = (typeof GATEWAY_PROTOCOLS)[number];
 export const GatewayStatusSchema = z
   .object({
     pod: z.string().max(253).meta({ description: "Name of the gateway pod that reports this entry (and owns it)." }),
-    connected: z
-      .boolean()
-      .meta({ description: "Whether this gateway holds at least one live tunnel to a target pod." }),
+    connected: z.boolean().meta({ description: "Whether this gateway holds at least one live tunnel to a target pod." }),
     connectedTargets: z
       .array(z.string().max(253).meta({ description: "Name of a target pod." }))
       .optional()

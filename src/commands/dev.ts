@@ -45,7 +45,14 @@ function portOf(server: Server): number {
 async function applyDemo(kubeConfig: KubeConfig, kubectl: string, kubeconfigPath: string, servers: readonly Server[]): Promise<void> {
   const { createBackedPod, ensureNamespace } = await import("../../test/cluster/pods.ts");
   await execFileAsync(kubectl, ["--kubeconfig", kubeconfigPath, "apply", "--server-side", "-f", join(REPO_ROOT, "crds")]);
-  await execFileAsync(kubectl, ["--kubeconfig", kubeconfigPath, "wait", "--for=condition=Established", "--timeout=60s", `crd/${PLURAL}.${GROUP}`]);
+  await execFileAsync(kubectl, [
+    "--kubeconfig",
+    kubeconfigPath,
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    `crd/${PLURAL}.${GROUP}`,
+  ]);
   await ensureNamespace(kubeConfig, GATEWAY_NAMESPACE);
   await ensureNamespace(kubeConfig, DEMO_NAMESPACE);
   await Promise.all(
@@ -91,7 +98,11 @@ interface ReadyState {
 
 async function readPortForward(kubeConfig: KubeConfig): Promise<ReadyState> {
   const pf = (await kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-    group: GROUP, version: VERSION, namespace: DEMO_NAMESPACE, plural: PLURAL, name: "productpage",
+    group: GROUP,
+    version: VERSION,
+    namespace: DEMO_NAMESPACE,
+    plural: PLURAL,
+    name: "productpage",
   })) as { status?: { conditions?: { type: string; status: string; message: string }[]; ports?: { gatewayPort: number }[] } };
   const ready = pf.status?.conditions?.find((c) => c.type === "Ready");
   return { ready: ready?.status === "True", message: ready?.message ?? "no status yet", gatewayPort: pf.status?.ports?.[0]?.gatewayPort };

@@ -24,23 +24,33 @@ import { openTunnel } from "../tunnel/index.ts";
 import { type CacheKind, ClusterCache } from "../watch/cluster-cache.ts";
 
 const WORKLOADS: Record<string, "Deployment" | "StatefulSet" | "ReplicaSet" | "DaemonSet"> = {
-  deployment: "Deployment", deploy: "Deployment", deployments: "Deployment",
-  statefulset: "StatefulSet", sts: "StatefulSet", statefulsets: "StatefulSet",
-  replicaset: "ReplicaSet", rs: "ReplicaSet", replicasets: "ReplicaSet",
-  daemonset: "DaemonSet", ds: "DaemonSet", daemonsets: "DaemonSet",
+  deployment: "Deployment",
+  deploy: "Deployment",
+  deployments: "Deployment",
+  statefulset: "StatefulSet",
+  sts: "StatefulSet",
+  statefulsets: "StatefulSet",
+  replicaset: "ReplicaSet",
+  rs: "ReplicaSet",
+  replicasets: "ReplicaSet",
+  daemonset: "DaemonSet",
+  ds: "DaemonSet",
+  daemonsets: "DaemonSet",
 };
 
 /** Parses `kind/name` (kubectl spellings) into a PortForward target and the kinds to watch. */
 export function parseTargetRef(ref: string): { target: Target; kinds: CacheKind[] } {
   const [kind, name, extra] = ref.split("/");
-  if (!kind || !name || extra !== undefined) throw new ConfigError(`target must be KIND/NAME (e.g. pod/web-0, deployment/api, service/db), got "${ref}"`);
+  if (!kind || !name || extra !== undefined)
+    throw new ConfigError(`target must be KIND/NAME (e.g. pod/web-0, deployment/api, service/db), got "${ref}"`);
   const lower = kind.toLowerCase();
   if (lower === "pod" || lower === "pods" || lower === "po") return { target: { pod: name }, kinds: ["pods"] };
   if (lower === "service" || lower === "services" || lower === "svc") {
     return { target: { service: name }, kinds: ["pods", "services", "endpointslices"] };
   }
   const workload = WORKLOADS[lower];
-  if (workload === undefined) throw new ConfigError(`unsupported target kind "${kind}"; use pod, service, deployment, statefulset, replicaset or daemonset`);
+  if (workload === undefined)
+    throw new ConfigError(`unsupported target kind "${kind}"; use pod, service, deployment, statefulset, replicaset or daemonset`);
   return { target: { workload: { kind: workload, name } }, kinds: ["pods", `${workload.toLowerCase()}s` as CacheKind] };
 }
 
@@ -56,7 +66,8 @@ export function parsePortPair(text: string): PortPair {
   const remote = /^\d+$/.test(match[2]!) ? Number(match[2]) : match[2]!;
   const localText = match[1];
   const local = localText === undefined ? (typeof remote === "number" ? remote : 0) : localText === "" ? 0 : Number(localText);
-  if (local > 65535 || (typeof remote === "number" && (remote < 1 || remote > 65535))) throw new ConfigError(`port out of range in "${text}"`);
+  if (local > 65535 || (typeof remote === "number" && (remote < 1 || remote > 65535)))
+    throw new ConfigError(`port out of range in "${text}"`);
   return { local, remote };
 }
 
@@ -112,7 +123,15 @@ export async function runForward(config: Extract<Config, { command: "forward" }>
   const resync = () => {
     syncing = syncing.then(sync).catch((error: unknown) => log.error("Failed to follow the target", { error }));
   };
-  for (const kind of [cache.pods, cache.services, cache.endpointSlices, cache.deployments, cache.statefulSets, cache.replicaSets, cache.daemonSets]) {
+  for (const kind of [
+    cache.pods,
+    cache.services,
+    cache.endpointSlices,
+    cache.deployments,
+    cache.statefulSets,
+    cache.replicaSets,
+    cache.daemonSets,
+  ]) {
     kind.addHandler(resync);
   }
   await sync();

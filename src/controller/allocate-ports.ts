@@ -38,9 +38,7 @@ export interface PortAllocation {
   gatewayPort: number;
 }
 
-export type AllocationResult =
-  | { ok: true; ports: PortAllocation[] }
-  | { ok: false; reason: typeof Reason.PortsExhausted; message: string };
+export type AllocationResult = { ok: true; ports: PortAllocation[] } | { ok: false; reason: typeof Reason.PortsExhausted; message: string };
 
 /** The PortForward key (`namespace/name`) used as the owner of gateway ports. */
 export function ownerKey(namespace: string | undefined, name: string | undefined): string {
@@ -110,9 +108,7 @@ export function allocateGatewayPorts(
   const own = records.filter((r) => r.owner === owner);
   const used = new Set<number>();
   const keepsClaim = (mine: GatewayPortRecord) =>
-    inRange(mine.gatewayPort) &&
-    !used.has(mine.gatewayPort) &&
-    !(others.get(mine.gatewayPort) ?? []).some((other) => isOlder(other, mine));
+    inRange(mine.gatewayPort) && !used.has(mine.gatewayPort) && !(others.get(mine.gatewayPort) ?? []).some((other) => isOlder(other, mine));
 
   const gatewayPorts: (number | undefined)[] = ports.map((port) => {
     const mine = own.find((r) => r.port === port.port && keepsClaim(r));

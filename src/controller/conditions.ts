@@ -45,8 +45,7 @@ export function setCondition(
     type: next.type,
     status: next.status,
     ...(generation === undefined ? {} : { observedGeneration: generation }),
-    lastTransitionTime:
-      previous !== undefined && previous.status === next.status ? previous.lastTransitionTime : formatTime(now),
+    lastTransitionTime: previous !== undefined && previous.status === next.status ? previous.lastTransitionTime : formatTime(now),
     reason: next.reason,
     message: next.message.length > MAX_MESSAGE_LENGTH ? next.message.slice(0, MAX_MESSAGE_LENGTH) : next.message,
   };

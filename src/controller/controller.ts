@@ -9,8 +9,8 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { EventRecorder } from "../kube/events.ts";
-import type { ControllerMetrics } from "../observability/metrics.ts";
 import type { Logger } from "../observability/log.ts";
+import type { ControllerMetrics } from "../observability/metrics.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { objectKey } from "../runtime/store.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
@@ -87,7 +87,11 @@ export class PortForwardController {
           const result = await this.#reconciler.reconcile(key, workerSignal);
           this.queue.forget(key);
           if (result.requeueAfterMs > 0) this.queue.addAfter(key, result.requeueAfterMs);
-          metrics.observeReconcile(CONTROLLER_NAME, result.requeueAfterMs > 0 ? "requeue_after" : "success", (performance.now() - started) / 1000);
+          metrics.observeReconcile(
+            CONTROLLER_NAME,
+            result.requeueAfterMs > 0 ? "requeue_after" : "success",
+            (performance.now() - started) / 1000,
+          );
         } catch (error) {
           metrics.observeReconcile(CONTROLLER_NAME, "error", (performance.now() - started) / 1000);
           if (workerSignal.aborted) return;

@@ -41,10 +41,7 @@ export function ownedServiceLabels(pf: PortForward): Record<string, string> {
  * A controller owner reference makes garbage collection delete it with the PortForward. User labels and annotations come from spec.service only — never Argo CD's
  * tracking label or annotation, and never overriding tunnelkeeper's own labels.
  */
-export function buildDesiredService(
-  pf: PortForward,
-  allocation: readonly PortAllocation[],
-): V1Service {
+export function buildDesiredService(pf: PortForward, allocation: readonly PortAllocation[]): V1Service {
   const labels = {
     ...without(pf.spec.service.labels, [ARGOCD_INSTANCE_LABEL]),
     ...ownedServiceLabels(pf),

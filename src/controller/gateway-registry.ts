@@ -9,13 +9,7 @@
  * because each change re-plans every PortForward (their EndpointSlices list the gateways).
  */
 import type { KubeConfig, V1Lease } from "@kubernetes/client-node";
-import {
-  ANNOTATION_POD_IP,
-  GATEWAY_COMPONENT,
-  LABEL_COMPONENT,
-  LABEL_MANAGED_BY,
-  MANAGED_BY_VALUE,
-} from "../api/identity.ts";
+import { ANNOTATION_POD_IP, GATEWAY_COMPONENT, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY_VALUE } from "../api/identity.ts";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { type Clock, sleep, systemClock } from "../runtime/clock.ts";

@@ -46,10 +46,7 @@ function matchesRequirement(requirement: SelectorRequirement, labels: Readonly<R
 
 /** Whether the selector selects anything at all; an empty selector must never mean "every pod". */
 export function isEmptySelector(selector: Selector | undefined): boolean {
-  return (
-    selector === undefined ||
-    (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0)
-  );
+  return selector === undefined || (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0);
 }
 
 /** Formats a selector like kubectl does: `app=web,tier in (a,b),!legacy`. */

@@ -15,13 +15,7 @@ import { ConditionType, Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus } from "../api/status.ts";
-import {
-  type AllocationResult,
-  allocateGatewayPorts,
-  type GatewayPortRecord,
-  ownerKey,
-  type PortRange,
-} from "./allocate-ports.ts";
+import { type AllocationResult, allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
 import { type ConditionInput, findCondition, setAbnormalCondition, setCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
@@ -88,7 +82,10 @@ function verdict(type: string, ok: boolean, reason: string, message: string): Ve
 export function isServiceOwnedBy(service: V1Service, pf: PortForward): boolean {
   const controller = service.metadata?.ownerReferences?.find((ref) => ref.controller === true);
   if (controller !== undefined) {
-    return controller.kind === KIND && (pf.metadata.uid === undefined ? controller.name === pf.metadata.name : controller.uid === pf.metadata.uid);
+    return (
+      controller.kind === KIND &&
+      (pf.metadata.uid === undefined ? controller.name === pf.metadata.name : controller.uid === pf.metadata.uid)
+    );
   }
   const labels = service.metadata?.labels ?? {};
   return labels[LABEL_MANAGED_BY] === MANAGED_BY_VALUE && labels[LABEL_PORTFORWARD] === pf.metadata.name;
@@ -128,8 +125,7 @@ export function plan(observed: Observed, now: Date): Plan {
   const connectedGateways = gateways.filter(servesReadyPod);
 
   const service = conflict || !allocation.ok ? undefined : buildDesiredService(pf, allocation.ports);
-  const endpointSlice =
-    conflict || !allocation.ok ? undefined : buildDesiredEndpointSlice(pf, allocation.ports, observed.gatewayEndpoints);
+  const endpointSlice = conflict || !allocation.ok ? undefined : buildDesiredEndpointSlice(pf, allocation.ports, observed.gatewayEndpoints);
 
   const targetVerdict = resolved.ok
     ? verdict(
@@ -177,7 +173,10 @@ export function plan(observed: Observed, now: Date): Plan {
   conditions = setAbnormalCondition(conditions, ConditionType.Degraded, degraded, now, generation);
 
   const targets: TargetStatus[] = resolved.targets.slice(0, MAX_LISTED_TARGETS).map((t) => {
-    const via = connectedGateways.filter((g) => (g.connectedTargets ?? []).includes(t.pod)).map((g) => g.pod).sort();
+    const via = connectedGateways
+      .filter((g) => (g.connectedTargets ?? []).includes(t.pod))
+      .map((g) => g.pod)
+      .sort();
     return { pod: t.pod, ready: t.ready, ...(via.length === 0 ? {} : { gateways: via }) };
   });
   const connectedPods = [...readyPods].filter((pod) => connectedGateways.some((g) => (g.connectedTargets ?? []).includes(pod)));
@@ -254,7 +253,12 @@ function planTunnelVerdict(
 ): Verdict {
   const type = ConditionType.TunnelConnected;
   if (!resolved.ok) {
-    return verdict(type, false, resolved.reason, "No tunnel can carry traffic until a target pod is ready; see the TargetResolved condition.");
+    return verdict(
+      type,
+      false,
+      resolved.reason,
+      "No tunnel can carry traffic until a target pod is ready; see the TargetResolved condition.",
+    );
   }
   if (gateways.length === 0) {
     return verdict(

@@ -94,7 +94,10 @@ export class Reconciler {
       // The CRD schema admits only valid objects; this is a newer or hand-patched version.
       this.#deps.log.warn("PortForward does not match this controller's schema; skipped", {
         portforward: key,
-        error: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+        error: parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join(".")}: ${i.message}`)
+          .join("; "),
       });
       return { requeueAfterMs: 0 };
     }
@@ -112,7 +115,10 @@ export class Reconciler {
     };
     let planned = plan(observed, new Date(now));
     if (planned.status.ports !== undefined) {
-      this.#claims.set(key, planned.status.ports.map((p) => ({ owner: key, port: p.port, gatewayPort: p.gatewayPort })));
+      this.#claims.set(
+        key,
+        planned.status.ports.map((p) => ({ owner: key, port: p.port, gatewayPort: p.gatewayPort })),
+      );
     }
 
     const cachedService = cache.services.get(serviceKey(planned.service));
@@ -138,7 +144,12 @@ export class Reconciler {
       if (isStatusUnchanged(pf.status, planned.status)) return;
       await applyStatus(
         this.#deps.kubeConfig,
-        { apiVersion: API_VERSION, kind: KIND, metadata: { name: pf.metadata.name ?? "", namespace: namespace ?? "" }, status: planned.status },
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name: pf.metadata.name ?? "", namespace: namespace ?? "" },
+          status: planned.status,
+        },
         { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER, signal },
       );
     };
@@ -190,7 +201,12 @@ export class Reconciler {
   }
 
   /** Returns ms until the next stale entry may be removed, if any waits. */
-  async #removeStaleGatewayEntries(pf: PortForward, livePods: ReadonlySet<string>, now: number, signal?: AbortSignal): Promise<number | undefined> {
+  async #removeStaleGatewayEntries(
+    pf: PortForward,
+    livePods: ReadonlySet<string>,
+    now: number,
+    signal?: AbortSignal,
+  ): Promise<number | undefined> {
     const stale = staleGatewayEntries(pf.status?.gateways ?? [], livePods, now);
     const due = stale.filter((s) => s.removableInMs === 0).sort((a, b) => b.index - a.index);
     if (due.length > 0) {
@@ -201,7 +217,13 @@ export class Reconciler {
       ]);
       await kubeRequest(this.#deps.kubeConfig, {
         method: "PATCH",
-        path: resourcePath({ apiVersion: API_VERSION, plural: PLURAL, namespace: pf.metadata.namespace, name: pf.metadata.name, subresource: "status" }),
+        path: resourcePath({
+          apiVersion: API_VERSION,
+          plural: PLURAL,
+          namespace: pf.metadata.namespace,
+          name: pf.metadata.name,
+          subresource: "status",
+        }),
         query: { fieldManager: CONTROLLER_FIELD_MANAGER },
         contentType: "application/json-patch+json",
         body: patch,

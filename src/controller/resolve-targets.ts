@@ -257,7 +257,10 @@ function summarise(
 ): ResolveResult {
   if (targets.length === 0 && firstFailure !== undefined) return fail(firstFailure.reason, firstFailure.message);
   if (!targets.some((t) => t.ready)) {
-    const listed = targets.slice(0, 5).map((t) => t.pod).join(", ");
+    const listed = targets
+      .slice(0, 5)
+      .map((t) => t.pod)
+      .join(", ");
     const more = targets.length > 5 ? ", …" : "";
     const noun = candidates === 1 ? "pod matches" : "pods match";
     return fail(
@@ -271,9 +274,7 @@ function summarise(
 
 function findServicePort(service: V1Service, targetPort: number | string): V1ServicePort | undefined {
   const servicePorts = service.spec?.ports ?? [];
-  return typeof targetPort === "number"
-    ? servicePorts.find((p) => p.port === targetPort)
-    : servicePorts.find((p) => p.name === targetPort);
+  return typeof targetPort === "number" ? servicePorts.find((p) => p.port === targetPort) : servicePorts.find((p) => p.name === targetPort);
 }
 
 function describeServicePorts(service: V1Service): string {
@@ -395,7 +396,12 @@ function resolveServiceTargets(
 export type TargetKind = "pod" | "service" | "workload";
 
 /** Pure: whether a change to an object of `kind` named `name` with `labels` can affect `pf`'s targets. */
-export function mayResolveThrough(pf: PortForward, kind: TargetKind, name: string, labels: Readonly<Record<string, string>> | undefined): boolean {
+export function mayResolveThrough(
+  pf: PortForward,
+  kind: TargetKind,
+  name: string,
+  labels: Readonly<Record<string, string>> | undefined,
+): boolean {
   const target = pf.spec.target;
   switch (kind) {
     case "pod":

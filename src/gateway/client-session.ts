@@ -76,7 +76,8 @@ export function spliceConnection(client: Socket, upstream: Duplex, options: Spli
       // A pod-side close after its FIN has been forwarded completes the session once the
       // client's write side has flushed; without a FIN it is an abrupt end.
       if (state === "podEnded" || state === "clientEnded") client.end(() => finish({ kind: "completed" }));
-      else if (state === "open") finish({ kind: "upstream_error", error: new Error("the forwarded connection closed without end of stream") });
+      else if (state === "open")
+        finish({ kind: "upstream_error", error: new Error("the forwarded connection closed without end of stream") });
     });
     const onBytes = options.onBytes;
     client.on("data", (chunk: Buffer) => {

@@ -190,7 +190,10 @@ export class Forwarder {
     });
     return new Promise((resolve) => {
       server.once("error", (error: NodeJS.ErrnoException) => {
-        this.#listenErrors.set(binding.port, `cannot listen on ${this.#options.listenHost}:${binding.listenPort}: ${error.code ?? error.message}`);
+        this.#listenErrors.set(
+          binding.port,
+          `cannot listen on ${this.#options.listenHost}:${binding.listenPort}: ${error.code ?? error.message}`,
+        );
         this.#options.log.error("Failed to listen", { portforward: this.name, port: binding.port, listenPort: binding.listenPort, error });
         resolve();
       });
@@ -255,7 +258,12 @@ export class Forwarder {
     for (;;) {
       const candidates = this.#spec.targets
         .filter((t) => t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
-        .map((t) => ({ target: t, tunnel: this.#tunnels.get(t.pod)!, pod: t.pod, activeConnections: this.#tunnels.get(t.pod)!.activeConnections }))
+        .map((t) => ({
+          target: t,
+          tunnel: this.#tunnels.get(t.pod)!,
+          pod: t.pod,
+          activeConnections: this.#tunnels.get(t.pod)!.activeConnections,
+        }))
         .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
       const picked = pickTarget(candidates, this.#spec.loadBalancing, this.#lastPicked);
       if (picked !== undefined) {

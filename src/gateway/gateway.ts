@@ -88,8 +88,16 @@ export class Gateway {
       }
     };
     await Promise.all([
-      this.#sync.run(retrying((key) => this.#syncKey(key), this.#sync, "sync"), 4, signal),
-      this.#report.run(retrying((key) => this.#reportKey(key), this.#report, "status report"), 2, signal),
+      this.#sync.run(
+        retrying((key) => this.#syncKey(key), this.#sync, "sync"),
+        4,
+        signal,
+      ),
+      this.#report.run(
+        retrying((key) => this.#reportKey(key), this.#report, "status report"),
+        2,
+        signal,
+      ),
     ]);
   }
 
@@ -153,7 +161,13 @@ export class Gateway {
     const served = this.#served.get(key);
     if (served === undefined || this.#closing) return;
     const now = this.#clock.now();
-    const entry = buildGatewayEntry(this.#options.config.podName, served.forwarder.snapshot(), served.hasReadyTargets, served.reported, new Date(now));
+    const entry = buildGatewayEntry(
+      this.#options.config.podName,
+      served.forwarder.snapshot(),
+      served.hasReadyTargets,
+      served.reported,
+      new Date(now),
+    );
     const significant = isSignificantChange(served.reported, entry);
     if (!significant) {
       if (!countersChanged(served.reported, entry)) return;

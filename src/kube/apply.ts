@@ -62,11 +62,7 @@ export async function applyObject<T>(kubeConfig: KubeConfig, object: ApplyTarget
 }
 
 /** Server-side applies `object.status` to the `/status` subresource and returns the stored object. */
-export async function applyStatus<T>(
-  kubeConfig: KubeConfig,
-  object: ApplyTarget & { status: unknown },
-  options: ApplyOptions,
-): Promise<T> {
+export async function applyStatus<T>(kubeConfig: KubeConfig, object: ApplyTarget & { status: unknown }, options: ApplyOptions): Promise<T> {
   return (await sendApply(kubeConfig, object, applyStatusBody(object), "status", options)) as T;
 }
 

@@ -55,9 +55,7 @@ export function kubeLeaseClient(api: CoordinationV1Api, namespace: string, name:
       return leaseToRecord(await api.createNamespacedLease({ namespace, body: recordToLease(name, namespace, record) }));
     },
     async update(record) {
-      return leaseToRecord(
-        await api.replaceNamespacedLease({ name, namespace, body: recordToLease(name, namespace, record) }),
-      );
+      return leaseToRecord(await api.replaceNamespacedLease({ name, namespace, body: recordToLease(name, namespace, record) }));
     },
   };
 }

@@ -113,9 +113,6 @@ function isCleanClose(error: unknown, signal: AbortSignal): boolean {
 }
 
 /** Both halves for an informer. */
-export function kubeListWatch<T extends KubeObject>(
-  kubeConfig: KubeConfig,
-  scope: ListWatchScope,
-): { list: ListFn<T>; watch: WatchFn<T> } {
+export function kubeListWatch<T extends KubeObject>(kubeConfig: KubeConfig, scope: ListWatchScope): { list: ListFn<T>; watch: WatchFn<T> } {
   return { list: kubeList<T>(kubeConfig, scope), watch: kubeWatch<T>(kubeConfig, scope) };
 }

@@ -10,13 +10,7 @@
  * Failures throw `ApiException` (code = HTTP status, body = the parsed `Status` when JSON) so
  * `kube/errors.ts` classifies them like any other client-node error.
  */
-import {
-  ApiException,
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  type KubeConfig,
-  RequestContext,
-} from "@kubernetes/client-node";
+import { ApiException, HttpMethod, IsomorphicFetchHttpLibrary, type KubeConfig, RequestContext } from "@kubernetes/client-node";
 
 export interface KubeRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -48,8 +42,16 @@ function poolKey(kubeConfig: KubeConfig): string | undefined {
   const user = kubeConfig.getCurrentUser();
   if (user?.exec !== undefined || user?.authProvider !== undefined) return undefined;
   return JSON.stringify([
-    cluster?.server, cluster?.caData, cluster?.caFile, cluster?.skipTLSVerify, cluster?.tlsServerName, cluster?.proxyUrl,
-    user?.certData, user?.certFile, user?.keyData, user?.keyFile,
+    cluster?.server,
+    cluster?.caData,
+    cluster?.caFile,
+    cluster?.skipTLSVerify,
+    cluster?.tlsServerName,
+    cluster?.proxyUrl,
+    user?.certData,
+    user?.certFile,
+    user?.keyData,
+    user?.keyFile,
   ]);
 }
 

@@ -141,7 +141,12 @@ export class HealthServer {
       lines.push(`${endpoint} check ${ok ? "passed" : "failed"}`);
       body = `${lines.join("\n")}\n`;
     } else {
-      body = ok ? "ok\n" : `${results.filter((r) => !r.ok).map((r) => `[-]${r.name} failed`).join("\n")}\n${endpoint} check failed\n`;
+      body = ok
+        ? "ok\n"
+        : `${results
+            .filter((r) => !r.ok)
+            .map((r) => `[-]${r.name} failed`)
+            .join("\n")}\n${endpoint} check failed\n`;
     }
     reply(res, ok ? 200 : 503, "text/plain; charset=utf-8", body);
   }

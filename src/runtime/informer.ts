@@ -99,11 +99,7 @@ export interface WatchQuery {
  * Runs one watch until it ends: resolves on a clean close (including timeouts), rejects on failure
  * (an in-stream `ERROR` event rejects with its `Status`). Stops promptly when `signal` aborts.
  */
-export type WatchFn<T> = (
-  query: WatchQuery,
-  onEvent: (type: WatchEventType, object: T) => void,
-  signal: AbortSignal,
-) => Promise<void>;
+export type WatchFn<T> = (query: WatchQuery, onEvent: (type: WatchEventType, object: T) => void, signal: AbortSignal) => Promise<void>;
 
 export interface ObjectChange<T> {
   key: string;

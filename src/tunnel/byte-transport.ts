@@ -15,7 +15,7 @@
  *    Keepalive uses it as proof of life while a pong waits behind buffered data.
  */
 
-import type { TunnelError } from './tunnel-error.ts';
+import type { TunnelError } from "./tunnel-error.ts";
 
 export interface TransportSink {
   onData(bytes: Buffer): void;

@@ -4,7 +4,7 @@
  * (setImmediate by default); the frame writer uses it to coalesce many frames into one
  * transport write.
  */
-import { type Clock as RuntimeClock, systemClock as runtimeSystemClock, type TimerHandle } from '../runtime/clock.ts';
+import { type Clock as RuntimeClock, systemClock as runtimeSystemClock, type TimerHandle } from "../runtime/clock.ts";
 
 export type { TimerHandle };
 

@@ -13,7 +13,7 @@
  *  - After `close()` queued frames are flushed once and waiters are dropped.
  */
 
-import type { ByteTransport } from './byte-transport.ts';
+import type { ByteTransport } from "./byte-transport.ts";
 
 export interface FrameWriterOptions {
   readonly defer: (callback: () => void) => void;

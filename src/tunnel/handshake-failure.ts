@@ -9,7 +9,7 @@
  * no HTTP answer at all → PF_ERR_NETWORK. The Status `message` is kept when it parses.
  */
 
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 export interface HandshakeTarget {
   readonly namespace: string;
@@ -22,7 +22,7 @@ export class HandshakeError extends TunnelError {
   /** HTTP status of the refusal, or null for network failures. */
   readonly status: number | null;
 
-  constructor(code: TunnelError['code'], message: string, status: number | null, cause?: unknown) {
+  constructor(code: TunnelError["code"], message: string, status: number | null, cause?: unknown) {
     super(code, message, { cause });
     this.status = status;
   }
@@ -32,7 +32,7 @@ export class HandshakeError extends TunnelError {
 export function statusMessage(body: string): string | null {
   try {
     const parsed: unknown = JSON.parse(body);
-    if (typeof parsed === 'object' && parsed !== null && 'message' in parsed && typeof parsed.message === 'string') {
+    if (typeof parsed === "object" && parsed !== null && "message" in parsed && typeof parsed.message === "string") {
       return parsed.message;
     }
   } catch {
@@ -43,7 +43,7 @@ export function statusMessage(body: string): string | null {
 
 export function classifyHandshakeFailure(status: number, body: string, target: HandshakeTarget): HandshakeError {
   const detail = statusMessage(body) ?? body.trim().slice(0, 512);
-  const suffix = detail === '' ? '' : `: ${detail}`;
+  const suffix = detail === "" ? "" : `: ${detail}`;
   const where = `pod ${target.namespace}/${target.pod}`;
   if (status === 401 || status === 403) {
     return new HandshakeError(
@@ -76,7 +76,7 @@ export function networkFailure(cause: unknown, target: HandshakeTarget): Handsha
 export function subprotocolMismatch(offered: string, answered: string | undefined, target: HandshakeTarget): HandshakeError {
   return new HandshakeError(
     TunnelErrorCode.UpgradeFailed,
-    `the API server answered subprotocol ${JSON.stringify(answered ?? '')} instead of ${offered} for pod ${target.namespace}/${target.pod}`,
+    `the API server answered subprotocol ${JSON.stringify(answered ?? "")} instead of ${offered} for pod ${target.namespace}/${target.pod}`,
     101,
   );
 }

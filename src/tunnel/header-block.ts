@@ -6,8 +6,8 @@
  * Parsing must consume the block exactly. Violations throw PF_ERR_SPDY_PROTOCOL.
  */
 
-import type { HeaderBlock } from './spdy-frame.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import type { HeaderBlock } from "./spdy-frame.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 function protocolError(message: string): TunnelError {
   return new TunnelError(TunnelErrorCode.SpdyProtocol, `SPDY header block: ${message}`);
@@ -20,7 +20,7 @@ export function encodeHeaderBlock(headers: HeaderBlock): Buffer {
     if (name.length === 0 || name !== name.toLowerCase()) {
       throw protocolError(`header name ${JSON.stringify(name)} must be non-empty and lowercase`);
     }
-    const pair = [Buffer.from(name, 'utf8'), Buffer.from(value, 'utf8')] as const;
+    const pair = [Buffer.from(name, "utf8"), Buffer.from(value, "utf8")] as const;
     encoded.push(pair);
     size += 8 + pair[0].length + pair[1].length;
   }
@@ -36,7 +36,7 @@ export function encodeHeaderBlock(headers: HeaderBlock): Buffer {
 }
 
 export function decodeHeaderBlock(block: Buffer): HeaderBlock {
-  if (block.length < 4) throw protocolError('shorter than its pair count');
+  if (block.length < 4) throw protocolError("shorter than its pair count");
   const count = block.readUInt32BE(0);
   // Each pair takes at least 8 bytes: reject absurd counts before looping.
   if (count > (block.length - 4) / 8) throw protocolError(`pair count ${count} exceeds the block`);
@@ -47,16 +47,16 @@ export function decodeHeaderBlock(block: Buffer): HeaderBlock {
     const length = block.readUInt32BE(offset);
     offset += 4;
     if (length > block.length - offset) throw protocolError(`truncated ${what}`);
-    const value = block.toString('utf8', offset, offset + length);
+    const value = block.toString("utf8", offset, offset + length);
     offset += length;
     return value;
   };
   for (let i = 0; i < count; i++) {
-    const name = readString('name');
-    if (name.length === 0) throw protocolError('empty header name');
+    const name = readString("name");
+    if (name.length === 0) throw protocolError("empty header name");
     if (name !== name.toLowerCase()) throw protocolError(`header name ${JSON.stringify(name)} is not lowercase`);
     if (headers.has(name)) throw protocolError(`duplicate header ${JSON.stringify(name)}`);
-    headers.set(name, readString('value'));
+    headers.set(name, readString("value"));
   }
   if (offset !== block.length) throw protocolError(`${block.length - offset} trailing bytes`);
   return headers;

@@ -24,9 +24,9 @@
  * Costs: one short-lived zlib context per header block, i.e. per stream, not per data frame.
  */
 
-import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { SPDY_DICTIONARY, SPDY_DICTIONARY_ID } from './spdy-dictionary.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { SPDY_DICTIONARY, SPDY_DICTIONARY_ID } from "./spdy-dictionary.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 /** Deflate's maximum back-reference distance: the inflate window. */
 const WINDOW_BYTES = 32 * 1024;
@@ -72,7 +72,7 @@ export class HeaderDeflater {
         level: 6,
       });
     } catch (error) {
-      throw compressionError('deflate failed', error);
+      throw compressionError("deflate failed", error);
     }
     this.#history = appendWindow(this.#history, block, HISTORY_BYTES);
     if (this.#headerSent) return raw;
@@ -100,7 +100,7 @@ export class HeaderInflater {
         maxOutputLength: MAX_HEADER_BLOCK_BYTES,
       });
     } catch (error) {
-      throw compressionError('inflate failed', error);
+      throw compressionError("inflate failed", error);
     }
     this.#window = appendWindow(this.#window, output, WINDOW_BYTES);
     return output;
@@ -109,12 +109,12 @@ export class HeaderInflater {
 
 /** Validates the RFC 1950 header that starts the first block; returns its length. */
 function checkZlibHeader(block: Buffer): number {
-  if (block.length < ZLIB_HEADER_BYTES) throw compressionError('first header block is shorter than a zlib header');
+  if (block.length < ZLIB_HEADER_BYTES) throw compressionError("first header block is shorter than a zlib header");
   const cmf = block[0]!;
   const flg = block[1]!;
   if ((cmf & 0x0f) !== 8 || cmf >> 4 > 7) throw compressionError(`not a deflate stream (CMF 0x${cmf.toString(16)})`);
-  if ((cmf * 256 + flg) % 31 !== 0) throw compressionError('zlib header check bits are wrong');
-  if ((flg & 0x20) === 0) throw compressionError('zlib stream does not use the SPDY dictionary (FDICT unset)');
+  if ((cmf * 256 + flg) % 31 !== 0) throw compressionError("zlib header check bits are wrong");
+  if ((flg & 0x20) === 0) throw compressionError("zlib stream does not use the SPDY dictionary (FDICT unset)");
   const dictionaryId = block.readUInt32BE(2);
   if (dictionaryId !== SPDY_DICTIONARY_ID) {
     throw compressionError(`unexpected dictionary id 0x${dictionaryId.toString(16)}`);

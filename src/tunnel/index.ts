@@ -5,11 +5,11 @@
  * The gateway uses `openTunnel`, `Tunnel`, `closeReasonFor` and `TunnelError`.
  */
 
-export type { ByteTransport, TransportSink } from './byte-transport.ts';
-export { type Clock, systemClock, type TimerHandle } from './clock.ts';
-export { classifyHandshakeFailure, HandshakeError } from './handshake-failure.ts';
-export { V4_CHANNEL_PROTOCOL } from './legacy-v4-demuxer.ts';
-export { DEFAULT_KEEPALIVE_INTERVAL_MS, type OpenTunnelOptions, openTunnel } from './open-tunnel.ts';
+export type { ByteTransport, TransportSink } from "./byte-transport.ts";
+export { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+export { classifyHandshakeFailure, HandshakeError } from "./handshake-failure.ts";
+export { V4_CHANNEL_PROTOCOL } from "./legacy-v4-demuxer.ts";
+export { DEFAULT_KEEPALIVE_INTERVAL_MS, type OpenTunnelOptions, openTunnel } from "./open-tunnel.ts";
 export {
   closeReasonFor,
   TUNNEL_SUBPROTOCOL,
@@ -19,6 +19,6 @@ export {
   type TunnelCounters,
   type TunnelProtocolSetting,
   type TunnelState,
-} from './tunnel.ts';
-export { isTunnelError, TunnelError, TunnelErrorCode } from './tunnel-error.ts';
-export { portForwardUrl } from './websocket-dialer.ts';
+} from "./tunnel.ts";
+export { isTunnelError, TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
+export { portForwardUrl } from "./websocket-dialer.ts";

@@ -16,7 +16,7 @@
  *  - Time comes from the injected Clock; nothing starts in the constructor.
  */
 
-import type { Clock, TimerHandle } from './clock.ts';
+import type { Clock, TimerHandle } from "./clock.ts";
 
 export interface KeepaliveOptions {
   readonly clock: Clock;
@@ -29,14 +29,11 @@ export interface KeepaliveOptions {
   readonly progress?: () => number;
 }
 
-type KeepaliveState =
-  | { readonly kind: 'idle' }
-  | { readonly kind: 'waitingForPong' }
-  | { readonly kind: 'stopped' };
+type KeepaliveState = { readonly kind: "idle" } | { readonly kind: "waitingForPong" } | { readonly kind: "stopped" };
 
 export class Keepalive {
   readonly #options: KeepaliveOptions;
-  #state: KeepaliveState = { kind: 'idle' };
+  #state: KeepaliveState = { kind: "idle" };
   #intervalTimer: TimerHandle | null = null;
   #deadlineTimer: TimerHandle | null = null;
   #progressAtArm = 0;
@@ -46,27 +43,27 @@ export class Keepalive {
   }
 
   start(): void {
-    if (this.#state.kind === 'stopped' || this.#intervalTimer !== null) return;
+    if (this.#state.kind === "stopped" || this.#intervalTimer !== null) return;
     this.#intervalTimer = this.#options.clock.setTimeout(() => this.#onInterval(), this.#options.intervalMs);
   }
 
   stop(): void {
-    this.#state = { kind: 'stopped' };
+    this.#state = { kind: "stopped" };
     this.#clearTimers();
   }
 
   notePong(): void {
-    if (this.#state.kind !== 'waitingForPong') return;
-    this.#state = { kind: 'idle' };
+    if (this.#state.kind !== "waitingForPong") return;
+    this.#state = { kind: "idle" };
     if (this.#deadlineTimer !== null) this.#options.clock.clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = null;
   }
 
   #onInterval(): void {
     this.#intervalTimer = null;
-    if (this.#state.kind === 'stopped') return;
-    if (this.#state.kind === 'idle') {
-      this.#state = { kind: 'waitingForPong' };
+    if (this.#state.kind === "stopped") return;
+    if (this.#state.kind === "idle") {
+      this.#state = { kind: "waitingForPong" };
       this.#armDeadline();
       this.#options.sendPing();
     }
@@ -81,7 +78,7 @@ export class Keepalive {
 
   #onDeadline(): void {
     this.#deadlineTimer = null;
-    if (this.#state.kind !== 'waitingForPong') return;
+    if (this.#state.kind !== "waitingForPong") return;
     const progressed = (this.#options.progress?.() ?? 0) !== this.#progressAtArm;
     if (this.#options.isInboundPaused?.() === true || progressed) {
       this.#armDeadline();
@@ -92,7 +89,7 @@ export class Keepalive {
   }
 
   #isStopped(): boolean {
-    return this.#state.kind === 'stopped';
+    return this.#state.kind === "stopped";
   }
 
   #clearTimers(): void {

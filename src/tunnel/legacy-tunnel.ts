@@ -10,13 +10,13 @@
  * connections with PF_ERR_TUNNEL_CLOSED.
  */
 
-import type { Duplex } from 'node:stream';
-import type { ByteTransport } from './byte-transport.ts';
-import type { Clock } from './clock.ts';
-import { LegacyV4Connection } from './legacy-v4-connection.ts';
-import { V4_CHANNEL_PROTOCOL } from './legacy-v4-demuxer.ts';
-import { closeReasonFor, type Tunnel, type TunnelCloseReason, type TunnelCounters, type TunnelState } from './tunnel.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import type { Duplex } from "node:stream";
+import type { ByteTransport } from "./byte-transport.ts";
+import type { Clock } from "./clock.ts";
+import { LegacyV4Connection } from "./legacy-v4-connection.ts";
+import { V4_CHANNEL_PROTOCOL } from "./legacy-v4-demuxer.ts";
+import { closeReasonFor, type Tunnel, type TunnelCloseReason, type TunnelCounters, type TunnelState } from "./tunnel.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 export interface LegacyTunnelOptions {
   /** Dials one v4 WebSocket for `port` and wraps it as a transport. */
@@ -25,18 +25,14 @@ export interface LegacyTunnelOptions {
   readonly halfCloseGraceMs?: number;
 }
 
-const TUNNEL_FATAL: ReadonlySet<string> = new Set([
-  TunnelErrorCode.Forbidden,
-  TunnelErrorCode.PodNotFound,
-  TunnelErrorCode.UpgradeFailed,
-]);
+const TUNNEL_FATAL: ReadonlySet<string> = new Set([TunnelErrorCode.Forbidden, TunnelErrorCode.PodNotFound, TunnelErrorCode.UpgradeFailed]);
 
 export class LegacyTunnel implements Tunnel {
   readonly protocol = V4_CHANNEL_PROTOCOL;
   readonly closed: Promise<TunnelCloseReason>;
   readonly #options: LegacyTunnelOptions;
   readonly #connections = new Set<LegacyV4Connection>();
-  #state: TunnelState = { kind: 'open' };
+  #state: TunnelState = { kind: "open" };
   #resolveClosed: (reason: TunnelCloseReason) => void = () => {};
   #total = 0;
   #bytesIn = 0;
@@ -71,7 +67,7 @@ export class LegacyTunnel implements Tunnel {
       port,
       clock: this.#options.clock,
       open: async () => {
-        if (state.kind === 'closed') throw new TunnelError(TunnelErrorCode.TunnelClosed, 'the tunnel is closed');
+        if (state.kind === "closed") throw new TunnelError(TunnelErrorCode.TunnelClosed, "the tunnel is closed");
         try {
           return await this.#options.openTransport(port);
         } catch (error) {
@@ -93,7 +89,7 @@ export class LegacyTunnel implements Tunnel {
     });
     this.#total++;
     this.#connections.add(connection);
-    connection.once('close', () => this.#connections.delete(connection));
+    connection.once("close", () => this.#connections.delete(connection));
     return connection;
   }
 
@@ -102,9 +98,9 @@ export class LegacyTunnel implements Tunnel {
   }
 
   #finish(error: TunnelError | null): void {
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     const reason = closeReasonFor(error);
-    this.#state = { kind: 'closed', reason };
+    this.#state = { kind: "closed", reason };
     const closing = new TunnelError(TunnelErrorCode.TunnelClosed, `the tunnel closed: ${reason.message}`, {
       cause: error ?? undefined,
     });

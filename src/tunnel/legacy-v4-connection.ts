@@ -14,11 +14,11 @@
  *    about 1 s after one direction ends), so late replies are not cut off at once.
  */
 
-import { Duplex } from 'node:stream';
-import type { ByteTransport, TransportSink } from './byte-transport.ts';
-import type { Clock, TimerHandle } from './clock.ts';
-import { encodeV4Data, V4ChannelDemuxer } from './legacy-v4-demuxer.ts';
-import { TunnelError, TunnelErrorCode, toTunnelError } from './tunnel-error.ts';
+import { Duplex } from "node:stream";
+import type { ByteTransport, TransportSink } from "./byte-transport.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
+import { encodeV4Data, V4ChannelDemuxer } from "./legacy-v4-demuxer.ts";
+import { TunnelError, TunnelErrorCode, toTunnelError } from "./tunnel-error.ts";
 
 export interface LegacyV4ConnectionOptions {
   readonly port: number;
@@ -31,16 +31,16 @@ export interface LegacyV4ConnectionOptions {
 }
 
 type ConnectionState =
-  | { readonly kind: 'opening' }
-  | { readonly kind: 'open'; readonly transport: ByteTransport }
-  | { readonly kind: 'closed' };
+  | { readonly kind: "opening" }
+  | { readonly kind: "open"; readonly transport: ByteTransport }
+  | { readonly kind: "closed" };
 
 export class LegacyV4Connection extends Duplex implements TransportSink {
   readonly port: number;
   readonly #options: LegacyV4ConnectionOptions;
   readonly #demuxer: V4ChannelDemuxer;
-  #state: ConnectionState = { kind: 'opening' };
-  #errorText = '';
+  #state: ConnectionState = { kind: "opening" };
+  #errorText = "";
   #pendingWrite: (() => void) | null = null;
   #graceTimer: TimerHandle | null = null;
 
@@ -59,17 +59,17 @@ export class LegacyV4Connection extends Duplex implements TransportSink {
           callback();
           return;
         }
-        this.#state = { kind: 'open', transport };
+        this.#state = { kind: "open", transport };
         transport.attach(this);
         callback();
       },
-      (error: unknown) => callback(toTunnelError(error, TunnelErrorCode.Network, 'legacy port-forward dial failed')),
+      (error: unknown) => callback(toTunnelError(error, TunnelErrorCode.Network, "legacy port-forward dial failed")),
     );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#state.kind !== 'open') {
-      callback(new TunnelError(TunnelErrorCode.TunnelClosed, 'the legacy port-forward WebSocket is closed'));
+    if (this.#state.kind !== "open") {
+      callback(new TunnelError(TunnelErrorCode.TunnelClosed, "the legacy port-forward WebSocket is closed"));
       return;
     }
     this.#options.onBytesOut?.(chunk.length);
@@ -83,7 +83,7 @@ export class LegacyV4Connection extends Duplex implements TransportSink {
   }
 
   override _read(): void {
-    if (this.#state.kind === 'open') this.#state.transport.resume();
+    if (this.#state.kind === "open") this.#state.transport.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -92,7 +92,7 @@ export class LegacyV4Connection extends Duplex implements TransportSink {
   }
 
   onData(bytes: Buffer): void {
-    let events: ReturnType<V4ChannelDemuxer['handleMessage']>;
+    let events: ReturnType<V4ChannelDemuxer["handleMessage"]>;
     try {
       events = this.#demuxer.handleMessage(bytes);
     } catch (error) {
@@ -100,12 +100,12 @@ export class LegacyV4Connection extends Duplex implements TransportSink {
       return;
     }
     for (const event of events) {
-      if (event.kind === 'error') {
+      if (event.kind === "error") {
         if (this.#errorText.length < 64 * 1024) this.#errorText += event.text;
         continue;
       }
       this.#options.onBytesIn?.(event.data.length);
-      if (!this.push(event.data) && this.#state.kind === 'open') {
+      if (!this.push(event.data) && this.#state.kind === "open") {
         this.#state.transport.pause();
       }
     }
@@ -118,9 +118,9 @@ export class LegacyV4Connection extends Duplex implements TransportSink {
   }
 
   onClose(error: TunnelError | null): void {
-    this.#state = { kind: 'closed' };
+    this.#state = { kind: "closed" };
     this.#clearGrace();
-    if (this.#errorText !== '') {
+    if (this.#errorText !== "") {
       this.destroy(new TunnelError(TunnelErrorCode.PortForward, `port-forward to port ${this.port} failed: ${this.#errorText}`));
     } else if (error !== null) {
       this.destroy(error);
@@ -131,7 +131,7 @@ export class LegacyV4Connection extends Duplex implements TransportSink {
 
   #closeTransport(): void {
     this.#clearGrace();
-    if (this.#state.kind === 'open') this.#state.transport.close();
+    if (this.#state.kind === "open") this.#state.transport.close();
   }
 
   #clearGrace(): void {

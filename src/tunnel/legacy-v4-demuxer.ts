@@ -11,13 +11,13 @@
  *  - Empty messages are ignored; an unknown channel or a wrong port prefix is PF_ERR_CHANNEL_PROTOCOL.
  */
 
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 export type V4Event =
-  | { readonly kind: 'data'; readonly portIndex: number; readonly data: Buffer }
-  | { readonly kind: 'error'; readonly portIndex: number; readonly text: string };
+  | { readonly kind: "data"; readonly portIndex: number; readonly data: Buffer }
+  | { readonly kind: "error"; readonly portIndex: number; readonly text: string };
 
-export const V4_CHANNEL_PROTOCOL = 'v4.channel.k8s.io';
+export const V4_CHANNEL_PROTOCOL = "v4.channel.k8s.io";
 
 interface ChannelState {
   /** Prefix bytes still to strip (2, 1 or 0). */
@@ -51,18 +51,15 @@ export class V4ChannelDemuxer {
         const port = state.prefixLow | (payload[0]! << 8);
         const expected = this.#ports[portIndex]!;
         if (port !== expected) {
-          throw new TunnelError(
-            TunnelErrorCode.ChannelProtocol,
-            `v4 channel ${channel} announced port ${port}, expected ${expected}`,
-          );
+          throw new TunnelError(TunnelErrorCode.ChannelProtocol, `v4 channel ${channel} announced port ${port}, expected ${expected}`);
         }
       }
       state.prefixRemaining--;
       payload = payload.subarray(1);
     }
     if (payload.length === 0) return [];
-    if (channel % 2 === 0) return [{ kind: 'data', portIndex, data: payload }];
-    return [{ kind: 'error', portIndex, text: payload.toString('utf8') }];
+    if (channel % 2 === 0) return [{ kind: "data", portIndex, data: payload }];
+    return [{ kind: "error", portIndex, text: payload.toString("utf8") }];
   }
 }
 

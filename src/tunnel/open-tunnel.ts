@@ -14,17 +14,17 @@
  * Failures reject with a coded TunnelError (use `closeReasonFor(error)` for the status reason).
  */
 
-import type { KubeConfig } from '@kubernetes/client-node';
-import type WebSocket from 'ws';
-import { type Clock, systemClock } from './clock.ts';
-import { HandshakeError } from './handshake-failure.ts';
-import { LegacyTunnel } from './legacy-tunnel.ts';
-import { V4_CHANNEL_PROTOCOL } from './legacy-v4-demuxer.ts';
-import { SpdyTunnel } from './spdy-tunnel.ts';
-import { TUNNEL_SUBPROTOCOL, type Tunnel, type TunnelProtocolSetting } from './tunnel.ts';
-import { TunnelErrorCode } from './tunnel-error.ts';
-import { type DialOptions, dialWebSocket } from './websocket-dialer.ts';
-import { WebSocketTransport } from './websocket-transport.ts';
+import type { KubeConfig } from "@kubernetes/client-node";
+import type WebSocket from "ws";
+import { type Clock, systemClock } from "./clock.ts";
+import { HandshakeError } from "./handshake-failure.ts";
+import { LegacyTunnel } from "./legacy-tunnel.ts";
+import { V4_CHANNEL_PROTOCOL } from "./legacy-v4-demuxer.ts";
+import { SpdyTunnel } from "./spdy-tunnel.ts";
+import { TUNNEL_SUBPROTOCOL, type Tunnel, type TunnelProtocolSetting } from "./tunnel.ts";
+import { TunnelErrorCode } from "./tunnel-error.ts";
+import { type DialOptions, dialWebSocket } from "./websocket-dialer.ts";
+import { WebSocketTransport } from "./websocket-transport.ts";
 
 export interface OpenTunnelOptions {
   readonly kubeConfig: KubeConfig;
@@ -46,7 +46,7 @@ export interface OpenTunnelOptions {
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
 
 export async function openTunnel(options: OpenTunnelOptions): Promise<Tunnel> {
-  const protocol = options.protocol ?? 'Auto';
+  const protocol = options.protocol ?? "Auto";
   const clock = options.clock ?? systemClock;
   const intervalMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
   const timeoutMs = options.keepaliveTimeoutMs ?? intervalMs * 2;
@@ -72,12 +72,12 @@ export async function openTunnel(options: OpenTunnelOptions): Promise<Tunnel> {
       options.signal,
     );
 
-  if (protocol === 'Legacy') return legacy();
+  if (protocol === "Legacy") return legacy();
   let socket: WebSocket;
   try {
     socket = await dial(dialOptions(TUNNEL_SUBPROTOCOL));
   } catch (error) {
-    if (protocol === 'Auto' && isFallbackWorthy(error)) return legacy();
+    if (protocol === "Auto" && isFallbackWorthy(error)) return legacy();
     throw error;
   }
   const tunnel = new SpdyTunnel({
@@ -101,10 +101,10 @@ function withAbort<T extends Tunnel>(tunnel: T, signal: AbortSignal | undefined)
     return tunnel;
   }
   const onAbort = (): void => tunnel.close();
-  signal.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener("abort", onAbort, { once: true });
   tunnel.closed.then(
-    () => signal.removeEventListener('abort', onAbort),
-    () => signal.removeEventListener('abort', onAbort),
+    () => signal.removeEventListener("abort", onAbort),
+    () => signal.removeEventListener("abort", onAbort),
   );
   return tunnel;
 }

@@ -26,11 +26,11 @@
  * RST_STREAM CANCEL. Errors are per connection and coded; the session is never affected.
  */
 
-import { Duplex } from 'node:stream';
-import { type Clock, systemClock, type TimerHandle } from './clock.ts';
-import type { SpdySession } from './spdy-session.ts';
-import type { SpdyStream } from './spdy-stream.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import { Duplex } from "node:stream";
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import type { SpdySession } from "./spdy-session.ts";
+import type { SpdyStream } from "./spdy-stream.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 /** Upper bound on error-stream text we keep (the runtime writes one short line). */
 const MAX_ERROR_TEXT_BYTES = 64 * 1024;
@@ -70,14 +70,14 @@ export class PortForwardConnection extends Duplex {
   override _construct(callback: (error?: Error | null) => void): void {
     const common = { port: String(this.port), requestid: this.requestId };
     try {
-      this.#errorStream = this.#session.openStream(new Map([['streamtype', 'error'], ...Object.entries(common)]), {
+      this.#errorStream = this.#session.openStream(new Map([["streamtype", "error"], ...Object.entries(common)]), {
         onReply: () => this.#errorStream?.end(),
         onData: (data) => this.#collectErrorText(data),
         onRemoteFin: () => this.#onErrorStreamEnd(),
         onReset: () => this.#onErrorStreamEnd(),
         onSessionClose: (error) => this.destroy(error),
       });
-      this.#dataStream = this.#session.openStream(new Map([['streamtype', 'data'], ...Object.entries(common)]), {
+      this.#dataStream = this.#session.openStream(new Map([["streamtype", "data"], ...Object.entries(common)]), {
         onReply: () => {},
         onData: (data) => this.#queueInbound(data),
         onRemoteFin: () => this.#onDataStreamFin(),
@@ -107,7 +107,7 @@ export class PortForwardConnection extends Duplex {
     if (this.#dataFinPending !== null) this.#clock.clearTimeout(this.#dataFinPending);
     this.#dataFinPending = null;
     for (const stream of [this.#dataStream, this.#errorStream]) {
-      if (stream !== null && stream.state.kind !== 'closed') stream.reset();
+      if (stream !== null && stream.state.kind !== "closed") stream.reset();
     }
     callback(error);
   }
@@ -123,7 +123,7 @@ export class PortForwardConnection extends Duplex {
 
   #remoteError(): TunnelError | null {
     if (this.#errorTextBytes === 0) return null;
-    const text = Buffer.concat(this.#errorText).toString('utf8');
+    const text = Buffer.concat(this.#errorText).toString("utf8");
     return new TunnelError(TunnelErrorCode.PortForward, `port-forward to port ${this.port} failed: ${text}`);
   }
 

@@ -19,17 +19,10 @@
  * PING flags 0, lowercase unique header names, header block consumed exactly.
  */
 
-import { HeaderInflater } from './header-compression.ts';
-import { decodeHeaderBlock } from './header-block.ts';
-import {
-  ControlType,
-  FLAG_FIN,
-  FRAME_HEADER_BYTES,
-  SPDY_VERSION,
-  type SettingsEntry,
-  type SpdyFrame,
-} from './spdy-frame.ts';
-import { TunnelError, TunnelErrorCode, toTunnelError } from './tunnel-error.ts';
+import { decodeHeaderBlock } from "./header-block.ts";
+import { HeaderInflater } from "./header-compression.ts";
+import { ControlType, FLAG_FIN, FRAME_HEADER_BYTES, type SettingsEntry, SPDY_VERSION, type SpdyFrame } from "./spdy-frame.ts";
+import { TunnelError, TunnelErrorCode, toTunnelError } from "./tunnel-error.ts";
 
 interface PendingHeader {
   readonly control: boolean;
@@ -42,10 +35,10 @@ interface PendingHeader {
 }
 
 type DecoderState =
-  | { readonly kind: 'header' }
-  | { readonly kind: 'payload'; readonly header: PendingHeader }
-  | { readonly kind: 'data'; readonly streamId: number; readonly flags: number; remaining: number }
-  | { readonly kind: 'failed'; readonly error: TunnelError };
+  | { readonly kind: "header" }
+  | { readonly kind: "payload"; readonly header: PendingHeader }
+  | { readonly kind: "data"; readonly streamId: number; readonly flags: number; remaining: number }
+  | { readonly kind: "failed"; readonly error: TunnelError };
 
 export interface SpdyDecoderOptions {
   /** Largest frame payload accepted; defaults to the 24-bit maximum. */
@@ -61,7 +54,7 @@ export class SpdyDecoder {
   readonly #maxFramePayload: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
-  #state: DecoderState = { kind: 'header' };
+  #state: DecoderState = { kind: "header" };
 
   constructor(inflater: HeaderInflater = new HeaderInflater(), options: SpdyDecoderOptions = {}) {
     this.#inflater = inflater;
@@ -74,7 +67,7 @@ export class SpdyDecoder {
   }
 
   write(chunk: Buffer): SpdyFrame[] {
-    if (this.#state.kind === 'failed') throw this.#state.error;
+    if (this.#state.kind === "failed") throw this.#state.error;
     if (chunk.length > 0) {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -82,30 +75,30 @@ export class SpdyDecoder {
     const frames: SpdyFrame[] = [];
     try {
       for (;;) {
-        if (this.#state.kind === 'header') {
+        if (this.#state.kind === "header") {
           if (this.#buffered < FRAME_HEADER_BYTES) break;
           const header = this.#parseHeader(this.#consume(FRAME_HEADER_BYTES));
           if (!header.control) {
-            if (header.typeOrStreamId === 0) throw protocolError('DATA on stream 0');
-            this.#state = { kind: 'data', streamId: header.typeOrStreamId, flags: header.flags, remaining: header.length };
+            if (header.typeOrStreamId === 0) throw protocolError("DATA on stream 0");
+            this.#state = { kind: "data", streamId: header.typeOrStreamId, flags: header.flags, remaining: header.length };
           } else {
-            this.#state = { kind: 'payload', header };
+            this.#state = { kind: "payload", header };
           }
         }
-        if (this.#state.kind === 'data') {
+        if (this.#state.kind === "data") {
           if (!this.#streamData(this.#state, frames)) break;
           continue;
         }
-        if (this.#state.kind !== 'payload') break;
+        if (this.#state.kind !== "payload") break;
         const { header } = this.#state;
         if (this.#buffered < header.length) break;
         const payload = this.#consume(header.length);
-        this.#state = { kind: 'header' };
+        this.#state = { kind: "header" };
         frames.push(this.#parseFrame(header, payload));
       }
     } catch (error) {
-      const coded = toTunnelError(error, TunnelErrorCode.SpdyProtocol, 'SPDY frame: decoding failed');
-      this.#state = { kind: 'failed', error: coded };
+      const coded = toTunnelError(error, TunnelErrorCode.SpdyProtocol, "SPDY frame: decoding failed");
+      this.#state = { kind: "failed", error: coded };
       this.#chunks = [];
       this.#buffered = 0;
       throw coded;
@@ -116,8 +109,8 @@ export class SpdyDecoder {
   /** Emits the DATA bytes at hand; returns true when the frame is complete (state back to header). */
   #streamData(state: { streamId: number; flags: number; remaining: number }, frames: SpdyFrame[]): boolean {
     if (state.remaining === 0) {
-      frames.push({ kind: 'data', streamId: state.streamId, flags: state.flags, data: Buffer.alloc(0) });
-      this.#state = { kind: 'header' };
+      frames.push({ kind: "data", streamId: state.streamId, flags: state.flags, data: Buffer.alloc(0) });
+      this.#state = { kind: "header" };
       return true;
     }
     while (state.remaining > 0 && this.#buffered > 0) {
@@ -126,10 +119,10 @@ export class SpdyDecoder {
       const piece = this.#consume(take);
       state.remaining -= take;
       const flags = state.remaining === 0 ? state.flags : state.flags & ~FLAG_FIN;
-      frames.push({ kind: 'data', streamId: state.streamId, flags, data: piece });
+      frames.push({ kind: "data", streamId: state.streamId, flags, data: piece });
     }
     if (state.remaining > 0) return false;
-    this.#state = { kind: 'header' };
+    this.#state = { kind: "header" };
     return true;
   }
 
@@ -174,8 +167,8 @@ export class SpdyDecoder {
     const { flags, length } = header;
     if (!header.control) {
       const streamId = header.typeOrStreamId;
-      if (streamId === 0) throw protocolError('DATA on stream 0');
-      return { kind: 'data', streamId, flags, data: payload };
+      if (streamId === 0) throw protocolError("DATA on stream 0");
+      return { kind: "data", streamId, flags, data: payload };
     }
     const type = header.typeOrStreamId;
     const streamIdAt = (offset: number): number => {
@@ -197,24 +190,24 @@ export class SpdyDecoder {
         const priority = payload[8]! >>> 5;
         const slot = payload[9]!;
         const headers = this.#headers(payload.subarray(10));
-        return { kind: 'synStream', streamId, associatedStreamId, priority, slot, flags, headers };
+        return { kind: "synStream", streamId, associatedStreamId, priority, slot, flags, headers };
       }
       case ControlType.SynReply: {
         requireMinimum(4);
         const streamId = streamIdAt(0);
-        return { kind: 'synReply', streamId, flags, headers: this.#headers(payload.subarray(4)) };
+        return { kind: "synReply", streamId, flags, headers: this.#headers(payload.subarray(4)) };
       }
       case ControlType.Headers: {
         requireMinimum(4);
         const streamId = streamIdAt(0);
-        return { kind: 'headers', streamId, flags, headers: this.#headers(payload.subarray(4)) };
+        return { kind: "headers", streamId, flags, headers: this.#headers(payload.subarray(4)) };
       }
       case ControlType.RstStream: {
         requireLength(8);
         const streamId = streamIdAt(0);
         const status = payload.readUInt32BE(4);
-        if (status === 0) throw protocolError('RST_STREAM with status 0');
-        return { kind: 'rstStream', streamId, status };
+        if (status === 0) throw protocolError("RST_STREAM with status 0");
+        return { kind: "rstStream", streamId, status };
       }
       case ControlType.Settings: {
         requireMinimum(4);
@@ -225,19 +218,19 @@ export class SpdyDecoder {
           const word = payload.readUInt32BE(offset);
           entries.push({ flags: word >>> 24, id: word & 0xffffff, value: payload.readUInt32BE(offset + 4) });
         }
-        return { kind: 'settings', flags, entries };
+        return { kind: "settings", flags, entries };
       }
       case ControlType.Ping: {
         requireLength(4);
-        if (flags !== 0) throw protocolError('PING with flags');
+        if (flags !== 0) throw protocolError("PING with flags");
         const id = payload.readUInt32BE(0);
-        if (id === 0) throw protocolError('PING with id 0');
-        return { kind: 'ping', id };
+        if (id === 0) throw protocolError("PING with id 0");
+        return { kind: "ping", id };
       }
       case ControlType.GoAway: {
         requireLength(8);
         return {
-          kind: 'goAway',
+          kind: "goAway",
           lastGoodStreamId: payload.readUInt32BE(0) & 0x7fffffff,
           status: payload.readUInt32BE(4),
         };
@@ -245,7 +238,7 @@ export class SpdyDecoder {
       case ControlType.WindowUpdate: {
         requireLength(8);
         const streamId = payload.readUInt32BE(0) & 0x7fffffff;
-        return { kind: 'windowUpdate', streamId, delta: payload.readUInt32BE(4) & 0x7fffffff };
+        return { kind: "windowUpdate", streamId, delta: payload.readUInt32BE(4) & 0x7fffffff };
       }
       default:
         throw protocolError(`unknown control frame type ${type}`);

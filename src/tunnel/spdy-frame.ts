@@ -57,7 +57,7 @@ export const MAX_STREAM_ID = 0x7fffffff;
 export type HeaderBlock = ReadonlyMap<string, string>;
 
 export interface SynStreamFrame {
-  readonly kind: 'synStream';
+  readonly kind: "synStream";
   readonly streamId: number;
   readonly associatedStreamId: number;
   /** 0 (highest) … 7. */
@@ -68,14 +68,14 @@ export interface SynStreamFrame {
 }
 
 export interface SynReplyFrame {
-  readonly kind: 'synReply';
+  readonly kind: "synReply";
   readonly streamId: number;
   readonly flags: number;
   readonly headers: HeaderBlock;
 }
 
 export interface RstStreamFrame {
-  readonly kind: 'rstStream';
+  readonly kind: "rstStream";
   readonly streamId: number;
   readonly status: number;
 }
@@ -87,37 +87,37 @@ export interface SettingsEntry {
 }
 
 export interface SettingsFrame {
-  readonly kind: 'settings';
+  readonly kind: "settings";
   readonly flags: number;
   readonly entries: readonly SettingsEntry[];
 }
 
 export interface PingFrame {
-  readonly kind: 'ping';
+  readonly kind: "ping";
   readonly id: number;
 }
 
 export interface GoAwayFrame {
-  readonly kind: 'goAway';
+  readonly kind: "goAway";
   readonly lastGoodStreamId: number;
   readonly status: number;
 }
 
 export interface HeadersFrame {
-  readonly kind: 'headers';
+  readonly kind: "headers";
   readonly streamId: number;
   readonly flags: number;
   readonly headers: HeaderBlock;
 }
 
 export interface WindowUpdateFrame {
-  readonly kind: 'windowUpdate';
+  readonly kind: "windowUpdate";
   readonly streamId: number;
   readonly delta: number;
 }
 
 export interface DataFrame {
-  readonly kind: 'data';
+  readonly kind: "data";
   readonly streamId: number;
   readonly flags: number;
   readonly data: Buffer;

@@ -23,19 +23,19 @@
  *    stream then gets `onSessionClose`. Stream-level trouble never closes the session.
  */
 
-import type { ByteTransport, TransportSink } from './byte-transport.ts';
-import { FrameWriter } from './frame-writer.ts';
-import { HeaderDeflater, HeaderInflater } from './header-compression.ts';
-import { SpdyDecoder } from './spdy-decoder.ts';
-import { encodeFrame } from './spdy-encoder.ts';
-import { GoAwayStatus, type HeaderBlock, MAX_STREAM_ID, RstStatus, type SpdyFrame } from './spdy-frame.ts';
-import { SpdyStream, type SpdyStreamEvents, type StreamHost } from './spdy-stream.ts';
-import { TunnelError, TunnelErrorCode, toTunnelError } from './tunnel-error.ts';
+import type { ByteTransport, TransportSink } from "./byte-transport.ts";
+import { FrameWriter } from "./frame-writer.ts";
+import { HeaderDeflater, HeaderInflater } from "./header-compression.ts";
+import { SpdyDecoder } from "./spdy-decoder.ts";
+import { encodeFrame } from "./spdy-encoder.ts";
+import { GoAwayStatus, type HeaderBlock, MAX_STREAM_ID, RstStatus, type SpdyFrame } from "./spdy-frame.ts";
+import { SpdyStream, type SpdyStreamEvents, type StreamHost } from "./spdy-stream.ts";
+import { TunnelError, TunnelErrorCode, toTunnelError } from "./tunnel-error.ts";
 
 export type SpdySessionState =
-  | { readonly kind: 'open' }
-  | { readonly kind: 'goingAway'; readonly lastGoodStreamId: number }
-  | { readonly kind: 'closed'; readonly error: TunnelError | null };
+  | { readonly kind: "open" }
+  | { readonly kind: "goingAway"; readonly lastGoodStreamId: number }
+  | { readonly kind: "closed"; readonly error: TunnelError | null };
 
 export interface SpdySessionOptions {
   readonly defer: (callback: () => void) => void;
@@ -60,7 +60,7 @@ export class SpdySession implements StreamHost, TransportSink {
   readonly #options: SpdySessionOptions;
   readonly #streams = new Map<number, SpdyStream>();
   readonly #blockedStreams = new Set<number>();
-  #state: SpdySessionState = { kind: 'open' };
+  #state: SpdySessionState = { kind: "open" };
   #nextStreamId = 1;
   #nextPingId = FIRST_PING_ID;
   #bytesIn = 0;
@@ -109,15 +109,15 @@ export class SpdySession implements StreamHost, TransportSink {
 
   /** Opens a stream: SYN_STREAM is encoded now, so ids hit the wire in increasing order. */
   openStream(headers: HeaderBlock, events: SpdyStreamEvents): SpdyStream {
-    if (this.#state.kind !== 'open') {
+    if (this.#state.kind !== "open") {
       throw new TunnelError(TunnelErrorCode.TunnelClosed, `SPDY session is ${this.#state.kind}; no new streams`);
     }
     const id = this.#nextStreamId;
     if (id > MAX_STREAM_ID) {
-      throw new TunnelError(TunnelErrorCode.StreamIdsExhausted, 'SPDY stream ids exhausted; open a new tunnel');
+      throw new TunnelError(TunnelErrorCode.StreamIdsExhausted, "SPDY stream ids exhausted; open a new tunnel");
     }
     const stream = new SpdyStream(id, this, events);
-    this.sendFrame({ kind: 'synStream', streamId: id, associatedStreamId: 0, priority: 0, slot: 0, flags: 0, headers });
+    this.sendFrame({ kind: "synStream", streamId: id, associatedStreamId: 0, priority: 0, slot: 0, flags: 0, headers });
     this.#nextStreamId += 2;
     this.#streams.set(id, stream);
     return stream;
@@ -127,20 +127,20 @@ export class SpdySession implements StreamHost, TransportSink {
   ping(): number {
     const id = this.#nextPingId;
     this.#nextPingId = id + 2 > MAX_STREAM_ID ? FIRST_PING_ID : id + 2;
-    this.sendFrame({ kind: 'ping', id });
+    this.sendFrame({ kind: "ping", id });
     return id;
   }
 
   /** Graceful close: GOAWAY, flush, close the transport. Open streams end with TunnelClosed. */
   close(): void {
-    if (this.#state.kind === 'closed') return;
-    this.sendFrame({ kind: 'goAway', lastGoodStreamId: 0, status: GoAwayStatus.Ok });
+    if (this.#state.kind === "closed") return;
+    this.sendFrame({ kind: "goAway", lastGoodStreamId: 0, status: GoAwayStatus.Ok });
     this.#finish(null);
     this.#transport.close();
   }
 
   destroy(error: TunnelError): void {
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     this.#finish(error);
     this.#transport.destroy(error);
   }
@@ -148,8 +148,8 @@ export class SpdySession implements StreamHost, TransportSink {
   // StreamHost
 
   sendFrame(frame: SpdyFrame): void {
-    if (this.#state.kind === 'closed') return;
-    if (frame.kind === 'data') this.#bytesOut += frame.data.length;
+    if (this.#state.kind === "closed") return;
+    if (frame.kind === "data") this.#bytesOut += frame.data.length;
     this.#writer.enqueue(encodeFrame(frame, this.#deflater));
   }
 
@@ -161,7 +161,7 @@ export class SpdySession implements StreamHost, TransportSink {
     const wasPaused = this.readingPaused;
     if (blocked) this.#blockedStreams.add(streamId);
     else this.#blockedStreams.delete(streamId);
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     if (!wasPaused && this.readingPaused) this.#transport.pause();
     else if (wasPaused && !this.readingPaused) this.#transport.resume();
   }
@@ -173,12 +173,12 @@ export class SpdySession implements StreamHost, TransportSink {
   // TransportSink
 
   onData(bytes: Buffer): void {
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     let frames: SpdyFrame[];
     try {
       frames = this.#decoder.write(bytes);
     } catch (error) {
-      this.destroy(toTunnelError(error, TunnelErrorCode.SpdyProtocol, 'SPDY decoding failed'));
+      this.destroy(toTunnelError(error, TunnelErrorCode.SpdyProtocol, "SPDY decoding failed"));
       return;
     }
     for (const frame of frames) {
@@ -192,39 +192,38 @@ export class SpdySession implements StreamHost, TransportSink {
   }
 
   onClose(error: TunnelError | null): void {
-    if (this.#state.kind === 'closed') return;
-    const unexpected =
-      error ?? new TunnelError(TunnelErrorCode.Network, 'the transport closed before the SPDY session ended');
-    this.#finish(this.#state.kind === 'goingAway' && error === null ? null : unexpected);
+    if (this.#state.kind === "closed") return;
+    const unexpected = error ?? new TunnelError(TunnelErrorCode.Network, "the transport closed before the SPDY session ended");
+    this.#finish(this.#state.kind === "goingAway" && error === null ? null : unexpected);
   }
 
   #handleFrame(frame: SpdyFrame): void {
     switch (frame.kind) {
-      case 'synReply':
+      case "synReply":
         this.#streams.get(frame.streamId)?.handleReply(frame);
         return;
-      case 'data':
+      case "data":
         this.#bytesIn += frame.data.length;
         this.#streams.get(frame.streamId)?.handleData(frame.data, frame.flags);
         return;
-      case 'rstStream':
+      case "rstStream":
         this.#streams.get(frame.streamId)?.handleReset(frame.status);
         return;
-      case 'headers':
+      case "headers":
         if ((frame.flags & 1) !== 0) this.#streams.get(frame.streamId)?.handleRemoteFin();
         return;
-      case 'ping':
+      case "ping":
         if (frame.id % 2 === 1) this.#options.onPong?.(frame.id);
         else this.sendFrame(frame);
         return;
-      case 'goAway':
+      case "goAway":
         this.#handleGoAway(frame.lastGoodStreamId, frame.status);
         return;
-      case 'synStream':
-        this.sendFrame({ kind: 'rstStream', streamId: frame.streamId, status: RstStatus.RefusedStream });
+      case "synStream":
+        this.sendFrame({ kind: "rstStream", streamId: frame.streamId, status: RstStatus.RefusedStream });
         return;
-      case 'settings':
-      case 'windowUpdate':
+      case "settings":
+      case "windowUpdate":
         return;
     }
   }
@@ -235,21 +234,21 @@ export class SpdySession implements StreamHost, TransportSink {
    * (receivedStreamId − 2) to fail streams on.
    */
   #handleGoAway(lastGoodStreamId: number, status: number): void {
-    if (this.#state.kind !== 'open') return;
-    this.#state = { kind: 'goingAway', lastGoodStreamId };
+    if (this.#state.kind !== "open") return;
+    this.#state = { kind: "goingAway", lastGoodStreamId };
     this.#options.onGoAway?.(lastGoodStreamId, status);
   }
 
   #isClosed(): boolean {
-    return this.#state.kind === 'closed';
+    return this.#state.kind === "closed";
   }
 
   #finish(error: TunnelError | null): void {
     this.#writer.close();
-    this.#state = { kind: 'closed', error };
+    this.#state = { kind: "closed", error };
     const streamError = new TunnelError(
       TunnelErrorCode.TunnelClosed,
-      error === null ? 'the tunnel closed' : `the tunnel failed: ${error.message}`,
+      error === null ? "the tunnel closed" : `the tunnel failed: ${error.message}`,
       { cause: error ?? undefined },
     );
     for (const stream of [...this.#streams.values()]) stream.handleSessionClose(streamError);

@@ -19,8 +19,8 @@
  *    onSessionClose end it abruptly; a normal close is visible as state `closed`/`finished`.
  */
 
-import { FLAG_FIN, type HeaderBlock, RstStatus, type SpdyFrame } from './spdy-frame.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import { FLAG_FIN, type HeaderBlock, RstStatus, type SpdyFrame } from "./spdy-frame.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 export interface SpdyStreamEvents {
   onReply(headers: HeaderBlock): void;
@@ -41,11 +41,11 @@ export interface StreamHost {
 }
 
 export type SpdyStreamState =
-  | { readonly kind: 'awaitingReply' }
-  | { readonly kind: 'open' }
-  | { readonly kind: 'halfClosedLocal' }
-  | { readonly kind: 'halfClosedRemote' }
-  | { readonly kind: 'closed'; readonly cause: 'finished' | 'resetByPeer' | 'resetLocally' | 'sessionClosed' };
+  | { readonly kind: "awaitingReply" }
+  | { readonly kind: "open" }
+  | { readonly kind: "halfClosedLocal" }
+  | { readonly kind: "halfClosedRemote" }
+  | { readonly kind: "closed"; readonly cause: "finished" | "resetByPeer" | "resetLocally" | "sessionClosed" };
 
 type WriteCallback = (error?: Error | null) => void;
 type HeldWrite = { readonly data: Buffer; readonly callback: WriteCallback } | { readonly fin: true; readonly callback: WriteCallback };
@@ -54,7 +54,7 @@ export class SpdyStream {
   readonly id: number;
   readonly #host: StreamHost;
   readonly #events: SpdyStreamEvents;
-  #state: SpdyStreamState = { kind: 'awaitingReply' };
+  #state: SpdyStreamState = { kind: "awaitingReply" };
   #held: HeldWrite[] = [];
   #consumerBlocked = false;
 
@@ -70,11 +70,11 @@ export class SpdyStream {
 
   write(data: Buffer, callback: WriteCallback): void {
     switch (this.#state.kind) {
-      case 'awaitingReply':
+      case "awaitingReply":
         this.#held.push({ data, callback });
         return;
-      case 'open':
-      case 'halfClosedRemote':
+      case "open":
+      case "halfClosedRemote":
         this.#sendData(data, 0);
         this.#host.whenWritable(() => callback());
         return;
@@ -86,30 +86,30 @@ export class SpdyStream {
   /** Half-closes our side: an empty DATA frame with FIN. */
   end(callback: WriteCallback = () => {}): void {
     switch (this.#state.kind) {
-      case 'awaitingReply':
+      case "awaitingReply":
         this.#held.push({ fin: true, callback });
         return;
-      case 'open':
+      case "open":
         this.#sendData(Buffer.alloc(0), FLAG_FIN);
-        this.#state = { kind: 'halfClosedLocal' };
+        this.#state = { kind: "halfClosedLocal" };
         this.#host.whenWritable(() => callback());
         return;
-      case 'halfClosedRemote':
+      case "halfClosedRemote":
         this.#sendData(Buffer.alloc(0), FLAG_FIN);
-        this.#close('finished');
+        this.#close("finished");
         callback();
         return;
       default:
-        callback(this.#state.kind === 'halfClosedLocal' ? null : this.#closedError());
+        callback(this.#state.kind === "halfClosedLocal" ? null : this.#closedError());
     }
   }
 
   /** Aborts the stream with RST_STREAM (CANCEL by default, as spdystream's Reset). */
   reset(status: number = RstStatus.Cancel): void {
-    if (this.#state.kind === 'closed') return;
-    this.#host.sendFrame({ kind: 'rstStream', streamId: this.id, status });
+    if (this.#state.kind === "closed") return;
+    this.#host.sendFrame({ kind: "rstStream", streamId: this.id, status });
     this.#failHeld();
-    this.#close('resetLocally');
+    this.#close("resetLocally");
   }
 
   /** The consumer can take data again. */
@@ -120,21 +120,21 @@ export class SpdyStream {
   }
 
   handleReply(frame: { readonly flags: number; readonly headers: HeaderBlock }): void {
-    if (this.#state.kind !== 'awaitingReply') return;
-    this.#state = { kind: 'open' };
+    if (this.#state.kind !== "awaitingReply") return;
+    this.#state = { kind: "open" };
     this.#events.onReply(frame.headers);
     if ((frame.flags & FLAG_FIN) !== 0) this.handleRemoteFin();
     const held = this.#held;
     this.#held = [];
     for (const write of held) {
-      if ('fin' in write) this.end(write.callback);
+      if ("fin" in write) this.end(write.callback);
       else this.write(write.data, write.callback);
     }
   }
 
   handleData(data: Buffer, flags: number): void {
     const kind = this.#state.kind;
-    if (kind === 'closed' || kind === 'halfClosedRemote') return;
+    if (kind === "closed" || kind === "halfClosedRemote") return;
     if (data.length > 0 && !this.#events.onData(data) && !this.#consumerBlocked) {
       this.#consumerBlocked = true;
       this.#host.setConsumerBlocked(this.id, true);
@@ -144,13 +144,13 @@ export class SpdyStream {
 
   handleRemoteFin(): void {
     switch (this.#state.kind) {
-      case 'awaitingReply':
-      case 'open':
-        this.#state = { kind: 'halfClosedRemote' };
+      case "awaitingReply":
+      case "open":
+        this.#state = { kind: "halfClosedRemote" };
         this.#events.onRemoteFin();
         return;
-      case 'halfClosedLocal':
-        this.#close('finished');
+      case "halfClosedLocal":
+        this.#close("finished");
         this.#events.onRemoteFin();
         return;
       default:
@@ -158,16 +158,16 @@ export class SpdyStream {
   }
 
   handleReset(status: number): void {
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     this.#failHeld();
-    this.#close('resetByPeer');
+    this.#close("resetByPeer");
     this.#events.onReset(status);
   }
 
   handleSessionClose(error: TunnelError): void {
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     this.#held = [];
-    this.#close('sessionClosed');
+    this.#close("sessionClosed");
     this.#events.onSessionClose(error);
   }
 
@@ -176,13 +176,13 @@ export class SpdyStream {
     for (let offset = 0; offset < data.length; offset += max) {
       const end = Math.min(offset + max, data.length);
       const flags = end === data.length ? finFlag : 0;
-      this.#host.sendFrame({ kind: 'data', streamId: this.id, flags, data: data.subarray(offset, end) });
+      this.#host.sendFrame({ kind: "data", streamId: this.id, flags, data: data.subarray(offset, end) });
     }
-    if (data.length === 0) this.#host.sendFrame({ kind: 'data', streamId: this.id, flags: finFlag, data });
+    if (data.length === 0) this.#host.sendFrame({ kind: "data", streamId: this.id, flags: finFlag, data });
   }
 
-  #close(cause: 'finished' | 'resetByPeer' | 'resetLocally' | 'sessionClosed'): void {
-    this.#state = { kind: 'closed', cause };
+  #close(cause: "finished" | "resetByPeer" | "resetLocally" | "sessionClosed"): void {
+    this.#state = { kind: "closed", cause };
     if (this.#consumerBlocked) {
       this.#consumerBlocked = false;
       this.#host.setConsumerBlocked(this.id, false);

@@ -9,12 +9,12 @@
  * connections, existing ones run to their end. Constructing starts nothing; `start()` does.
  */
 
-import type { Duplex } from 'node:stream';
-import type { ByteTransport } from './byte-transport.ts';
-import type { Clock } from './clock.ts';
-import { Keepalive } from './keepalive.ts';
-import { PortForwardConnection } from './port-forward-connection.ts';
-import { SpdySession } from './spdy-session.ts';
+import type { Duplex } from "node:stream";
+import type { ByteTransport } from "./byte-transport.ts";
+import type { Clock } from "./clock.ts";
+import { Keepalive } from "./keepalive.ts";
+import { PortForwardConnection } from "./port-forward-connection.ts";
+import { SpdySession } from "./spdy-session.ts";
 import {
   closeReasonFor,
   TUNNEL_SUBPROTOCOL,
@@ -22,8 +22,8 @@ import {
   type TunnelCloseReason,
   type TunnelCounters,
   type TunnelState,
-} from './tunnel.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+} from "./tunnel.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 export interface SpdyTunnelOptions {
   readonly transport: ByteTransport;
@@ -39,7 +39,7 @@ export class SpdyTunnel implements Tunnel {
   readonly closed: Promise<TunnelCloseReason>;
   readonly #session: SpdySession;
   readonly #keepalive: Keepalive | null;
-  #state: TunnelState = { kind: 'open' };
+  #state: TunnelState = { kind: "open" };
   #resolveClosed: (reason: TunnelCloseReason) => void = () => {};
   #nextRequestId = 0;
   #active = 0;
@@ -53,7 +53,7 @@ export class SpdyTunnel implements Tunnel {
       ...(options.maxDataFramePayload === undefined ? {} : { maxDataFramePayload: options.maxDataFramePayload }),
       onPong: () => this.#keepalive?.notePong(),
       onGoAway: () => {
-        if (this.#state.kind === 'open') this.#state = { kind: 'draining' };
+        if (this.#state.kind === "open") this.#state = { kind: "draining" };
       },
       onClose: (error) => this.#onSessionClose(error),
     });
@@ -105,7 +105,7 @@ export class SpdyTunnel implements Tunnel {
       requestId: String(this.#nextRequestId++),
     });
     this.#active++;
-    connection.once('close', () => {
+    connection.once("close", () => {
       this.#active--;
     });
     return connection;
@@ -117,9 +117,9 @@ export class SpdyTunnel implements Tunnel {
 
   #onSessionClose(error: TunnelError | null): void {
     this.#keepalive?.stop();
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     const reason = closeReasonFor(error);
-    this.#state = { kind: 'closed', reason };
+    this.#state = { kind: "closed", reason };
     this.#resolveClosed(reason);
   }
 }

@@ -9,41 +9,41 @@
 /** Stable error codes. One reference table: the TSDoc of each entry. */
 export const TunnelErrorCode = {
   /** A SPDY frame was malformed or not allowed (peer bug or stream corruption). Fatal for the tunnel. */
-  SpdyProtocol: 'PF_ERR_SPDY_PROTOCOL',
+  SpdyProtocol: "PF_ERR_SPDY_PROTOCOL",
   /** A SPDY header block could not be (de)compressed with the shared zlib context. Fatal for the tunnel. */
-  SpdyCompression: 'PF_ERR_SPDY_COMPRESSION',
+  SpdyCompression: "PF_ERR_SPDY_COMPRESSION",
   /** The peer reset one stream (RST_STREAM); per connection. */
-  StreamReset: 'PF_ERR_STREAM_RESET',
+  StreamReset: "PF_ERR_STREAM_RESET",
   /** The runtime wrote text on the connection's error stream/channel (e.g. connection refused); per connection. */
-  PortForward: 'PF_ERR_PORT_FORWARD',
+  PortForward: "PF_ERR_PORT_FORWARD",
   /** The tunnel closed while the connection was open; per connection, `cause` says why. */
-  TunnelClosed: 'PF_ERR_TUNNEL_CLOSED',
+  TunnelClosed: "PF_ERR_TUNNEL_CLOSED",
   /** All 2^30 client stream ids of this SPDY session are used up; open a new tunnel. */
-  StreamIdsExhausted: 'PF_ERR_STREAM_IDS_EXHAUSTED',
+  StreamIdsExhausted: "PF_ERR_STREAM_IDS_EXHAUSTED",
   /** The peer sent GOAWAY. */
-  GoAway: 'PF_ERR_GOAWAY',
+  GoAway: "PF_ERR_GOAWAY",
   /** The API server answered 401/403 to the upgrade. */
-  Forbidden: 'PF_ERR_FORBIDDEN',
+  Forbidden: "PF_ERR_FORBIDDEN",
   /** The API server answered 404 to the upgrade (pod, or namespace, does not exist). */
-  PodNotFound: 'PF_ERR_POD_NOT_FOUND',
+  PodNotFound: "PF_ERR_POD_NOT_FOUND",
   /** Any other non-101 answer, or a subprotocol the client did not offer. */
-  UpgradeFailed: 'PF_ERR_UPGRADE_FAILED',
+  UpgradeFailed: "PF_ERR_UPGRADE_FAILED",
   /** DNS, TCP, TLS or socket failure, or the WebSocket closed unexpectedly. */
-  Network: 'PF_ERR_NETWORK',
+  Network: "PF_ERR_NETWORK",
   /** A SPDY PING or WebSocket ping was not answered in time. */
-  KeepaliveTimeout: 'PF_ERR_KEEPALIVE_TIMEOUT',
+  KeepaliveTimeout: "PF_ERR_KEEPALIVE_TIMEOUT",
   /** The peer sent a text WebSocket message on a binary-only protocol. Fatal. */
-  WebSocketProtocol: 'PF_ERR_WS_PROTOCOL',
+  WebSocketProtocol: "PF_ERR_WS_PROTOCOL",
   /** The legacy v4 channel protocol was violated (unknown channel, short port prefix). */
-  ChannelProtocol: 'PF_ERR_CHANNEL_PROTOCOL',
+  ChannelProtocol: "PF_ERR_CHANNEL_PROTOCOL",
   /** The operation was aborted by the caller's AbortSignal or close(). */
-  Aborted: 'PF_ERR_ABORTED',
+  Aborted: "PF_ERR_ABORTED",
 } as const;
 
 export type TunnelErrorCode = (typeof TunnelErrorCode)[keyof typeof TunnelErrorCode];
 
 export class TunnelError extends Error {
-  override readonly name = 'TunnelError';
+  override readonly name = "TunnelError";
   readonly code: TunnelErrorCode;
 
   constructor(code: TunnelErrorCode, message: string, options?: { cause?: unknown }) {

@@ -7,15 +7,15 @@
  * with PF_ERR_TUNNEL_CLOSED. Connection errors never close the tunnel.
  */
 
-import type { Duplex } from 'node:stream';
-import { TunnelErrorCode, type TunnelError } from './tunnel-error.ts';
+import type { Duplex } from "node:stream";
+import { type TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 /** The KEP-4006 WebSocket subprotocol carrying SPDY/3.1 port-forward. */
-export const TUNNEL_SUBPROTOCOL = 'SPDY/3.1+portforward.k8s.io';
+export const TUNNEL_SUBPROTOCOL = "SPDY/3.1+portforward.k8s.io";
 
-export type TunnelProtocolSetting = 'Auto' | 'Tunnel' | 'Legacy';
+export type TunnelProtocolSetting = "Auto" | "Tunnel" | "Legacy";
 
-export type TunnelCloseReasonCode = 'PodGone' | 'Forbidden' | 'ProtocolUnsupported' | 'Network' | 'KeepaliveTimeout' | 'Closed';
+export type TunnelCloseReasonCode = "PodGone" | "Forbidden" | "ProtocolUnsupported" | "Network" | "KeepaliveTimeout" | "Closed";
 
 export interface TunnelCloseReason {
   readonly reason: TunnelCloseReasonCode;
@@ -25,9 +25,9 @@ export interface TunnelCloseReason {
 }
 
 export type TunnelState =
-  | { readonly kind: 'open' }
-  | { readonly kind: 'draining' }
-  | { readonly kind: 'closed'; readonly reason: TunnelCloseReason };
+  | { readonly kind: "open" }
+  | { readonly kind: "draining" }
+  | { readonly kind: "closed"; readonly reason: TunnelCloseReason };
 
 export interface TunnelCounters {
   readonly activeConnections: number;
@@ -51,25 +51,25 @@ export interface Tunnel {
 
 /** Maps a coded error to the tunnel close reason reported in status. */
 export function closeReasonFor(error: TunnelError | null): TunnelCloseReason {
-  if (error === null) return { reason: 'Closed', message: 'the tunnel was closed', error: null };
+  if (error === null) return { reason: "Closed", message: "the tunnel was closed", error: null };
   const reason = ((): TunnelCloseReasonCode => {
     switch (error.code) {
       case TunnelErrorCode.Forbidden:
-        return 'Forbidden';
+        return "Forbidden";
       case TunnelErrorCode.PodNotFound:
-        return 'PodGone';
+        return "PodGone";
       case TunnelErrorCode.UpgradeFailed:
       case TunnelErrorCode.SpdyProtocol:
       case TunnelErrorCode.SpdyCompression:
       case TunnelErrorCode.WebSocketProtocol:
       case TunnelErrorCode.ChannelProtocol:
-        return 'ProtocolUnsupported';
+        return "ProtocolUnsupported";
       case TunnelErrorCode.KeepaliveTimeout:
-        return 'KeepaliveTimeout';
+        return "KeepaliveTimeout";
       case TunnelErrorCode.Aborted:
-        return 'Closed';
+        return "Closed";
       default:
-        return 'Network';
+        return "Network";
     }
   })();
   return { reason, message: error.message, error };

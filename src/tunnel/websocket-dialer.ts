@@ -20,16 +20,11 @@
  *    the transport that attaches resumes it, so early messages (v4 port prefixes) are not lost.
  */
 
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
-import WebSocket from 'ws';
-import {
-  classifyHandshakeFailure,
-  type HandshakeTarget,
-  networkFailure,
-  subprotocolMismatch,
-} from './handshake-failure.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import type { ClientRequest, IncomingMessage } from "node:http";
+import type { KubeConfig } from "@kubernetes/client-node";
+import WebSocket from "ws";
+import { classifyHandshakeFailure, type HandshakeTarget, networkFailure, subprotocolMismatch } from "./handshake-failure.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -47,18 +42,18 @@ export interface DialOptions {
 /** Builds the wss:// URL, keeping any path prefix of the cluster server URL. */
 export function portForwardUrl(server: string, namespace: string, pod: string, ports: readonly number[] = []): URL {
   const url = new URL(server);
-  url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
-  const prefix = url.pathname.replace(/\/+$/, '');
+  url.protocol = url.protocol === "http:" ? "ws:" : "wss:";
+  const prefix = url.pathname.replace(/\/+$/, "");
   url.pathname = `${prefix}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`;
-  url.search = '';
-  for (const port of ports) url.searchParams.append('ports', String(port));
+  url.search = "";
+  for (const port of ports) url.searchParams.append("ports", String(port));
   return url;
 }
 
 export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
   const target: HandshakeTarget = { namespace: options.namespace, pod: options.pod, protocol: options.subprotocol };
   const cluster = options.kubeConfig.getCurrentCluster();
-  if (cluster === null) throw networkFailure(new Error('the kubeconfig has no current cluster'), target);
+  if (cluster === null) throw networkFailure(new Error("the kubeconfig has no current cluster"), target);
   const url = portForwardUrl(cluster.server, options.namespace, options.pod, options.ports);
   const requestOptions: WebSocket.ClientOptions = {};
   try {
@@ -72,38 +67,38 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
   return await new Promise<WebSocket>((resolve, reject) => {
     const socket = new WebSocket(url, {
       ...requestOptions,
-      headers: { ...requestOptions.headers, 'Sec-WebSocket-Protocol': options.subprotocol },
+      headers: { ...requestOptions.headers, "Sec-WebSocket-Protocol": options.subprotocol },
       perMessageDeflate: false,
       handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
       followRedirects: false,
     });
-    socket.binaryType = 'nodebuffer';
+    socket.binaryType = "nodebuffer";
     let settled = false;
     let failure: TunnelError | null = null;
     const settle = (error: TunnelError | null): void => {
       if (settled) return;
       settled = true;
-      options.signal?.removeEventListener('abort', onAbort);
+      options.signal?.removeEventListener("abort", onAbort);
       if (error === null) {
-        socket.off('error', onError);
+        socket.off("error", onError);
         resolve(socket);
       } else {
-        socket.on('error', () => {});
+        socket.on("error", () => {});
         if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
         reject(error);
       }
     };
-    const onAbort = (): void => settle(new TunnelError(TunnelErrorCode.Aborted, 'the dial was aborted'));
+    const onAbort = (): void => settle(new TunnelError(TunnelErrorCode.Aborted, "the dial was aborted"));
     const onError = (error: Error): void => settle(failure ?? networkFailure(error, target));
-    socket.on('upgrade', (response: IncomingMessage) => {
-      const answered = response.headers['sec-websocket-protocol'];
-      delete response.headers['sec-websocket-protocol'];
+    socket.on("upgrade", (response: IncomingMessage) => {
+      const answered = response.headers["sec-websocket-protocol"];
+      delete response.headers["sec-websocket-protocol"];
       if (answered !== options.subprotocol) {
         failure = subprotocolMismatch(options.subprotocol, answered, target);
         socket.terminate();
       }
     });
-    socket.on('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
+    socket.on("unexpected-response", (request: ClientRequest, response: IncomingMessage) => {
       readBody(response).then(
         (body) => {
           settle(classifyHandshakeFailure(response.statusCode ?? 0, body, target));
@@ -113,12 +108,12 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
       );
     });
     // Paused until a transport attaches, so no message is emitted before anyone listens.
-    socket.once('open', () => {
+    socket.once("open", () => {
       socket.pause();
       settle(null);
     });
-    socket.on('error', onError);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on("error", onError);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -130,5 +125,5 @@ async function readBody(response: IncomingMessage): Promise<string> {
     if (size < MAX_ERROR_BODY_BYTES) chunks.push(buffer.subarray(0, MAX_ERROR_BODY_BYTES - size));
     size += buffer.length;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString("utf8");
 }

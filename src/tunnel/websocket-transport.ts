@@ -15,11 +15,11 @@
  *    anything else is PF_ERR_NETWORK.
  */
 
-import type WebSocket from 'ws';
-import type { ByteTransport, TransportSink } from './byte-transport.ts';
-import type { Clock } from './clock.ts';
-import { Keepalive } from './keepalive.ts';
-import { TunnelError, TunnelErrorCode } from './tunnel-error.ts';
+import type WebSocket from "ws";
+import type { ByteTransport, TransportSink } from "./byte-transport.ts";
+import type { Clock } from "./clock.ts";
+import { Keepalive } from "./keepalive.ts";
+import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 export interface WebSocketTransportOptions {
   readonly clock: Clock;
@@ -29,16 +29,13 @@ export interface WebSocketTransportOptions {
   readonly pingTimeoutMs?: number;
 }
 
-type TransportState =
-  | { readonly kind: 'detached' }
-  | { readonly kind: 'open'; readonly sink: TransportSink }
-  | { readonly kind: 'closed' };
+type TransportState = { readonly kind: "detached" } | { readonly kind: "open"; readonly sink: TransportSink } | { readonly kind: "closed" };
 
 export class WebSocketTransport implements ByteTransport {
   readonly #socket: WebSocket;
   readonly #highWaterBytes: number;
   readonly #keepalive: Keepalive | null;
-  #state: TransportState = { kind: 'detached' };
+  #state: TransportState = { kind: "detached" };
   #needDrain = false;
   #paused = false;
   #progress = 0;
@@ -55,7 +52,7 @@ export class WebSocketTransport implements ByteTransport {
             timeoutMs: options.pingTimeoutMs ?? interval * 2,
             sendPing: () => this.#socket.ping(),
             onTimeout: () =>
-              this.destroy(new TunnelError(TunnelErrorCode.KeepaliveTimeout, 'no WebSocket pong within the keepalive timeout')),
+              this.destroy(new TunnelError(TunnelErrorCode.KeepaliveTimeout, "no WebSocket pong within the keepalive timeout")),
             isInboundPaused: () => this.#paused,
             progress: () => this.#progress,
           })
@@ -63,18 +60,20 @@ export class WebSocketTransport implements ByteTransport {
   }
 
   attach(sink: TransportSink): void {
-    if (this.#state.kind !== 'detached') return;
-    this.#state = { kind: 'open', sink };
-    this.#socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    this.#socket.on('pong', () => this.#keepalive?.notePong());
-    this.#socket.on('close', (code, reason) => this.#onClose(code, reason));
-    this.#socket.on('error', (error) => this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket error: ${error.message}`, { cause: error })));
+    if (this.#state.kind !== "detached") return;
+    this.#state = { kind: "open", sink };
+    this.#socket.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    this.#socket.on("pong", () => this.#keepalive?.notePong());
+    this.#socket.on("close", (code, reason) => this.#onClose(code, reason));
+    this.#socket.on("error", (error) =>
+      this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket error: ${error.message}`, { cause: error })),
+    );
     this.#keepalive?.start();
     if (!this.#paused) this.#socket.resume();
   }
 
   write(bytes: Buffer): boolean {
-    if (this.#state.kind !== 'open') return false;
+    if (this.#state.kind !== "open") return false;
     this.#socket.send(bytes, { binary: true }, (error) => this.#onSent(error, bytes.length));
     if (this.#socket.bufferedAmount < this.#highWaterBytes) return true;
     this.#needDrain = true;
@@ -92,24 +91,24 @@ export class WebSocketTransport implements ByteTransport {
   }
 
   close(): void {
-    if (this.#state.kind !== 'open') return;
+    if (this.#state.kind !== "open") return;
     const { sink } = this.#state;
-    this.#state = { kind: 'closed' };
+    this.#state = { kind: "closed" };
     this.#keepalive?.stop();
     this.#socket.close(1000);
     sink.onClose(null);
   }
 
   destroy(error: TunnelError): void {
-    if (this.#state.kind === 'closed') return;
+    if (this.#state.kind === "closed") return;
     this.#fail(error);
     this.#socket.terminate();
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.#state.kind !== 'open') return;
+    if (this.#state.kind !== "open") return;
     if (!isBinary) {
-      this.destroy(new TunnelError(TunnelErrorCode.WebSocketProtocol, 'received a text WebSocket message; only binary is allowed'));
+      this.destroy(new TunnelError(TunnelErrorCode.WebSocketProtocol, "received a text WebSocket message; only binary is allowed"));
       return;
     }
     this.#progress += data.length;
@@ -124,7 +123,7 @@ export class WebSocketTransport implements ByteTransport {
   #onSent(error: Error | undefined | null, length: number): void {
     if (error) return; // the 'error'/'close' events carry the failure
     this.#progress += length;
-    if (this.#state.kind !== 'open' || !this.#needDrain) return;
+    if (this.#state.kind !== "open" || !this.#needDrain) return;
     if (this.#socket.bufferedAmount >= this.#highWaterBytes) return;
     this.#needDrain = false;
     this.#state.sink.onDrain();
@@ -132,24 +131,24 @@ export class WebSocketTransport implements ByteTransport {
 
   #onClose(code: number, reason: Buffer): void {
     if (code === 1000 || code === 1005) {
-      if (this.#state.kind !== 'open') return;
+      if (this.#state.kind !== "open") return;
       const { sink } = this.#state;
-      this.#state = { kind: 'closed' };
+      this.#state = { kind: "closed" };
       this.#keepalive?.stop();
       sink.onClose(null);
       return;
     }
-    this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket closed with code ${code} ${reason.toString('utf8')}`.trim()));
+    this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket closed with code ${code} ${reason.toString("utf8")}`.trim()));
   }
 
   #fail(error: TunnelError): void {
     this.#keepalive?.stop();
-    if (this.#state.kind !== 'open') {
-      this.#state = { kind: 'closed' };
+    if (this.#state.kind !== "open") {
+      this.#state = { kind: "closed" };
       return;
     }
     const { sink } = this.#state;
-    this.#state = { kind: 'closed' };
+    this.#state = { kind: "closed" };
     sink.onClose(error);
   }
 }

@@ -16,16 +16,16 @@ import type {
   V1ReplicaSet,
   V1Service,
   V1StatefulSet,
-} from '@kubernetes/client-node';
-import { API_VERSION, KIND, PLURAL } from '../api/identity.ts';
-import type { PortForward } from '../api/portforward.ts';
-import type { TargetObservation } from '../controller/resolve-targets.ts';
-import { isGone } from '../kube/errors.ts';
-import { kubeListWatch } from '../kube/list-watch.ts';
-import { type ChangeHandler, Informer, type InformerObserver } from '../runtime/informer.ts';
-import { byNamespace, type KubeObject } from '../runtime/store.ts';
+} from "@kubernetes/client-node";
+import { API_VERSION, KIND, PLURAL } from "../api/identity.ts";
+import type { PortForward } from "../api/portforward.ts";
+import type { TargetObservation } from "../controller/resolve-targets.ts";
+import { isGone } from "../kube/errors.ts";
+import { kubeListWatch } from "../kube/list-watch.ts";
+import { type ChangeHandler, Informer, type InformerObserver } from "../runtime/informer.ts";
+import { byNamespace, type KubeObject } from "../runtime/store.ts";
 
-const NAMESPACE_INDEX = 'namespace';
+const NAMESPACE_INDEX = "namespace";
 
 /** One kind, watched in every namespace in scope. */
 export class KindCache<T extends KubeObject> {
@@ -68,7 +68,14 @@ interface KindSpec {
 
 /** The kinds a cache can watch; a cache watches all unless told otherwise. */
 export const CACHE_KINDS = [
-  "portforwards", "pods", "services", "endpointslices", "deployments", "statefulsets", "replicasets", "daemonsets",
+  "portforwards",
+  "pods",
+  "services",
+  "endpointslices",
+  "deployments",
+  "statefulsets",
+  "replicasets",
+  "daemonsets",
 ] as const;
 export type CacheKind = (typeof CACHE_KINDS)[number];
 
@@ -113,16 +120,22 @@ export class ClusterCache {
       );
     };
     this.portForwards = make({ apiVersion: API_VERSION, plural: PLURAL, kind: KIND });
-    this.pods = make({ apiVersion: 'v1', plural: 'pods', kind: 'Pod' });
-    this.services = make({ apiVersion: 'v1', plural: 'services', kind: 'Service' });
-    this.endpointSlices = make({ apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices', kind: 'EndpointSlice' });
-    this.deployments = make({ apiVersion: 'apps/v1', plural: 'deployments', kind: 'Deployment' });
-    this.statefulSets = make({ apiVersion: 'apps/v1', plural: 'statefulsets', kind: 'StatefulSet' });
-    this.replicaSets = make({ apiVersion: 'apps/v1', plural: 'replicasets', kind: 'ReplicaSet' });
-    this.daemonSets = make({ apiVersion: 'apps/v1', plural: 'daemonsets', kind: 'DaemonSet' });
+    this.pods = make({ apiVersion: "v1", plural: "pods", kind: "Pod" });
+    this.services = make({ apiVersion: "v1", plural: "services", kind: "Service" });
+    this.endpointSlices = make({ apiVersion: "discovery.k8s.io/v1", plural: "endpointslices", kind: "EndpointSlice" });
+    this.deployments = make({ apiVersion: "apps/v1", plural: "deployments", kind: "Deployment" });
+    this.statefulSets = make({ apiVersion: "apps/v1", plural: "statefulsets", kind: "StatefulSet" });
+    this.replicaSets = make({ apiVersion: "apps/v1", plural: "replicasets", kind: "ReplicaSet" });
+    this.daemonSets = make({ apiVersion: "apps/v1", plural: "daemonsets", kind: "DaemonSet" });
     this.#all = [
-      this.portForwards, this.pods, this.services, this.endpointSlices,
-      this.deployments, this.statefulSets, this.replicaSets, this.daemonSets,
+      this.portForwards,
+      this.pods,
+      this.services,
+      this.endpointSlices,
+      this.deployments,
+      this.statefulSets,
+      this.replicaSets,
+      this.daemonSets,
     ] as KindCache<KubeObject>[];
   }
 

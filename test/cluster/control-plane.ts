@@ -8,22 +8,22 @@
  * `stop()` ends the processes in reverse order and removes it. `state` is plain JSON so
  * `npm run cluster -- up` can leave the processes running and `down` can find them again.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { ensureBinaries, type ProgressSink } from './build.ts';
-import { ManagedProcess, stopPid } from './managed-process.ts';
-import { ADMIN, CONTROLLER_MANAGER, createPki, type Pki, UNPRIVILEGED, writeKubeconfig } from './pki.ts';
-import { freePort, httpOk, httpsGet } from './probes.ts';
-import { type Binaries, KWOK_VERSION } from './versions.ts';
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { ensureBinaries, type ProgressSink } from "./build.ts";
+import { ManagedProcess, stopPid } from "./managed-process.ts";
+import { ADMIN, CONTROLLER_MANAGER, createPki, type Pki, UNPRIVILEGED, writeKubeconfig } from "./pki.ts";
+import { freePort, httpOk, httpsGet } from "./probes.ts";
+import { type Binaries, KWOK_VERSION } from "./versions.ts";
 
 const execFileAsync = promisify(execFile);
 
-export const NODE_NAME = 'kwok-node-0';
-export const SERVICE_CIDR = '10.96.0.0/16';
-export const POD_CIDR = '10.244.0.0/16';
+export const NODE_NAME = "kwok-node-0";
+export const SERVICE_CIDR = "10.96.0.0/16";
+export const POD_CIDR = "10.244.0.0/16";
 
 export interface ControlPlaneState {
   readonly workDir: string;
@@ -45,7 +45,7 @@ export interface StartOptions {
   readonly featureGates?: string;
 }
 
-export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kwok';
+export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kwok";
 
 export class ControlPlane {
   readonly state: ControlPlaneState;
@@ -76,7 +76,9 @@ export class ControlPlane {
   async startExtraApiServer(featureGates: string): Promise<{ kubeconfig: string; server: string }> {
     const port = await freePort();
     const name = `kube-apiserver-${port}`;
-    const proc = new ManagedProcess(apiServerSpec(this.#bins, this.#pki, this.state.workDir, this.state.ports.etcd, port, featureGates, name, false));
+    const proc = new ManagedProcess(
+      apiServerSpec(this.#bins, this.#pki, this.state.workDir, this.state.ports.etcd, port, featureGates, name, false),
+    );
     await proc.start();
     this.#extra.push(proc);
     const server = `https://127.0.0.1:${port}`;
@@ -87,14 +89,23 @@ export class ControlPlane {
   /** Stops every process in reverse start order and removes the work folder. */
   async stop(): Promise<void> {
     for (const proc of this.#extra) await proc.stop();
-    for (const name of ['kwok', 'kube-controller-manager', 'kube-apiserver', 'etcd'] as const) {
+    for (const name of ["kwok", "kube-controller-manager", "kube-apiserver", "etcd"] as const) {
       await this.#processes.get(name)?.stop();
     }
     rmSync(this.state.workDir, { recursive: true, force: true });
   }
 }
 
-function apiServerSpec(bins: Binaries, pki: Pki, workDir: string, etcdPort: number, port: number, featureGates: string | undefined, name: string, detached: boolean) {
+function apiServerSpec(
+  bins: Binaries,
+  pki: Pki,
+  workDir: string,
+  etcdPort: number,
+  port: number,
+  featureGates: string | undefined,
+  name: string,
+  detached: boolean,
+) {
   const admin = pki.clientCert(ADMIN);
   return {
     name,
@@ -103,51 +114,51 @@ function apiServerSpec(bins: Binaries, pki: Pki, workDir: string, etcdPort: numb
     logFile: join(workDir, `${name}.log`),
     args: [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
       `--secure-port=${port}`,
       `--cert-dir=${join(workDir, name)}`,
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
       `--client-ca-file=${pki.caCert}`,
-      '--service-account-issuer=https://kubernetes.default.svc',
+      "--service-account-issuer=https://kubernetes.default.svc",
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      '--authorization-mode=Node,RBAC',
+      "--authorization-mode=Node,RBAC",
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      '--allow-privileged=true',
-      '--endpoint-reconciler-type=none',
-      '--kubelet-preferred-address-types=InternalIP,Hostname',
-      '--enable-priority-and-fairness=false',
-      '--profiling=false',
+      "--allow-privileged=true",
+      "--endpoint-reconciler-type=none",
+      "--kubelet-preferred-address-types=InternalIP,Hostname",
+      "--enable-priority-and-fairness=false",
+      "--profiling=false",
       ...(featureGates ? [`--feature-gates=${featureGates}`] : []),
     ],
     probe: async () => (await httpsGet(`https://127.0.0.1:${port}/readyz`, { ca: pki.caCert, ...admin })).status === 200,
   };
 }
 
-async function kubectl(state: Pick<ControlPlaneState, 'kubectl' | 'kubeconfig'>, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(state.kubectl, ['--kubeconfig', state.kubeconfig, ...args], { maxBuffer: 16 * 1024 * 1024 });
+async function kubectl(state: Pick<ControlPlaneState, "kubectl" | "kubeconfig">, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(state.kubectl, ["--kubeconfig", state.kubeconfig, ...args], { maxBuffer: 16 * 1024 * 1024 });
   return stdout;
 }
 
 /** KWOK's module source (CRDs and stage YAML); it is in the module cache once kwok was built. */
 async function kwokModuleDir(): Promise<string> {
-  const { stdout } = await execFileAsync('go', ['env', 'GOMODCACHE']);
+  const { stdout } = await execFileAsync("go", ["env", "GOMODCACHE"]);
   return join(stdout.trim(), `sigs.k8s.io/kwok@${KWOK_VERSION}`);
 }
 
 const NODE_MANIFEST = {
-  apiVersion: 'v1',
-  kind: 'Node',
+  apiVersion: "v1",
+  kind: "Node",
   metadata: {
     name: NODE_NAME,
-    annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-    labels: { 'kubernetes.io/hostname': NODE_NAME, 'kubernetes.io/os': 'linux', type: 'kwok' },
+    annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+    labels: { "kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", type: "kwok" },
   },
   status: {
-    allocatable: { cpu: '64', memory: '256Gi', pods: '20000' },
-    capacity: { cpu: '64', memory: '256Gi', pods: '20000' },
+    allocatable: { cpu: "64", memory: "256Gi", pods: "20000" },
+    capacity: { cpu: "64", memory: "256Gi", pods: "20000" },
   },
 };
 
@@ -156,8 +167,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const detached = options.detached ?? false;
   const bins = await ensureBinaries(progress);
-  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const workDir = mkdtempSync(join(base, 'tunnelkeeper-cluster-'));
+  const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  const workDir = mkdtempSync(join(base, "tunnelkeeper-cluster-"));
   const processes = new Map<Component, ManagedProcess>();
   const started = Date.now();
   try {
@@ -167,8 +178,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     const state: ControlPlaneState = {
       workDir,
       server,
-      kubeconfig: writeKubeconfig(join(workDir, 'admin.kubeconfig'), server, pki, ADMIN),
-      unprivilegedKubeconfig: writeKubeconfig(join(workDir, 'unprivileged.kubeconfig'), server, pki, UNPRIVILEGED),
+      kubeconfig: writeKubeconfig(join(workDir, "admin.kubeconfig"), server, pki, ADMIN),
+      unprivilegedKubeconfig: writeKubeconfig(join(workDir, "unprivileged.kubeconfig"), server, pki, UNPRIVILEGED),
       kubectl: bins.kubectl,
       helm: bins.helm,
       binDir: bins.dir,
@@ -184,81 +195,131 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       progress(`[cluster] ${component} ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     };
 
-    const etcdData = join(workDir, 'etcd');
-    await launch('etcd', new ManagedProcess({
-      name: 'etcd',
-      command: bins.etcd,
-      detached,
-      logFile: join(workDir, 'etcd.log'),
-      args: [
-        '--name=n0', `--data-dir=${etcdData}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdPort}`, `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-cluster=n0=http://127.0.0.1:${etcdPeerPort}`,
-        '--unsafe-no-fsync', '--auto-compaction-retention=1', '--quota-backend-bytes=4294967296', '--log-level=warn',
-      ],
-      probe: () => httpOk(`http://127.0.0.1:${etcdPort}/health`, (body) => body.includes('"health":"true"')),
-    }));
+    const etcdData = join(workDir, "etcd");
+    await launch(
+      "etcd",
+      new ManagedProcess({
+        name: "etcd",
+        command: bins.etcd,
+        detached,
+        logFile: join(workDir, "etcd.log"),
+        args: [
+          "--name=n0",
+          `--data-dir=${etcdData}`,
+          `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+          `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+          `--initial-cluster=n0=http://127.0.0.1:${etcdPeerPort}`,
+          "--unsafe-no-fsync",
+          "--auto-compaction-retention=1",
+          "--quota-backend-bytes=4294967296",
+          "--log-level=warn",
+        ],
+        probe: () => httpOk(`http://127.0.0.1:${etcdPort}/health`, (body) => body.includes('"health":"true"')),
+      }),
+    );
 
-    await launch('kube-apiserver', new ManagedProcess(apiServerSpec(bins, pki, workDir, etcdPort, apiPort, options.featureGates, 'kube-apiserver', detached)));
+    await launch(
+      "kube-apiserver",
+      new ManagedProcess(apiServerSpec(bins, pki, workDir, etcdPort, apiPort, options.featureGates, "kube-apiserver", detached)),
+    );
 
     const kwokDir = await kwokModuleDir();
-    await kubectl(state, ['apply', '--server-side', '-f', join(kwokDir, 'kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml'),
-      '-f', join(kwokDir, 'kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml')]);
-    await kubectl(state, ['wait', '--for=condition=Established', '--timeout=60s',
-      'crd/portforwards.kwok.x-k8s.io', 'crd/clusterportforwards.kwok.x-k8s.io']);
+    await kubectl(state, [
+      "apply",
+      "--server-side",
+      "-f",
+      join(kwokDir, "kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml"),
+      "-f",
+      join(kwokDir, "kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml"),
+    ]);
+    await kubectl(state, [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      "crd/portforwards.kwok.x-k8s.io",
+      "crd/clusterportforwards.kwok.x-k8s.io",
+    ]);
 
-    const kcmKubeconfig = writeKubeconfig(join(workDir, 'kcm.kubeconfig'), server, pki, ADMIN);
-    await launch('kube-controller-manager', new ManagedProcess({
-      name: 'kube-controller-manager',
-      command: bins.kubeControllerManager,
-      detached,
-      logFile: join(workDir, 'kube-controller-manager.log'),
-      args: [
-        `--kubeconfig=${kcmKubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${await freePort()}`,
-        `--root-ca-file=${pki.caCert}`, `--service-account-private-key-file=${pki.serviceAccountKey}`,
-        '--use-service-account-credentials=false', '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-persistentvolume-binder',
-        '--concurrent-gc-syncs=5', '--kube-api-qps=200', '--kube-api-burst=400',
-      ],
-      probe: async () => {
-        try {
-          await kubectl(state, ['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-    }));
+    const kcmKubeconfig = writeKubeconfig(join(workDir, "kcm.kubeconfig"), server, pki, ADMIN);
+    await launch(
+      "kube-controller-manager",
+      new ManagedProcess({
+        name: "kube-controller-manager",
+        command: bins.kubeControllerManager,
+        detached,
+        logFile: join(workDir, "kube-controller-manager.log"),
+        args: [
+          `--kubeconfig=${kcmKubeconfig}`,
+          "--leader-elect=false",
+          "--bind-address=127.0.0.1",
+          `--secure-port=${await freePort()}`,
+          `--root-ca-file=${pki.caCert}`,
+          `--service-account-private-key-file=${pki.serviceAccountKey}`,
+          "--use-service-account-credentials=false",
+          "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-persistentvolume-binder",
+          "--concurrent-gc-syncs=5",
+          "--kube-api-qps=200",
+          "--kube-api-burst=400",
+        ],
+        probe: async () => {
+          try {
+            await kubectl(state, ["get", "serviceaccount", "default", "-n", "default", "-o", "name"]);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      }),
+    );
 
-    const stagesFile = join(workDir, 'kwok-stages.yaml');
-    const stageDir = join(kwokDir, 'kustomize/stage');
-    writeFileSync(stagesFile, [
-      'node/fast/node-initialize.yaml', 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
-      'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml',
-    ].map((file) => readFileSync(join(stageDir, file), 'utf8').trim()).join('\n---\n'));
-    await launch('kwok', new ManagedProcess({
-      name: 'kwok',
-      command: bins.kwok,
-      detached,
-      logFile: join(workDir, 'kwok.log'),
-      args: [
-        `--kubeconfig=${state.kubeconfig}`, `--config=${stagesFile}`,
-        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-        '--node-ip=127.0.0.1', '--node-name=localhost', `--node-port=${kwokPort}`, `--server-address=127.0.0.1:${kwokPort}`,
-        '--node-lease-duration-seconds=40', `--cidr=${POD_CIDR}`, '--enable-crds=PortForward,ClusterPortForward',
-      ],
-      env: { HOME: workDir },
-      probe: () => httpOk(`http://127.0.0.1:${kwokPort}/healthz`),
-    }));
+    const stagesFile = join(workDir, "kwok-stages.yaml");
+    const stageDir = join(kwokDir, "kustomize/stage");
+    writeFileSync(
+      stagesFile,
+      [
+        "node/fast/node-initialize.yaml",
+        "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+        "pod/fast/pod-ready.yaml",
+        "pod/fast/pod-complete.yaml",
+        "pod/fast/pod-delete.yaml",
+      ]
+        .map((file) => readFileSync(join(stageDir, file), "utf8").trim())
+        .join("\n---\n"),
+    );
+    await launch(
+      "kwok",
+      new ManagedProcess({
+        name: "kwok",
+        command: bins.kwok,
+        detached,
+        logFile: join(workDir, "kwok.log"),
+        args: [
+          `--kubeconfig=${state.kubeconfig}`,
+          `--config=${stagesFile}`,
+          "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+          "--node-ip=127.0.0.1",
+          "--node-name=localhost",
+          `--node-port=${kwokPort}`,
+          `--server-address=127.0.0.1:${kwokPort}`,
+          "--node-lease-duration-seconds=40",
+          `--cidr=${POD_CIDR}`,
+          "--enable-crds=PortForward,ClusterPortForward",
+        ],
+        env: { HOME: workDir },
+        probe: () => httpOk(`http://127.0.0.1:${kwokPort}/healthz`),
+      }),
+    );
 
-    const nodeFile = join(workDir, 'node.json');
+    const nodeFile = join(workDir, "node.json");
     writeFileSync(nodeFile, JSON.stringify(NODE_MANIFEST));
-    await kubectl(state, ['apply', '--server-side', '-f', nodeFile]);
-    await kubectl(state, ['wait', '--for=condition=Ready', '--timeout=60s', `node/${NODE_NAME}`]);
+    await kubectl(state, ["apply", "--server-side", "-f", nodeFile]);
+    await kubectl(state, ["wait", "--for=condition=Ready", "--timeout=60s", `node/${NODE_NAME}`]);
     progress(`[cluster] control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${workDir})`);
     return new ControlPlane(state, processes, pki, bins);
   } catch (err) {
-    for (const name of ['kwok', 'kube-controller-manager', 'kube-apiserver', 'etcd'] as const) await processes.get(name)?.stop();
+    for (const name of ["kwok", "kube-controller-manager", "kube-apiserver", "etcd"] as const) await processes.get(name)?.stop();
     if (!process.env.TUNNELKEEPER_KEEP_FAILED_CLUSTER) rmSync(workDir, { recursive: true, force: true });
     throw err;
   }
@@ -266,7 +327,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 
 /** Stops a control plane left running by `up`, from its saved state. */
 export async function stopDetached(state: ControlPlaneState): Promise<void> {
-  for (const name of ['kwok', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
+  for (const name of ["kwok", "kube-controller-manager", "kube-apiserver", "etcd"]) {
     const pid = state.pids[name];
     if (pid !== undefined) await stopPid(pid);
   }

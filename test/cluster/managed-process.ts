@@ -7,9 +7,9 @@
  * arguments (tests use it to restart the API server or KWOK under a running operator).
  * Detached processes outlive this Node process (`npm run cluster -- up`); they are stopped by pid.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface ProcessSpec {
   readonly name: string;
@@ -41,10 +41,10 @@ export class ManagedProcess {
 
   async start(): Promise<void> {
     const { spec } = this;
-    const log = openSync(spec.logFile, 'a');
+    const log = openSync(spec.logFile, "a");
     const child = spawn(spec.command, spec.args, {
-      env: { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', ...spec.env },
-      stdio: ['ignore', log, log],
+      env: { ...process.env, NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost", ...spec.env },
+      stdio: ["ignore", log, log],
       detached: spec.detached ?? false,
     });
     closeSync(log);
@@ -52,12 +52,12 @@ export class ManagedProcess {
     this.#child = child;
     let exitCode: number | null | undefined;
     this.#exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      child.once("exit", (code, signal) => {
         exitCode = code ?? (signal ? -1 : null);
         resolve();
       });
     });
-    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
 
     const deadline = Date.now() + (spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
     while (Date.now() < deadline) {
@@ -74,16 +74,18 @@ export class ManagedProcess {
       await sleep(250);
     }
     await this.stop();
-    throw new Error(`${spec.name} was not ready within ${spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms; log tail:\n${tail(spec.logFile)}`);
+    throw new Error(
+      `${spec.name} was not ready within ${spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms; log tail:\n${tail(spec.logFile)}`,
+    );
   }
 
   async stop(): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
+    child.kill("SIGTERM");
     const killed = await Promise.race([this.#exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
     if (!killed) {
-      child.kill('SIGKILL');
+      child.kill("SIGKILL");
       await this.#exited;
     }
   }
@@ -97,13 +99,13 @@ export class ManagedProcess {
 /** Stops a process started detached by an earlier `up`, by pid. */
 export async function stopPid(pid: number): Promise<void> {
   if (!isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, "SIGTERM");
   const deadline = Date.now() + STOP_GRACE_MS;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) return;
     await sleep(100);
   }
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
 export function isAlive(pid: number): boolean {
@@ -116,6 +118,6 @@ export function isAlive(pid: number): boolean {
 }
 
 function tail(file: string, lines = 30): string {
-  if (!existsSync(file)) return '(no log)';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  if (!existsSync(file)) return "(no log)";
+  return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
 }

@@ -4,9 +4,9 @@
  * pod port to a local `host:port`. A forward to a port nobody listens on is how tests get a
  * "connection refused" at the target.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
-import { NODE_NAME } from './control-plane.ts';
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1OwnerReference, type V1Pod } from "@kubernetes/client-node";
+import { NODE_NAME } from "./control-plane.ts";
 
 export interface PodPortMapping {
   readonly podPort: number;
@@ -27,7 +27,7 @@ export interface BackedPodOptions {
 }
 
 function isConflict(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 409;
+  return typeof err === "object" && err !== null && "code" in err && (err as { code: unknown }).code === 409;
 }
 
 export async function ensureNamespace(kubeConfig: KubeConfig, name: string): Promise<void> {
@@ -49,15 +49,21 @@ export async function createBackedPod(kubeConfig: KubeConfig, options: BackedPod
     pod = await core.createNamespacedPod({
       namespace: options.namespace,
       body: {
-        metadata: { name: options.name, labels: { ...options.labels }, ...(options.ownerReferences ? { ownerReferences: [...options.ownerReferences] } : {}) },
+        metadata: {
+          name: options.name,
+          labels: { ...options.labels },
+          ...(options.ownerReferences ? { ownerReferences: [...options.ownerReferences] } : {}),
+        },
         spec: {
           nodeName: NODE_NAME,
-          containers: [{
-            name: 'app',
-            image: 'tunnelkeeper.test/backend:1',
-            ports: options.ports.map((p) => ({ containerPort: p.podPort, protocol: 'TCP', ...(p.name ? { name: p.name } : {}) })),
-          }],
-          tolerations: [{ operator: 'Exists' }],
+          containers: [
+            {
+              name: "app",
+              image: "tunnelkeeper.test/backend:1",
+              ports: options.ports.map((p) => ({ containerPort: p.podPort, protocol: "TCP", ...(p.name ? { name: p.name } : {}) })),
+            },
+          ],
+          tolerations: [{ operator: "Exists" }],
         },
       },
     });
@@ -70,23 +76,27 @@ export async function createBackedPod(kubeConfig: KubeConfig, options: BackedPod
 
 async function setPodForwards(custom: CustomObjectsApi, namespace: string, name: string, ports: readonly PodPortMapping[]) {
   const body = {
-    apiVersion: 'kwok.x-k8s.io/v1alpha1',
-    kind: 'PortForward',
+    apiVersion: "kwok.x-k8s.io/v1alpha1",
+    kind: "PortForward",
     metadata: { name, namespace },
     spec: { forwards: ports.map((p) => ({ ports: [p.podPort], target: { address: p.host, port: p.port } })) },
   };
-  const target = { group: 'kwok.x-k8s.io', version: 'v1alpha1', namespace, plural: 'portforwards' };
+  const target = { group: "kwok.x-k8s.io", version: "v1alpha1", namespace, plural: "portforwards" };
   try {
     await custom.createNamespacedCustomObject({ ...target, body });
   } catch (err) {
     if (!isConflict(err)) throw err;
     const current = (await custom.getNamespacedCustomObject({ ...target, name })) as { metadata: { resourceVersion: string } };
-    await custom.replaceNamespacedCustomObject({ ...target, name, body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } } });
+    await custom.replaceNamespacedCustomObject({
+      ...target,
+      name,
+      body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } },
+    });
   }
 }
 
 function isReady(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return pod.status?.phase === "Running" && (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 }
 
 export async function waitPodReady(kubeConfig: KubeConfig, namespace: string, name: string, timeoutMs = 60_000): Promise<V1Pod> {

@@ -1,9 +1,9 @@
 /**
  * Readiness probes and free-port discovery for the control plane's components, all on 127.0.0.1.
  */
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { createServer } from 'node:net';
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { createServer } from "node:net";
 
 export interface ClientTls {
   readonly ca: string;
@@ -15,10 +15,10 @@ export interface ClientTls {
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
   });
 }
@@ -42,13 +42,13 @@ export function httpsGet(url: string, tls: ClientTls): Promise<{ status: number;
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
-    req.on('error', reject);
+    req.on("timeout", () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", reject);
     req.end();
   });
 }

@@ -21,7 +21,12 @@ const BULK_BYTES = 256 * 1024 * 1024;
 
 test("an idle connection survives two minutes and 256 MiB arrive intact", async (t) => {
   const namespace = await testNamespace(t, "e2e-bulk-idle");
-  const { cluster, gateways: [gateway], hosts: [host], portForwards } = await startOperator(t, namespace);
+  const {
+    cluster,
+    gateways: [gateway],
+    hosts: [host],
+    portForwards,
+  } = await startOperator(t, namespace);
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, { namespace, name: "web-0", ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
   await portForwards.create("web", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
@@ -47,8 +52,15 @@ test("an idle connection survives two minutes and 256 MiB arrive intact", async 
   await sleep(Math.max(0, IDLE_MS - (performance.now() - idleSince)));
   assert.equal(idleClosed, false, "the idle connection is still open");
   const after = randomBytes(64 * 1024);
-  assert.ok((await echoOn(idle, after, 10_000)).equals(after), `usable after ${((performance.now() - idleSince) / 1000).toFixed(0)} s idle`);
+  assert.ok(
+    (await echoOn(idle, after, 10_000)).equals(after),
+    `usable after ${((performance.now() - idleSince) / 1000).toFixed(0)} s idle`,
+  );
   idle.destroy();
-  assert.equal(metricValue(await gateway!.metrics(), "tunnelkeeper_gateway_reconnects_total"), reconnectsBefore, "the tunnel never had to be redialled");
+  assert.equal(
+    metricValue(await gateway!.metrics(), "tunnelkeeper_gateway_reconnects_total"),
+    reconnectsBefore,
+    "the tunnel never had to be redialled",
+  );
   assert.equal(echo.accepted(), 2, "two connections reached the pod: the idle one and the bulk one");
 });

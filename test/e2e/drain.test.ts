@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createBackedPod } from "../cluster/pods.ts";
 import { testNamespace } from "../support/cluster.ts";
-import { connectTo, echoOn, type Endpoint, gatewayPortOf, isReady, startOperator, waitFor } from "../support/e2e.ts";
+import { connectTo, type Endpoint, echoOn, gatewayPortOf, isReady, startOperator, waitFor } from "../support/e2e.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
 import { startEchoServer } from "../support/tcp-servers.ts";
 
@@ -40,8 +40,11 @@ test("SIGTERM drains open connections, refuses new ones, and exits 0", async (t)
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, { namespace, name: "web-0", ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
   await portForwards.create("web", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
-  const pf = await portForwards.until("web", "Ready=True with both gateways connected", (p) =>
-    isReady(p) && (p.status?.gateways ?? []).filter((g) => g.connected).length === 2);
+  const pf = await portForwards.until(
+    "web",
+    "Ready=True with both gateways connected",
+    (p) => isReady(p) && (p.status?.gateways ?? []).filter((g) => g.connected).length === 2,
+  );
   const port = gatewayPortOf(pf, 80);
 
   await t.test("an open connection keeps working after SIGTERM and the process exits once it ends", async () => {
@@ -76,7 +79,9 @@ test("SIGTERM drains open connections, refuses new ones, and exits 0", async (t)
     socket.end();
     await whenClosed(socket);
     const { code, at } = await term.exit;
-    t.diagnostic(`connection closed ${(performance.now() - ended).toFixed(0)} ms after the client's FIN; exit ${(at - term.at).toFixed(0)} ms after SIGTERM`);
+    t.diagnostic(
+      `connection closed ${(performance.now() - ended).toFixed(0)} ms after the client's FIN; exit ${(at - term.at).toFixed(0)} ms after SIGTERM`,
+    );
     assert.equal(code, 0, "exit code 0");
     assert.ok(at - term.at < 5_000, "exited before the 5 s drain timeout, as soon as the connection finished");
   });

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { createBackedPod } from "../cluster/pods.ts";
 import { testNamespace } from "../support/cluster.ts";
-import { assertEchoes, echoThrough, type Endpoint, gatewayPortOf, startOperator, waitFor } from "../support/e2e.ts";
+import { assertEchoes, type Endpoint, echoThrough, gatewayPortOf, startOperator, waitFor } from "../support/e2e.ts";
 import { startEchoServer } from "../support/tcp-servers.ts";
 
 function podReady(pod: V1Pod): boolean {
@@ -19,11 +19,20 @@ function podReady(pod: V1Pod): boolean {
 
 test("a replaced target pod gets new connections within seconds, with no restart", async (t) => {
   const namespace = await testNamespace(t, "e2e-failover");
-  const { cluster, hosts: [host], portForwards } = await startOperator(t, namespace);
+  const {
+    cluster,
+    hosts: [host],
+    portForwards,
+  } = await startOperator(t, namespace);
   const core = cluster.admin.makeApiClient(CoreV1Api);
   const oldBackend = await startEchoServer(t);
   const newBackend = await startEchoServer(t);
-  await createBackedPod(cluster.admin, { namespace, name: "app-old", labels: { app: "fo" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: oldBackend.port }] });
+  await createBackedPod(cluster.admin, {
+    namespace,
+    name: "app-old",
+    labels: { app: "fo" },
+    ports: [{ podPort: 8080, host: "127.0.0.1", port: oldBackend.port }],
+  });
   await portForwards.create("fo", { target: { selector: { matchLabels: { app: "fo" } } }, ports: [{ port: 80, targetPort: 8080 }] });
   const pf = await portForwards.ready("fo");
   const endpoint: Endpoint = { host: host!, port: gatewayPortOf(pf, 80) };
@@ -59,7 +68,12 @@ test("a replaced target pod gets new connections within seconds, with no restart
     ports: [{ podPort: 8080, host: "127.0.0.1", port: newBackend.port }],
     waitReady: false,
   });
-  const readyAt = await waitFor("the replacement pod to be Ready", async () => (podReady(await core.readNamespacedPod({ namespace, name: "app-new" })) ? performance.now() : undefined), 60_000, 25);
+  const readyAt = await waitFor(
+    "the replacement pod to be Ready",
+    async () => (podReady(await core.readNamespacedPod({ namespace, name: "app-new" })) ? performance.now() : undefined),
+    60_000,
+    25,
+  );
   await waitFor("a connection echoed by the replacement", async () => firstNewAt, 30_000, 10);
   stop = true;
   await prober;
@@ -74,7 +88,10 @@ test("a replaced target pod gets new connections within seconds, with no restart
   const before = newBackend.accepted();
   for (let i = 0; i < 5; i += 1) await assertEchoes(endpoint);
   assert.equal(newBackend.accepted() - before, 5);
-  const after = await portForwards.until("fo", "status to target only the replacement", (p) =>
-    p.status?.targets?.length === 1 && p.status.targets[0]?.pod === "app-new");
+  const after = await portForwards.until(
+    "fo",
+    "status to target only the replacement",
+    (p) => p.status?.targets?.length === 1 && p.status.targets[0]?.pod === "app-new",
+  );
   assert.ok(after.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
 });

@@ -12,16 +12,24 @@ import { assertEchoes, type GatewayEntry, gatewayPortOf, isReady, type PortForwa
 import { startEchoServer } from "../support/tcp-servers.ts";
 
 const entries = (pf: PortForwardObject): GatewayEntry[] => pf.status?.gateways ?? [];
-const pods = (pf: PortForwardObject): string[] => entries(pf).map((g) => g.pod).sort();
+const pods = (pf: PortForwardObject): string[] =>
+  entries(pf)
+    .map((g) => g.pod)
+    .sort();
 
 test("two gateway replicas serve and report; a stopped or crashed one drops out", async (t) => {
   const namespace = await testNamespace(t, "e2e-replicas");
-  const { cluster, gateways, hosts, portForwards, addGateway } = await startOperator(t, namespace, { gateways: [{ podName: "gw-a" }, { podName: "gw-b" }] });
+  const { cluster, gateways, hosts, portForwards, addGateway } = await startOperator(t, namespace, {
+    gateways: [{ podName: "gw-a" }, { podName: "gw-b" }],
+  });
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, { namespace, name: "web-0", ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
   await portForwards.create("web", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
-  const both = await portForwards.until("web", "Ready=True with both replicas connected", (p) =>
-    isReady(p) && entries(p).filter((g) => g.connected).length === 2);
+  const both = await portForwards.until(
+    "web",
+    "Ready=True with both replicas connected",
+    (p) => isReady(p) && entries(p).filter((g) => g.connected).length === 2,
+  );
   assert.deepEqual(pods(both), ["gw-a", "gw-b"]);
   assert.deepEqual(both.status?.targets?.[0]?.gateways?.slice().sort(), ["gw-a", "gw-b"], "the target lists both replicas");
   const port = gatewayPortOf(both, 80);
@@ -45,7 +53,12 @@ test("two gateway replicas serve and report; a stopped or crashed one drops out"
   const killAt = performance.now();
   await gateways[1]!.kill();
   await assertEchoes({ host: hostC, port });
-  const withoutB = await portForwards.until("web", "the controller to remove the crashed gw-b's entry", (p) => !pods(p).includes("gw-b"), 90_000);
+  const withoutB = await portForwards.until(
+    "web",
+    "the controller to remove the crashed gw-b's entry",
+    (p) => !pods(p).includes("gw-b"),
+    90_000,
+  );
   const staleMs = performance.now() - killAt;
   assert.deepEqual(pods(withoutB), ["gw-c"]);
   assert.ok(isReady(withoutB), "Ready throughout with gw-c");

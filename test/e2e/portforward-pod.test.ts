@@ -13,7 +13,12 @@ test("a pod PortForward becomes Ready and forwards bytes through the gateway", a
   const namespace = await testNamespace(t, "e2e-pod");
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, { namespace, name: "web-0", ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
-  const { controller, gateways: [gateway], hosts: [host], portForwards } = await startOperator(t, namespace);
+  const {
+    controller,
+    gateways: [gateway],
+    hosts: [host],
+    portForwards,
+  } = await startOperator(t, namespace);
   await portForwards.create("web", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
   const ready = await portForwards.ready("web");
   const payload = randomBytes(1024 * 1024);
@@ -21,7 +26,9 @@ test("a pod PortForward becomes Ready and forwards bytes through the gateway", a
   assert.ok(echoed.equals(payload));
   // The client reset the connection after reading everything: one session, ended by the client.
   await waitFor("the session to be counted", async () =>
-    /tunnelkeeper_gateway_connections_total\{portforward="[^"]+\/web",result="(completed|client_error)"\} 1/.test(await gateway!.metrics()) ? true : undefined,
+    /tunnelkeeper_gateway_connections_total\{portforward="[^"]+\/web",result="(completed|client_error)"\} 1/.test(await gateway!.metrics())
+      ? true
+      : undefined,
   );
   assert.match(await controller.metrics(), /controller_runtime_reconcile_total\{controller="portforward",result="[a-z_]+"\} \d+/);
   assert.equal(await gateway!.stop(), 0, "the gateway exits 0 on SIGTERM");

@@ -44,7 +44,12 @@ function refusedConnection(endpoint: Endpoint): Promise<{ ended: boolean; error:
 
 test("a refused target port closes its client connection, says why, and harms nothing else", async (t) => {
   const namespace = await testNamespace(t, "e2e-refused");
-  const { cluster, gateways: [gateway], hosts: [host], portForwards } = await startOperator(t, namespace);
+  const {
+    cluster,
+    gateways: [gateway],
+    hosts: [host],
+    portForwards,
+  } = await startOperator(t, namespace);
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, {
     namespace,
@@ -54,19 +59,31 @@ test("a refused target port closes its client connection, says why, and harms no
       { podPort: 8081, host: "127.0.0.1", port: echo.port },
     ],
   });
-  await portForwards.create("mixed", { target: { pod: "mixed-0" }, ports: [{ name: "down", port: 80, targetPort: 8080 }, { name: "up", port: 81, targetPort: 8081 }] });
+  await portForwards.create("mixed", {
+    target: { pod: "mixed-0" },
+    ports: [
+      { name: "down", port: 80, targetPort: 8080 },
+      { name: "up", port: 81, targetPort: 8081 },
+    ],
+  });
   const pf = await portForwards.ready("mixed");
   const refused = { host: host!, port: gatewayPortOf(pf, 80) };
   const working = { host: host!, port: gatewayPortOf(pf, 81) };
   const upstreamErrors = async () =>
-    metricValue(await gateway!.metrics(), "tunnelkeeper_gateway_connections_total", { portforward: `${namespace}/mixed`, result: "upstream_error" });
+    metricValue(await gateway!.metrics(), "tunnelkeeper_gateway_connections_total", {
+      portforward: `${namespace}/mixed`,
+      result: "upstream_error",
+    });
   const reconnects = async () => metricValue(await gateway!.metrics(), "tunnelkeeper_gateway_reconnects_total");
 
   await assertEchoes(working);
   const reconnectsBefore = await reconnects();
   for (let round = 1; round <= 3; round += 1) {
     const ended = await refusedConnection(refused).catch(async (error: Error) => {
-      const counts = (await gateway!.metrics()).split("\n").filter((l) => l.startsWith("tunnelkeeper_gateway_connections")).join("; ");
+      const counts = (await gateway!.metrics())
+        .split("\n")
+        .filter((l) => l.startsWith("tunnelkeeper_gateway_connections"))
+        .join("; ");
       throw new Error(`${error.message}; gateway: ${counts}; last logs: ${JSON.stringify(gateway!.logs.slice(-3))}`, { cause: error });
     });
     t.diagnostic(`refused connection ${round}: closed after ${ended.ms.toFixed(0)} ms with ${ended.error}, ${ended.bytes} bytes`);
@@ -80,11 +97,18 @@ test("a refused target port closes its client connection, says why, and harms no
   }
   assert.equal(await upstreamErrors(), 3);
   assert.equal(await reconnects(), reconnectsBefore, "the tunnel was never redialled");
-  const after = await portForwards.until("mixed", "the gateway entry to say why", (p) =>
-    (p.status?.gateways ?? []).some((g) => g.pod === gateway!.podName && g.lastError !== undefined), 15_000);
+  const after = await portForwards.until(
+    "mixed",
+    "the gateway entry to say why",
+    (p) => (p.status?.gateways ?? []).some((g) => g.pod === gateway!.podName && g.lastError !== undefined),
+    15_000,
+  );
   const entry = after.status?.gateways?.find((g) => g.pod === gateway!.podName);
   t.diagnostic(`status.gateways[].lastError: ${entry?.lastError}`);
   assert.match(entry?.lastError ?? "", /8080/, "lastError names the refused port");
   assert.equal(entry?.connected, true, "the gateway stays connected");
-  assert.ok(after.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"), "the PortForward stays Ready");
+  assert.ok(
+    after.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+    "the PortForward stays Ready",
+  );
 });

@@ -18,7 +18,11 @@ import { startEchoServer } from "../support/tcp-servers.ts";
 
 test("every target kind becomes Ready and forwards verified bytes to its own pods", async (t) => {
   const namespace = await testNamespace(t, "e2e-targets");
-  const { cluster, hosts: [host], portForwards } = await startOperator(t, namespace);
+  const {
+    cluster,
+    hosts: [host],
+    portForwards,
+  } = await startOperator(t, namespace);
   const core = cluster.admin.makeApiClient(CoreV1Api);
   const through = (pf: PortForwardObject, port: number) => ({ host: host!, port: gatewayPortOf(pf, port) });
 
@@ -34,11 +38,23 @@ test("every target kind becomes Ready and forwards verified bytes to its own pod
   await t.test("selector", async () => {
     const echo = await startEchoServer(t);
     for (const name of ["sel-a", "sel-b"]) {
-      await createBackedPod(cluster.admin, { namespace, name, labels: { app: "sel" }, ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
+      await createBackedPod(cluster.admin, {
+        namespace,
+        name,
+        labels: { app: "sel" },
+        ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }],
+      });
     }
-    await portForwards.create("selector", { target: { selector: { matchLabels: { app: "sel" } } }, ports: [{ port: 80, targetPort: 8080 }] });
-    const pf = await portForwards.until("selector", "Ready=True with both pods targeted", (p) =>
-      p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true && (p.status?.targets?.length ?? 0) === 2);
+    await portForwards.create("selector", {
+      target: { selector: { matchLabels: { app: "sel" } } },
+      ports: [{ port: 80, targetPort: 8080 }],
+    });
+    const pf = await portForwards.until(
+      "selector",
+      "Ready=True with both pods targeted",
+      (p) =>
+        p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true && (p.status?.targets?.length ?? 0) === 2,
+    );
     assert.deepEqual(pf.status?.targets?.map((x) => x.pod).sort(), ["sel-a", "sel-b"]);
     for (let i = 0; i < 4; i += 1) await assertEchoes(through(pf, 80));
     assert.equal(echo.accepted(), 4);
@@ -56,13 +72,20 @@ test("every target kind becomes Ready and forwards verified bytes to its own pod
     }
     await core.createNamespacedService({
       namespace,
-      body: { metadata: { name: "db" }, spec: { selector: { app: "db" }, ports: [{ name: "sql", port: 5432, targetPort: "pg", protocol: "TCP" }] } },
+      body: {
+        metadata: { name: "db" },
+        spec: { selector: { app: "db" }, ports: [{ name: "sql", port: 5432, targetPort: "pg", protocol: "TCP" }] },
+      },
     });
     // targetPort names the Service port (as kubectl port-forward svc/db does); the pod port
     // comes from the EndpointSlice (named container port pg → 8080).
     await portForwards.create("service", { target: { service: "db" }, ports: [{ port: 15432, targetPort: "sql" }] });
-    const pf = await portForwards.until("service", "Ready=True with both endpoints targeted", (p) =>
-      p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true && (p.status?.targets?.length ?? 0) === 2);
+    const pf = await portForwards.until(
+      "service",
+      "Ready=True with both endpoints targeted",
+      (p) =>
+        p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true && (p.status?.targets?.length ?? 0) === 2,
+    );
     assert.deepEqual(pf.status?.targets?.map((x) => x.pod).sort(), ["db-0", "db-1"]);
     for (let i = 0; i < 4; i += 1) await assertEchoes(through(pf, 15432));
     assert.equal(echo.accepted(), 4);
@@ -78,7 +101,10 @@ test("every target kind becomes Ready and forwards verified bytes to its own pod
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "ClusterPortForward",
         metadata: { name: namespace },
-        spec: { selector: { matchNamespaces: [namespace] }, forwards: [{ ports: [9090], target: { address: "127.0.0.1", port: echo.port } }] },
+        spec: {
+          selector: { matchNamespaces: [namespace] },
+          forwards: [{ ports: [9090], target: { address: "127.0.0.1", port: echo.port } }],
+        },
       },
     });
     t.after(() => custom.deleteClusterCustomObject({ ...cpf, name: namespace }).catch(() => undefined));
@@ -100,7 +126,10 @@ test("every target kind becomes Ready and forwards verified bytes to its own pod
         },
       },
     });
-    await portForwards.create("workload", { target: { workload: { kind: "Deployment", name: "api" } }, ports: [{ port: 80, targetPort: "http" }] });
+    await portForwards.create("workload", {
+      target: { workload: { kind: "Deployment", name: "api" } },
+      ports: [{ port: 80, targetPort: "http" }],
+    });
     const pf = await portForwards.until(
       "workload",
       "Ready=True with both Deployment pods targeted and connected",

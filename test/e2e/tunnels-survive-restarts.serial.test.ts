@@ -15,16 +15,27 @@ import { startEchoServer } from "../support/tcp-servers.ts";
 
 /** Time until an echo through `endpoint` succeeds again (each attempt may wait in the gateway). */
 async function recovery(what: string, endpoint: Endpoint, since: number): Promise<number> {
-  await waitFor(`${what}: a new connection to succeed`, async () => {
-    await assertEchoes(endpoint, 4096, 15_000);
-    return true;
-  }, 60_000, 50);
+  await waitFor(
+    `${what}: a new connection to succeed`,
+    async () => {
+      await assertEchoes(endpoint, 4096, 15_000);
+      return true;
+    },
+    60_000,
+    50,
+  );
   return performance.now() - since;
 }
 
 test("tunnels and watches recover from API server and KWOK restarts without a gateway restart", async (t) => {
   const namespace = await testNamespace(t, "e2e-restarts");
-  const { cluster, controller, gateways: [gateway], hosts: [host], portForwards } = await startOperator(t, namespace, { controlPlane: "exclusive" });
+  const {
+    cluster,
+    controller,
+    gateways: [gateway],
+    hosts: [host],
+    portForwards,
+  } = await startOperator(t, namespace, { controlPlane: "exclusive" });
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, { namespace, name: "web-0", ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
   await portForwards.create("before", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
@@ -40,7 +51,9 @@ test("tunnels and watches recover from API server and KWOK restarts without a ga
   let restarted = performance.now();
   let ms = await recovery("after the API server restart", before, restarted);
   const apiReconnects = metricValue(await gateway!.metrics(), "tunnelkeeper_gateway_reconnects_total") - reconnectsAtStart;
-  figures.push(`kube-apiserver restart took ${((restarted - started) / 1000).toFixed(1)} s (${apiReconnects} tunnel redialled); first new connection ${ms.toFixed(0)} ms after it was ready`);
+  figures.push(
+    `kube-apiserver restart took ${((restarted - started) / 1000).toFixed(1)} s (${apiReconnects} tunnel redialled); first new connection ${ms.toFixed(0)} ms after it was ready`,
+  );
   assert.ok(apiReconnects >= 1, "the restart cut the tunnel and the gateway redialled it");
   // A PortForward created now is seen by both processes' (re-established) watches. It targets
   // the pod that existed before the restart: a pod created right after it may not be
@@ -61,7 +74,9 @@ test("tunnels and watches recover from API server and KWOK restarts without a ga
   restarted = performance.now();
   ms = await recovery("after the KWOK restart (before)", before, restarted);
   const ms2 = await recovery("after the KWOK restart (after)", after, restarted);
-  figures.push(`kwok restart took ${((restarted - started) / 1000).toFixed(1)} s; first new connection ${ms.toFixed(0)} ms / ${ms2.toFixed(0)} ms (the two PortForwards) after it was ready`);
+  figures.push(
+    `kwok restart took ${((restarted - started) / 1000).toFixed(1)} s; first new connection ${ms.toFixed(0)} ms / ${ms2.toFixed(0)} ms (the two PortForwards) after it was ready`,
+  );
 
   assert.deepEqual([controller.child.pid, gateway!.child.pid], pids);
   assert.equal(controller.child.exitCode, null, "the controller never exited");
@@ -71,9 +86,14 @@ test("tunnels and watches recover from API server and KWOK restarts without a ga
   assert.ok(reconnectsAfter - reconnects >= 1, "the KWOK restart cut the tunnel and the gateway redialled it");
   // Status is still maintained: both PortForwards Ready, this gateway connected.
   for (const name of ["before", "after"]) {
-    await portForwards.until(name, "Ready=True with the gateway connected", (p) =>
-      p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true &&
-      (p.status?.gateways ?? []).some((g) => g.pod === gateway!.podName && g.connected), 30_000);
+    await portForwards.until(
+      name,
+      "Ready=True with the gateway connected",
+      (p) =>
+        p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true &&
+        (p.status?.gateways ?? []).some((g) => g.pod === gateway!.podName && g.connected),
+      30_000,
+    );
   }
   for (const line of figures) {
     t.diagnostic(line);

@@ -6,28 +6,30 @@
 // The policy is rendered from the chart and bound to this test's namespace only
 // (admissionPolicy.namespaceSelector), so it cannot interfere with other tests running at
 // the same time. The CRD is applied server-side and left in place (other tests share it).
-import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test } from 'node:test';
-import { stringify } from 'yaml';
-import { testCluster, testNamespace } from '../support/cluster.ts';
-import { type CommandResult, runCommand } from '../support/run-command.ts';
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { stringify } from "yaml";
+import { testCluster, testNamespace } from "../support/cluster.ts";
+import { type CommandResult, runCommand } from "../support/run-command.ts";
 
-const CHART = join(import.meta.dirname, '..', '..', 'charts', 'tunnelkeeper');
+const CHART = join(import.meta.dirname, "..", "..", "charts", "tunnelkeeper");
 
-
-async function kubectl(args: readonly string[], options: { as?: string; kubeconfig?: string; input?: string } = {}): Promise<CommandResult> {
+async function kubectl(
+  args: readonly string[],
+  options: { as?: string; kubeconfig?: string; input?: string } = {},
+): Promise<CommandResult> {
   const cluster = testCluster();
-  const auth = ['--kubeconfig', options.kubeconfig ?? cluster.state.kubeconfig, ...(options.as ? [`--as=${options.as}`] : [])];
+  const auth = ["--kubeconfig", options.kubeconfig ?? cluster.state.kubeconfig, ...(options.as ? [`--as=${options.as}`] : [])];
   return runCommand(cluster.kubectl, [...auth, ...args], options.input);
 }
 
 async function kubectlOk(args: readonly string[], options: { as?: string; kubeconfig?: string; input?: string } = {}): Promise<string> {
   const result = await kubectl(args, options);
-  assert.equal(result.code, 0, `kubectl ${args.join(' ')} failed: ${result.stderr}`);
+  assert.equal(result.code, 0, `kubectl ${args.join(" ")} failed: ${result.stderr}`);
   return result.stdout;
 }
 
@@ -43,8 +45,8 @@ async function eventually<T>(what: string, attempt: () => Promise<T | undefined>
 
 function portForward(namespace: string, name: string, target: Record<string, unknown>): string {
   return stringify({
-    apiVersion: 'tunnelkeeper.io/v1alpha1',
-    kind: 'PortForward',
+    apiVersion: "tunnelkeeper.io/v1alpha1",
+    kind: "PortForward",
     metadata: { name, namespace },
     spec: { target, ports: [{ port: 8080, targetPort: 8080 }] },
   });
@@ -53,18 +55,31 @@ function portForward(namespace: string, name: string, target: Record<string, unk
 /** Renders the CRD and the admission policy from the chart, bound to `namespace` only. */
 async function renderPolicy(release: string, namespace: string): Promise<{ crd: string; policy: string }> {
   const { state } = testCluster();
-  const dir = mkdtempSync(join(tmpdir(), 'tk-vap-'));
+  const dir = mkdtempSync(join(tmpdir(), "tk-vap-"));
   try {
-    const values = join(dir, 'values.yaml');
-    writeFileSync(values, stringify({ admissionPolicy: { enabled: true, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } }));
+    const values = join(dir, "values.yaml");
+    writeFileSync(
+      values,
+      stringify({ admissionPolicy: { enabled: true, namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } } }),
+    );
     const template = async (file: string) => {
-      const result = await runCommand(state.helm, ['template', release, CHART, '--kube-version', '1.36.3', '-f', values, '--show-only', file]);
+      const result = await runCommand(state.helm, [
+        "template",
+        release,
+        CHART,
+        "--kube-version",
+        "1.36.3",
+        "-f",
+        values,
+        "--show-only",
+        file,
+      ]);
       assert.equal(result.code, 0, result.stderr);
       return result.stdout;
     };
     return {
-      crd: await template('templates/crds/tunnelkeeper.io_portforwards.yaml'),
-      policy: await template('templates/admission/validatingadmissionpolicy.yaml'),
+      crd: await template("templates/crds/tunnelkeeper.io_portforwards.yaml"),
+      policy: await template("templates/admission/validatingadmissionpolicy.yaml"),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -74,121 +89,158 @@ async function renderPolicy(release: string, namespace: string): Promise<{ crd: 
 /** A Role granting `user` the given rules in `namespace`, bound to it. */
 async function grant(namespace: string, name: string, user: string, rules: readonly Record<string, unknown>[]): Promise<void> {
   const manifest = [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace }, rules },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
       metadata: { name, namespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
     },
   ]
     .map((doc) => stringify(doc))
-    .join('---\n');
-  await kubectlOk(['apply', '--server-side', '--field-manager=admission-policy-test', '-f', '-'], { input: manifest });
+    .join("---\n");
+  await kubectlOk(["apply", "--server-side", "--field-manager=admission-policy-test", "-f", "-"], { input: manifest });
 }
 
 const PORTFORWARD_RULES = [
-  { apiGroups: ['tunnelkeeper.io'], resources: ['portforwards'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
-  { apiGroups: ['tunnelkeeper.io'], resources: ['portforwards/status'], verbs: ['get', 'patch', 'update'] },
+  { apiGroups: ["tunnelkeeper.io"], resources: ["portforwards"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+  { apiGroups: ["tunnelkeeper.io"], resources: ["portforwards/status"], verbs: ["get", "patch", "update"] },
 ];
-const PODS_PORTFORWARD_RULE = { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] };
+const PODS_PORTFORWARD_RULE = { apiGroups: [""], resources: ["pods/portforward"], verbs: ["get", "create"] };
 
-async function installPolicy(t: import('node:test').TestContext, namespace: string): Promise<string> {
-  const release = `vap-${randomBytes(3).toString('hex')}`;
+async function installPolicy(t: import("node:test").TestContext, namespace: string): Promise<string> {
+  const release = `vap-${randomBytes(3).toString("hex")}`;
   const { crd, policy } = await renderPolicy(release, namespace);
-  await kubectlOk(['apply', '--server-side', '--field-manager=admission-policy-test', '-f', '-'], { input: crd });
-  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/portforwards.tunnelkeeper.io']);
-  await kubectlOk(['apply', '--server-side', '--field-manager=admission-policy-test', '-f', '-'], { input: policy });
+  await kubectlOk(["apply", "--server-side", "--field-manager=admission-policy-test", "-f", "-"], { input: crd });
+  await kubectlOk(["wait", "--for=condition=Established", "--timeout=60s", "crd/portforwards.tunnelkeeper.io"]);
+  await kubectlOk(["apply", "--server-side", "--field-manager=admission-policy-test", "-f", "-"], { input: policy });
   const name = `${release}-tunnelkeeper-portforward-authz`;
   t.after(async () => {
-    await kubectl(['delete', '--ignore-not-found', `validatingadmissionpolicybinding/${name}`, `validatingadmissionpolicy/${name}`]);
+    await kubectl(["delete", "--ignore-not-found", `validatingadmissionpolicybinding/${name}`, `validatingadmissionpolicy/${name}`]);
   });
   // The policy's type check must find no problem with the expressions against the CRD's schema.
-  const typeChecking = await eventually('the policy type check', async () => {
-    const out = await kubectlOk(['get', `validatingadmissionpolicy/${name}`, '-o', 'json']);
-    const vap = JSON.parse(out) as { metadata: { generation: number }; status?: { observedGeneration?: number; typeChecking?: { expressionWarnings?: unknown[] } } };
+  const typeChecking = await eventually("the policy type check", async () => {
+    const out = await kubectlOk(["get", `validatingadmissionpolicy/${name}`, "-o", "json"]);
+    const vap = JSON.parse(out) as {
+      metadata: { generation: number };
+      status?: { observedGeneration?: number; typeChecking?: { expressionWarnings?: unknown[] } };
+    };
     return vap.status?.observedGeneration === vap.metadata.generation ? (vap.status.typeChecking ?? {}) : undefined;
   });
   assert.deepEqual(typeChecking.expressionWarnings ?? [], []);
   return name;
 }
 
-test('a user without pods/portforward is refused a PortForward with a message that says how to fix it; granting it admits the same PortForward', async (t) => {
+test("a user without pods/portforward is refused a PortForward with a message that says how to fix it; granting it admits the same PortForward", async (t) => {
   const cluster = testCluster();
-  const namespace = await testNamespace(t, 'vap');
+  const namespace = await testNamespace(t, "vap");
   const policy = await installPolicy(t, namespace);
-  await grant(namespace, 'portforward-writer', 'tester', PORTFORWARD_RULES);
-  const manifest = portForward(namespace, 'web', { selector: { matchLabels: { app: 'web' } } });
+  await grant(namespace, "portforward-writer", "tester", PORTFORWARD_RULES);
+  const manifest = portForward(namespace, "web", { selector: { matchLabels: { app: "web" } } });
   const asTester = { kubeconfig: cluster.state.unprivilegedKubeconfig, input: manifest };
 
   // The binding takes a moment to become effective; a server-side dry run goes through admission
   // without creating anything.
-  const refusal = await eventually('the policy to refuse tester', async () => {
-    const result = await kubectl(['create', '--dry-run=server', '-f', '-'], asTester);
-    return result.code !== 0 && result.stderr.includes('ValidatingAdmissionPolicy') ? result : undefined;
+  const refusal = await eventually("the policy to refuse tester", async () => {
+    const result = await kubectl(["create", "--dry-run=server", "-f", "-"], asTester);
+    return result.code !== 0 && result.stderr.includes("ValidatingAdmissionPolicy") ? result : undefined;
   });
   assert.match(refusal.stderr, new RegExp(`ValidatingAdmissionPolicy '${policy}'`));
 
-  const denied = await kubectl(['create', '-f', '-'], asTester);
-  assert.notEqual(denied.code, 0, 'the PortForward was created although tester may not port-forward');
+  const denied = await kubectl(["create", "-f", "-"], asTester);
+  assert.notEqual(denied.code, 0, "the PortForward was created although tester may not port-forward");
   assert.match(denied.stderr, /forbidden/i);
   assert.match(denied.stderr, /user "tester"/);
   assert.match(denied.stderr, new RegExp(`namespace "${namespace}"`));
   assert.match(denied.stderr, /create pods\/portforward/);
   assert.match(denied.stderr, /Role .*pods\/portforward.*"get", "create"/);
-  assert.equal((await kubectl(['get', '-n', namespace, 'portforwards.tunnelkeeper.io/web'])).code, 1, 'a refused PortForward must not exist');
+  assert.equal(
+    (await kubectl(["get", "-n", namespace, "portforwards.tunnelkeeper.io/web"])).code,
+    1,
+    "a refused PortForward must not exist",
+  );
 
-  await grant(namespace, 'port-forwarder', 'tester', [PODS_PORTFORWARD_RULE]);
-  await eventually('tester to be admitted after the grant', async () => {
-    const result = await kubectl(['create', '-f', '-'], asTester);
+  await grant(namespace, "port-forwarder", "tester", [PODS_PORTFORWARD_RULE]);
+  await eventually("tester to be admitted after the grant", async () => {
+    const result = await kubectl(["create", "-f", "-"], asTester);
     return result.code === 0 ? result : undefined;
   });
-  await kubectlOk(['get', '-n', namespace, 'portforwards.tunnelkeeper.io/web'], { kubeconfig: cluster.state.unprivilegedKubeconfig });
+  await kubectlOk(["get", "-n", namespace, "portforwards.tunnelkeeper.io/web"], { kubeconfig: cluster.state.unprivilegedKubeconfig });
 });
 
-test('status writes and metadata-only changes are not blocked; spec changes by a user without pods/portforward are', async (t) => {
-  const namespace = await testNamespace(t, 'vap');
+test("status writes and metadata-only changes are not blocked; spec changes by a user without pods/portforward are", async (t) => {
+  const namespace = await testNamespace(t, "vap");
   await installPolicy(t, namespace);
-  const statusWriter = 'status-writer';
-  await grant(namespace, 'status-writer', statusWriter, PORTFORWARD_RULES);
-  await kubectlOk(['create', '-f', '-'], { input: portForward(namespace, 'web', { pod: 'web-0' }) });
+  const statusWriter = "status-writer";
+  await grant(namespace, "status-writer", statusWriter, PORTFORWARD_RULES);
+  await kubectlOk(["create", "-f", "-"], { input: portForward(namespace, "web", { pod: "web-0" }) });
   // Wait until the policy is in force, proven by a refused spec change.
-  const specPatch = ['patch', '-n', namespace, 'portforwards.tunnelkeeper.io/web', '--type=merge', '-p', '{"spec":{"target":{"pod":"web-1"}}}'];
-  const refused = await eventually('the policy to refuse a spec change', async () => {
-    const result = await kubectl([...specPatch, '--dry-run=server'], { as: statusWriter });
-    return result.code !== 0 && result.stderr.includes('ValidatingAdmissionPolicy') ? result : undefined;
+  const specPatch = [
+    "patch",
+    "-n",
+    namespace,
+    "portforwards.tunnelkeeper.io/web",
+    "--type=merge",
+    "-p",
+    '{"spec":{"target":{"pod":"web-1"}}}',
+  ];
+  const refused = await eventually("the policy to refuse a spec change", async () => {
+    const result = await kubectl([...specPatch, "--dry-run=server"], { as: statusWriter });
+    return result.code !== 0 && result.stderr.includes("ValidatingAdmissionPolicy") ? result : undefined;
   });
   assert.match(refused.stderr, /user "status-writer" may not create or change PortForward "web"/);
 
-  const status = await kubectl(['patch', '-n', namespace, 'portforwards.tunnelkeeper.io/web', '--subresource=status', '--type=merge', '-p', '{"status":{"observedGeneration":1}}'], { as: statusWriter });
+  const status = await kubectl(
+    [
+      "patch",
+      "-n",
+      namespace,
+      "portforwards.tunnelkeeper.io/web",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      '{"status":{"observedGeneration":1}}',
+    ],
+    { as: statusWriter },
+  );
   assert.equal(status.code, 0, `status patch was blocked: ${status.stderr}`);
-  const observed = await kubectlOk(['get', '-n', namespace, 'portforwards.tunnelkeeper.io/web', '-o', 'jsonpath={.status.observedGeneration}']);
-  assert.equal(observed, '1');
+  const observed = await kubectlOk([
+    "get",
+    "-n",
+    namespace,
+    "portforwards.tunnelkeeper.io/web",
+    "-o",
+    "jsonpath={.status.observedGeneration}",
+  ]);
+  assert.equal(observed, "1");
 
-  const label = await kubectl(['label', '-n', namespace, 'portforwards.tunnelkeeper.io/web', 'team=payments'], { as: statusWriter });
+  const label = await kubectl(["label", "-n", namespace, "portforwards.tunnelkeeper.io/web", "team=payments"], { as: statusWriter });
   assert.equal(label.code, 0, `a metadata-only change was blocked: ${label.stderr}`);
 
   const spec = await kubectl(specPatch, { as: statusWriter });
-  assert.notEqual(spec.code, 0, 'a spec change by a user without pods/portforward was admitted');
-  const target = await kubectlOk(['get', '-n', namespace, 'portforwards.tunnelkeeper.io/web', '-o', 'jsonpath={.spec.target.pod}']);
-  assert.equal(target, 'web-0');
+  assert.notEqual(spec.code, 0, "a spec change by a user without pods/portforward was admitted");
+  const target = await kubectlOk(["get", "-n", namespace, "portforwards.tunnelkeeper.io/web", "-o", "jsonpath={.spec.target.pod}"]);
+  assert.equal(target, "web-0");
 });
 
-test('a pods/portforward grant scoped to one pod admits a PortForward to that pod only', async (t) => {
-  const namespace = await testNamespace(t, 'vap');
+test("a pods/portforward grant scoped to one pod admits a PortForward to that pod only", async (t) => {
+  const namespace = await testNamespace(t, "vap");
   await installPolicy(t, namespace);
-  const user = 'pod-scoped';
-  await grant(namespace, 'portforward-writer', user, PORTFORWARD_RULES);
-  await grant(namespace, 'web-0-forwarder', user, [{ ...PODS_PORTFORWARD_RULE, resourceNames: ['web-0'] }]);
-  const other = portForward(namespace, 'other', { pod: 'web-1' });
-  await eventually('the policy to refuse a PortForward to another pod', async () => {
-    const result = await kubectl(['create', '--dry-run=server', '-f', '-'], { as: user, input: other });
-    return result.code !== 0 && result.stderr.includes('ValidatingAdmissionPolicy') ? result : undefined;
+  const user = "pod-scoped";
+  await grant(namespace, "portforward-writer", user, PORTFORWARD_RULES);
+  await grant(namespace, "web-0-forwarder", user, [{ ...PODS_PORTFORWARD_RULE, resourceNames: ["web-0"] }]);
+  const other = portForward(namespace, "other", { pod: "web-1" });
+  await eventually("the policy to refuse a PortForward to another pod", async () => {
+    const result = await kubectl(["create", "--dry-run=server", "-f", "-"], { as: user, input: other });
+    return result.code !== 0 && result.stderr.includes("ValidatingAdmissionPolicy") ? result : undefined;
   });
-  const allowed = await kubectl(['create', '-f', '-'], { as: user, input: portForward(namespace, 'web', { pod: 'web-0' }) });
+  const allowed = await kubectl(["create", "-f", "-"], { as: user, input: portForward(namespace, "web", { pod: "web-0" }) });
   assert.equal(allowed.code, 0, `the PortForward to the granted pod was refused: ${allowed.stderr}`);
-  const selector = await kubectl(['create', '-f', '-'], { as: user, input: portForward(namespace, 'all', { selector: { matchLabels: { app: 'web' } } }) });
-  assert.notEqual(selector.code, 0, 'a selector target needs namespace-wide pods/portforward');
+  const selector = await kubectl(["create", "-f", "-"], {
+    as: user,
+    input: portForward(namespace, "all", { selector: { matchLabels: { app: "web" } } }),
+  });
+  assert.notEqual(selector.code, 0, "a selector target needs namespace-wide pods/portforward");
   assert.match(selector.stderr, /may not create or change PortForward "all"/);
 });

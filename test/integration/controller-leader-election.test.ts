@@ -19,7 +19,8 @@ function becameLeader(process: OperatorProcess): boolean {
 async function reconcileCount(process: OperatorProcess): Promise<number> {
   const text = await process.metrics();
   let total = 0;
-  for (const match of text.matchAll(/^controller_runtime_reconcile_total\{controller="portforward",[^}]*\} (\d+)$/gm)) total += Number(match[1]);
+  for (const match of text.matchAll(/^controller_runtime_reconcile_total\{controller="portforward",[^}]*\} (\d+)$/gm))
+    total += Number(match[1]);
   return total;
 }
 

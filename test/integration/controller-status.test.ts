@@ -8,8 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createBackedPod } from "../cluster/pods.ts";
 import { testCluster, testNamespace } from "../support/cluster.ts";
 import { installCrd, startOperatorProcess } from "../support/operator-process.ts";
-import { startEchoServer } from "../support/tcp-servers.ts";
 import { condition, hasCondition, kubectl, PortForwards, waitFor, watchPortForwards } from "../support/portforwards.ts";
+import { startEchoServer } from "../support/tcp-servers.ts";
 
 test("controller process: Ready false at once, True only with a gateway, observedGeneration follows the spec", async (t) => {
   const cluster = testCluster();
@@ -29,10 +29,7 @@ test("controller process: Ready false at once, True only with a gateway, observe
   });
   t.after(stopWatch);
 
-  await startOperatorProcess(
-    { command: "controller", kubeconfig, podNamespace: gatewayNamespace, args: ["--namespace", namespace] },
-    t,
-  );
+  await startOperatorProcess({ command: "controller", kubeconfig, podNamespace: gatewayNamespace, args: ["--namespace", namespace] }, t);
   const created = Date.now();
   await pfs.create("x", { target: { pod: "app-0" }, ports: [{ port: 80, targetPort: 8080 }] });
   await kubectl(cluster.kubectl, kubeconfig, ["wait", "-n", namespace, "--for=condition=Ready=false", "--timeout=30s", "pf/x"]);

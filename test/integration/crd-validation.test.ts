@@ -7,10 +7,10 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../../src/api/identity.ts";
 import { applyStatus } from "../../src/kube/apply.ts";
-import { isInvalid, statusOf, statusCodeOf } from "../../src/kube/errors.ts";
+import { isInvalid, statusCodeOf, statusOf } from "../../src/kube/errors.ts";
 import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
-import { testCluster, testNamespace } from "../support/cluster.ts";
 import { aPortForward } from "../support/builders.ts";
+import { testCluster, testNamespace } from "../support/cluster.ts";
 import { SAMPLES, type Sample } from "../unit/api/samples.ts";
 import { installCrd, kubectl } from "./crd-install.ts";
 
@@ -23,7 +23,8 @@ const SERVER_MESSAGES: Readonly<Record<string, string>> = {
   "port 0": "spec.ports[0].port: Invalid value: 0: spec.ports[0].port in body should be greater than or equal to 1",
   "port 65536": "spec.ports[0].port: Invalid value: 65536: spec.ports[0].port in body should be less than or equal to 65535",
   "duplicate port numbers": "spec.ports[].port must be unique",
-  "ExternalName service type": 'spec.service.type: Unsupported value: "ExternalName": supported values: "ClusterIP", "NodePort", "LoadBalancer"',
+  "ExternalName service type":
+    'spec.service.type: Unsupported value: "ExternalName": supported values: "ClusterIP", "NodePort", "LoadBalancer"',
   "unknown workload kind": 'spec.target.workload.kind: Unsupported value: "Job"',
   "unknown protocol": 'spec.protocol: Unsupported value: "SPDY": supported values: "Auto", "Tunnel", "Legacy"',
   "unknown load balancing": 'spec.loadBalancing: Unsupported value: "Random": supported values: "RoundRobin", "LeastConnections", "First"',
@@ -186,7 +187,13 @@ describe("PortForward admission by the API server", () => {
           pods: "1/1",
           totals: { pods: 1, readyPods: 1, connectedPods: 1, gateways: 1, connectedGateways: 1, activeConnections: 7, reconnects: 0 },
           conditions: [
-            { type: "Ready", status: "True", reason: "Connected", message: "1 of 1 gateway holds a live tunnel.", lastTransitionTime: "2026-01-01T00:00:00Z" },
+            {
+              type: "Ready",
+              status: "True",
+              reason: "Connected",
+              message: "1 of 1 gateway holds a live tunnel.",
+              lastTransitionTime: "2026-01-01T00:00:00Z",
+            },
           ],
         },
       },

@@ -2,7 +2,7 @@
 // a PortForward's /status shared by the controller and one field manager per gateway replica.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL, gatewayFieldManager } from "../../src/api/identity.ts";
+import { API_VERSION, CONTROLLER_FIELD_MANAGER, gatewayFieldManager, KIND, PLURAL } from "../../src/api/identity.ts";
 import { applyObject, applyStatus } from "../../src/kube/apply.ts";
 import { isConflict, reasonOf, statusCodeOf } from "../../src/kube/errors.ts";
 import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
@@ -85,7 +85,10 @@ describe("applyObject on a Service", () => {
 
     const dryRun = await applyObject<Stored>(admin, mine, { plural: "services", fieldManager: CONTROLLER_FIELD_MANAGER, dryRun: true });
     assert.equal(dryRun.metadata.labels?.owner, "tunnelkeeper");
-    const unchanged = await kubeRequest(admin, { method: "GET", path: resourcePath({ apiVersion: "v1", plural: "services", namespace, name: "web" }) });
+    const unchanged = await kubeRequest(admin, {
+      method: "GET",
+      path: resourcePath({ apiVersion: "v1", plural: "services", namespace, name: "web" }),
+    });
     assert.equal((unchanged as Stored).metadata.labels?.owner, "someone", "a dry run must not persist");
 
     const taken = await applyObject<Stored>(admin, mine, { plural: "services", fieldManager: CONTROLLER_FIELD_MANAGER });
@@ -123,13 +126,19 @@ describe("applyStatus on a PortForward", () => {
     assert.equal(created.metadata.generation, 1);
 
     const since = "2026-01-01T00:00:00Z";
-    await applyStatus(admin, withStatus(namespace, { gateways: [{ pod: "gateway-a", connected: true, protocol: "Tunnel", connectedTargets: ["web-0"], since }] }), {
-      plural: PLURAL,
-      fieldManager: gatewayA,
-    });
+    await applyStatus(
+      admin,
+      withStatus(namespace, { gateways: [{ pod: "gateway-a", connected: true, protocol: "Tunnel", connectedTargets: ["web-0"], since }] }),
+      {
+        plural: PLURAL,
+        fieldManager: gatewayA,
+      },
+    );
     let stored = await applyStatus<Stored>(
       admin,
-      withStatus(namespace, { gateways: [{ pod: "gateway-b", connected: false, reason: "Reconnecting", lastError: "connection reset", since }] }),
+      withStatus(namespace, {
+        gateways: [{ pod: "gateway-b", connected: false, reason: "Reconnecting", lastError: "connection reset", since }],
+      }),
       { plural: PLURAL, fieldManager: gatewayB },
     );
     assert.deepEqual(
@@ -142,19 +151,24 @@ describe("applyStatus on a PortForward", () => {
     // Gateway A rewrites its entry: B's entry is not touched.
     stored = await applyStatus<Stored>(
       admin,
-      withStatus(namespace, { gateways: [{ pod: "gateway-a", connected: true, protocol: "Tunnel", connectedTargets: ["web-0"], activeConnections: 3, since }] }),
+      withStatus(namespace, {
+        gateways: [{ pod: "gateway-a", connected: true, protocol: "Tunnel", connectedTargets: ["web-0"], activeConnections: 3, since }],
+      }),
       { plural: PLURAL, fieldManager: gatewayA },
     );
     assert.equal(gateways(stored).find((g) => g.pod === "gateway-a")?.activeConnections, 3);
-    assert.deepEqual(gateways(stored).find((g) => g.pod === "gateway-b"), {
-      pod: "gateway-b",
-      connected: false,
-      reason: "Reconnecting",
-      lastError: "connection reset",
-      since,
-      activeConnections: 0,
-      reconnects: 0,
-    });
+    assert.deepEqual(
+      gateways(stored).find((g) => g.pod === "gateway-b"),
+      {
+        pod: "gateway-b",
+        connected: false,
+        reason: "Reconnecting",
+        lastError: "connection reset",
+        since,
+        activeConnections: 0,
+        reconnects: 0,
+      },
+    );
 
     // The controller applies the status it owns (everything but gateways): both entries stay, and
     // the controller does not become an owner of either.
@@ -163,9 +177,21 @@ describe("applyStatus on a PortForward", () => {
       target: "pod/web-0",
       serviceName: "web",
       pods: "1/1",
-      conditions: [{ type: "Ready", status: "True", reason: "Connected", message: "1 of 2 gateways hold a live tunnel.", lastTransitionTime: since, observedGeneration: 1 }],
+      conditions: [
+        {
+          type: "Ready",
+          status: "True",
+          reason: "Connected",
+          message: "1 of 2 gateways hold a live tunnel.",
+          lastTransitionTime: since,
+          observedGeneration: 1,
+        },
+      ],
     };
-    stored = await applyStatus<Stored>(admin, withStatus(namespace, controllerStatus), { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER });
+    stored = await applyStatus<Stored>(admin, withStatus(namespace, controllerStatus), {
+      plural: PLURAL,
+      fieldManager: CONTROLLER_FIELD_MANAGER,
+    });
     assert.deepEqual(
       gateways(stored).map((g) => g.pod),
       ["gateway-a", "gateway-b"],
@@ -174,8 +200,14 @@ describe("applyStatus on a PortForward", () => {
     assert.ok(controllerStatusEntry, "the controller has a managedFields entry for the status subresource");
     const ownedStatus = (controllerStatusEntry.fieldsV1?.["f:status"] ?? {}) as Record<string, unknown>;
     assert.equal(ownedStatus["f:gateways"], undefined, "the controller must not own any gateways entry");
-    assert.deepEqual(entriesOf(stored, gatewayA).map((e) => e.subresource), ["status"]);
-    assert.deepEqual(entriesOf(stored, gatewayB).map((e) => e.subresource), ["status"]);
+    assert.deepEqual(
+      entriesOf(stored, gatewayA).map((e) => e.subresource),
+      ["status"],
+    );
+    assert.deepEqual(
+      entriesOf(stored, gatewayB).map((e) => e.subresource),
+      ["status"],
+    );
 
     // A status apply never changes spec or generation.
     assert.deepEqual(stored.spec, created.spec);
@@ -192,7 +224,10 @@ describe("applyStatus on a PortForward", () => {
     assert.equal((stored.status?.conditions as unknown[] | undefined)?.length, 1);
 
     // And the controller re-applying its status (with fewer fields) still leaves gateway B alone.
-    stored = await applyStatus<Stored>(admin, withStatus(namespace, { observedGeneration: 1 }), { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER });
+    stored = await applyStatus<Stored>(admin, withStatus(namespace, { observedGeneration: 1 }), {
+      plural: PLURAL,
+      fieldManager: CONTROLLER_FIELD_MANAGER,
+    });
     assert.deepEqual(
       gateways(stored).map((g) => g.pod),
       ["gateway-b"],
@@ -204,9 +239,15 @@ describe("applyStatus on a PortForward", () => {
     const { admin } = testCluster();
     const namespace = await testNamespace(t, "ssa-status");
     await applyObject(admin, aPortForward(namespace), { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER });
-    await applyStatus(admin, withStatus(namespace, { gateways: [{ pod: "gateway-a", connected: true }] }), { plural: PLURAL, fieldManager: gatewayA });
+    await applyStatus(admin, withStatus(namespace, { gateways: [{ pod: "gateway-a", connected: true }] }), {
+      plural: PLURAL,
+      fieldManager: gatewayA,
+    });
     // The object applied again with a status in it (as read back): applyObject drops it.
-    const stored = await applyObject<Stored>(admin, withStatus(namespace, { gateways: [] }), { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER });
+    const stored = await applyObject<Stored>(admin, withStatus(namespace, { gateways: [] }), {
+      plural: PLURAL,
+      fieldManager: CONTROLLER_FIELD_MANAGER,
+    });
     assert.deepEqual(
       gateways(stored).map((g) => g.pod),
       ["gateway-a"],

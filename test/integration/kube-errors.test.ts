@@ -47,7 +47,9 @@ describe("errors from the real API server", () => {
     assert.equal(reasonOf(generated), "NotFound");
     assert.equal(isTransient(generated), false);
 
-    const raw = await failure(kubeRequest(admin, { method: "GET", path: resourcePath({ apiVersion: "v1", plural: "configmaps", namespace, name: "missing" }) }));
+    const raw = await failure(
+      kubeRequest(admin, { method: "GET", path: resourcePath({ apiVersion: "v1", plural: "configmaps", namespace, name: "missing" }) }),
+    );
     assertOnly(raw, "isNotFound");
     assert.equal(reasonOf(raw), "NotFound");
   });
@@ -64,7 +66,11 @@ describe("errors from the real API server", () => {
     assert.equal(isTransient(generated), false, "retrying a create of a taken name cannot help");
 
     const raw = await failure(
-      kubeRequest(admin, { method: "POST", path: resourcePath({ apiVersion: "v1", plural: "configmaps", namespace }), body: { metadata: { name: "twice" } } }),
+      kubeRequest(admin, {
+        method: "POST",
+        path: resourcePath({ apiVersion: "v1", plural: "configmaps", namespace }),
+        body: { metadata: { name: "twice" } },
+      }),
     );
     assertOnly(raw, "isAlreadyExists");
   });
@@ -85,7 +91,12 @@ describe("errors from the real API server", () => {
       kubeRequest(admin, {
         method: "PUT",
         path: resourcePath({ apiVersion: "v1", plural: "configmaps", namespace, name: "cm" }),
-        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace, resourceVersion: first.metadata?.resourceVersion }, data: { n: "4" } },
+        body: {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "cm", namespace, resourceVersion: first.metadata?.resourceVersion },
+          data: { n: "4" },
+        },
       }),
     );
     assertOnly(raw, "isConflict");
@@ -99,7 +110,9 @@ describe("errors from the real API server", () => {
     assert.equal(reasonOf(generated), "Forbidden");
     assert.equal(isTransient(generated), false);
 
-    const raw = await failure(kubeRequest(unprivileged, { method: "GET", path: resourcePath({ apiVersion: "v1", plural: "pods", namespace }) }));
+    const raw = await failure(
+      kubeRequest(unprivileged, { method: "GET", path: resourcePath({ apiVersion: "v1", plural: "pods", namespace }) }),
+    );
     assertOnly(raw, "isForbidden");
   });
 
@@ -121,7 +134,9 @@ describe("errors from the real API server", () => {
   it("an invalid object is Invalid (422)", async (t) => {
     const { admin } = testCluster();
     const namespace = await testNamespace(t, "errors");
-    const generated = await failure(admin.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace, body: { metadata: { name: "Not_A_Name" } } }));
+    const generated = await failure(
+      admin.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace, body: { metadata: { name: "Not_A_Name" } } }),
+    );
     assertOnly(generated, "isInvalid");
     assert.equal(reasonOf(generated), "Invalid");
     assert.equal(isTransient(generated), false);

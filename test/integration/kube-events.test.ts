@@ -23,7 +23,10 @@ interface StoredEvent {
 
 async function eventsIn(namespace: string): Promise<StoredEvent[]> {
   const { admin } = testCluster();
-  const list = (await kubeRequest(admin, { method: "GET", path: resourcePath({ apiVersion: "events.k8s.io/v1", plural: "events", namespace }) })) as {
+  const list = (await kubeRequest(admin, {
+    method: "GET",
+    path: resourcePath({ apiVersion: "events.k8s.io/v1", plural: "events", namespace }),
+  })) as {
     items: StoredEvent[];
   };
   return list.items;
@@ -33,10 +36,22 @@ async function aPortForwardSubject(namespace: string): Promise<EventSubject> {
   const { admin } = testCluster();
   const pf = await applyObject<{ metadata: { uid: string; resourceVersion: string } }>(
     admin,
-    { apiVersion: API_VERSION, kind: KIND, metadata: { name: "web", namespace }, spec: { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] } },
+    {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name: "web", namespace },
+      spec: { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] },
+    },
     { plural: PLURAL, fieldManager: "tunnelkeeper-tests" },
   );
-  return { apiVersion: API_VERSION, kind: KIND, name: "web", namespace, uid: pf.metadata.uid, resourceVersion: pf.metadata.resourceVersion };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: "web",
+    namespace,
+    uid: pf.metadata.uid,
+    resourceVersion: pf.metadata.resourceVersion,
+  };
 }
 
 describe("EventRecorder against the API server", () => {
@@ -46,9 +61,18 @@ describe("EventRecorder against the API server", () => {
     const { admin } = testCluster();
     const namespace = await testNamespace(t, "events");
     const subject = await aPortForwardSubject(namespace);
-    const recorder = new EventRecorder({ reportingController: REPORTING_CONTROLLER, reportingInstance: "controller-0", createEvent: kubeCreateEvent(admin) });
+    const recorder = new EventRecorder({
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: "controller-0",
+      createEvent: kubeCreateEvent(admin),
+    });
 
-    const sent = await recorder.record(subject, { type: "Warning", reason: "PodFailover", action: "Reconnect", note: "Pod web-0 went away; using web-1." });
+    const sent = await recorder.record(subject, {
+      type: "Warning",
+      reason: "PodFailover",
+      action: "Reconnect",
+      note: "Pod web-0 went away; using web-1.",
+    });
     assert.equal(sent, true);
     const [event, ...more] = await eventsIn(namespace);
     assert.equal(more.length, 0);
@@ -61,15 +85,27 @@ describe("EventRecorder against the API server", () => {
     assert.equal(event.reportingInstance, "controller-0");
     assert.match(event.metadata.name, /^web-[a-z0-9]{5}$/);
     assert.deepEqual(
-      { apiVersion: event.regarding.apiVersion, kind: event.regarding.kind, name: event.regarding.name, namespace: event.regarding.namespace, uid: event.regarding.uid },
+      {
+        apiVersion: event.regarding.apiVersion,
+        kind: event.regarding.kind,
+        name: event.regarding.name,
+        namespace: event.regarding.namespace,
+        uid: event.regarding.uid,
+      },
       { apiVersion: API_VERSION, kind: KIND, name: "web", namespace, uid: subject.uid },
     );
     assert.ok(Math.abs(Date.parse(event.eventTime) - Date.now()) < 60_000, `eventTime ${event.eventTime} is now`);
 
     // Same object and reason within the window, even with another note: not sent.
-    assert.equal(await recorder.record(subject, { type: "Warning", reason: "PodFailover", action: "Reconnect", note: "Pod web-1 went away." }), false);
+    assert.equal(
+      await recorder.record(subject, { type: "Warning", reason: "PodFailover", action: "Reconnect", note: "Pod web-1 went away." }),
+      false,
+    );
     // Another reason is another event.
-    assert.equal(await recorder.record(subject, { type: "Normal", reason: "Connected", action: "Connect", note: "Tunnel to web-1 is up." }), true);
+    assert.equal(
+      await recorder.record(subject, { type: "Normal", reason: "Connected", action: "Connect", note: "Tunnel to web-1 is up." }),
+      true,
+    );
     const events = await eventsIn(namespace);
     assert.deepEqual(events.map((e) => e.reason).sort(), ["Connected", "PodFailover"]);
 
@@ -83,7 +119,11 @@ describe("EventRecorder against the API server", () => {
     const { admin } = testCluster();
     const namespace = await testNamespace(t, "events");
     const subject = await aPortForwardSubject(namespace);
-    const recorder = new EventRecorder({ reportingController: REPORTING_CONTROLLER, reportingInstance: "controller-0", createEvent: kubeCreateEvent(admin) });
+    const recorder = new EventRecorder({
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: "controller-0",
+      createEvent: kubeCreateEvent(admin),
+    });
     const note = "Verbindung zurückgesetzt — ".repeat(100);
     assert.equal(await recorder.record(subject, { type: "Warning", reason: "Stalled", action: "Reconcile", note }), true);
     const [event] = await eventsIn(namespace);

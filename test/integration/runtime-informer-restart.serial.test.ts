@@ -19,10 +19,15 @@ it("keeps watching across a restart of kube-apiserver and sees a change made aft
 
   await restartComponent("kube-apiserver");
   await core.createNamespacedConfigMap({ namespace, body: aConfigMap("after-restart", { v: "1" }) });
-  await eventually("the object created after the restart", () => running.informer.store.get(`${namespace}/after-restart`) !== undefined, 60_000);
+  await eventually(
+    "the object created after the restart",
+    () => running.informer.store.get(`${namespace}/after-restart`) !== undefined,
+    60_000,
+  );
   await core.patchNamespacedConfigMap({ name: "after-restart", namespace, body: [{ op: "replace", path: "/data/v", value: "2" }] });
   await eventually("the update after the restart", () => running.informer.store.get(`${namespace}/after-restart`)?.data?.v === "2");
   assert.ok(running.informer.store.get(`${namespace}/before-restart`), "the object from before the restart is still known");
-  t.diagnostic(`failures while the API server restarted: ${running.failures.length}; phases: ${running.transitions.map((s) => s.phase).join(" → ")}`);
+  t.diagnostic(
+    `failures while the API server restarted: ${running.failures.length}; phases: ${running.transitions.map((s) => s.phase).join(" → ")}`,
+  );
 });
-

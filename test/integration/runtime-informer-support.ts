@@ -138,4 +138,3 @@ export async function startTcpRelay(upstream: URL): Promise<TcpRelay> {
   };
   return relay;
 }
-

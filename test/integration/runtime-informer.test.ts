@@ -2,15 +2,24 @@
 // sync, add/update/delete as key events, paged lists, a lost connection, and 410 Gone after
 // moving to another API server replica.
 import assert from "node:assert/strict";
-import { setTimeout as delay } from "node:timers/promises";
 import { describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { isGone } from "../../src/kube/errors.ts";
 import { kubeList, kubeListWatch, kubeWatch } from "../../src/kube/list-watch.ts";
 import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
 import type { WatchQuery } from "../../src/runtime/informer.ts";
 import { extraApiServer, testCluster, testNamespace } from "../support/cluster.ts";
-import { aConfigMap, type ConfigMap, eventually, scopeFor, startInformer, startTcpRelay, synced, viaServer } from "./runtime-informer-support.ts";
+import {
+  aConfigMap,
+  type ConfigMap,
+  eventually,
+  scopeFor,
+  startInformer,
+  startTcpRelay,
+  synced,
+  viaServer,
+} from "./runtime-informer-support.ts";
 
 describe("Informer over ConfigMaps on the real API server", () => {
   it("syncs the existing objects, then reports add, update and delete by key", async (t) => {
@@ -27,7 +36,10 @@ describe("Informer over ConfigMaps on the real API server", () => {
     const listed = running.informer.store.get(`${namespace}/before`);
     assert.equal(listed?.apiVersion, "v1", "listed items get apiVersion/kind back");
     assert.equal(listed?.kind, "ConfigMap");
-    assert.deepEqual(running.changes.map((c) => [c.key, c.old === undefined, c.new === undefined]), [[`${namespace}/before`, true, false]]);
+    assert.deepEqual(
+      running.changes.map((c) => [c.key, c.old === undefined, c.new === undefined]),
+      [[`${namespace}/before`, true, false]],
+    );
     running.changes.length = 0;
 
     await core.createNamespacedConfigMap({ namespace, body: aConfigMap("added", { v: "1" }) });
@@ -76,7 +88,10 @@ describe("Informer over ConfigMaps on the real API server", () => {
     const running = startInformer(t, kubeListWatch<ConfigMap>(admin, scope));
     await synced(running);
     assert.equal(running.informer.store.size, 120);
-    assert.deepEqual(running.informer.store.keys().sort(), names.map((n) => `${namespace}/${n}`));
+    assert.deepEqual(
+      running.informer.store.keys().sort(),
+      names.map((n) => `${namespace}/${n}`),
+    );
     assert.equal(running.changes.length, 120);
   });
 
@@ -103,7 +118,11 @@ describe("Informer over ConfigMaps on the real API server", () => {
     await outage;
     assert.ok(running.failures.length > 0, "the informer noticed the outage");
 
-    await eventually("the add made during the outage", () => running.informer.store.get(`${namespace}/during-outage`) !== undefined, 45_000);
+    await eventually(
+      "the add made during the outage",
+      () => running.informer.store.get(`${namespace}/during-outage`) !== undefined,
+      45_000,
+    );
     await eventually("the update made during the outage", () => running.informer.store.get(`${namespace}/before-outage`)?.data?.v === "2");
     // And it keeps watching afterwards.
     await core.deleteNamespacedConfigMap({ name: "during-outage", namespace });
@@ -132,10 +151,13 @@ describe("Informer over ConfigMaps on the real API server", () => {
     const replica = await extraApiServer("");
     // The real watch function on the replica, from the informer's resourceVersion.
     const query: WatchQuery = { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 30 };
-    await assert.rejects(kubeWatch<ConfigMap>(replica, scope)(query, () => undefined, new AbortController().signal), (error: unknown) => {
-      assert.ok(isGone(error), `expected 410 Gone, got ${JSON.stringify(error)}`);
-      return true;
-    });
+    await assert.rejects(
+      kubeWatch<ConfigMap>(replica, scope)(query, () => undefined, new AbortController().signal),
+      (error: unknown) => {
+        assert.ok(isGone(error), `expected 410 Gone, got ${JSON.stringify(error)}`);
+        return true;
+      },
+    );
 
     relay.upstream = new URL(replica.getCurrentCluster()!.server);
     await relay.outage(200);

@@ -2,14 +2,7 @@
  * Fixture builders for unit tests (cert-manager `gen` style): each starts from a valid, minimal
  * object and each `with*` states one difference. `build()` returns a fresh object every time.
  */
-import type {
-  V1ContainerPort,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Pod,
-  V1Service,
-  V1ServicePort,
-} from "@kubernetes/client-node";
+import type { V1ContainerPort, V1Deployment, V1EndpointSlice, V1Pod, V1Service, V1ServicePort } from "@kubernetes/client-node";
 import { API_VERSION, KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../../src/api/identity.ts";
 import { type PortForward, parsePortForward } from "../../src/api/portforward.ts";
 import type { Condition, GatewayStatus } from "../../src/api/status.ts";

@@ -5,8 +5,8 @@
  * the writer gets `onDrain` when the receiver has caught up.
  */
 
-import type { ByteTransport, TransportSink } from '../../src/tunnel/byte-transport.ts';
-import { TunnelError, TunnelErrorCode } from '../../src/tunnel/tunnel-error.ts';
+import type { ByteTransport, TransportSink } from "../../src/tunnel/byte-transport.ts";
+import { TunnelError, TunnelErrorCode } from "../../src/tunnel/tunnel-error.ts";
 
 export class MemoryTransport implements ByteTransport {
   peer: MemoryTransport | null = null;
@@ -65,7 +65,8 @@ export class MemoryTransport implements ByteTransport {
   destroy(error: TunnelError): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.peer !== null) this.peer.#closeWhenDelivered(new TunnelError(TunnelErrorCode.Network, 'peer destroyed the transport', { cause: error }));
+    if (this.peer !== null)
+      this.peer.#closeWhenDelivered(new TunnelError(TunnelErrorCode.Network, "peer destroyed the transport", { cause: error }));
     this.#sink?.onClose(error);
   }
 

@@ -13,28 +13,28 @@
  *   them hold the control plane exclusively and every fixture holds it shared
  *   (`controlPlaneLock`): a restart waits for the files running beside it, never cuts them.
  */
-import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type TestCluster, testCluster } from './cluster.ts';
-import { installCrd, type OperatorProcess, startOperatorProcess } from './operator-process.ts';
-import { PortForwards } from './portforwards.ts';
-import { echoOnce } from './tunnel-traffic.ts';
+import assert from "node:assert/strict";
+import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type TestCluster, testCluster } from "./cluster.ts";
+import { installCrd, type OperatorProcess, startOperatorProcess } from "./operator-process.ts";
+import { PortForwards } from "./portforwards.ts";
+import { echoOnce } from "./tunnel-traffic.ts";
 
 export {
+  type Condition as PortForwardCondition,
   condition,
   type GatewayEntry,
   gatewayPortOf,
   isReady,
-  type Condition as PortForwardCondition,
   type PortForwardObject,
   PortForwards,
   waitFor,
-} from './portforwards.ts';
+} from "./portforwards.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Polling
@@ -51,13 +51,17 @@ export interface Endpoint {
 export function connectTo(endpoint: Endpoint): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
+    socket.once("connect", () => {
+      socket.removeAllListeners("error");
       resolve(socket);
     });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
+    socket.once("error", (error: NodeJS.ErrnoException) => {
       // Say where (several gateways listen on different loopback addresses); keep the code.
-      reject(Object.assign(new Error(`connect to ${endpoint.host}:${endpoint.port} failed: ${error.code ?? error.message}`, { cause: error }), { code: error.code }));
+      reject(
+        Object.assign(new Error(`connect to ${endpoint.host}:${endpoint.port} failed: ${error.code ?? error.message}`, { cause: error }), {
+          code: error.code,
+        }),
+      );
     });
   });
 }
@@ -102,13 +106,16 @@ export interface StreamedTransfer {
 export async function streamThroughEcho(endpoint: Endpoint, totalBytes: number, timeoutMs = 120_000): Promise<StreamedTransfer> {
   const socket = await connectTo(endpoint);
   const started = performance.now();
-  const sent = createHash('sha256');
-  const received = createHash('sha256');
+  const sent = createHash("sha256");
+  const received = createHash("sha256");
   let receivedBytes = 0;
   try {
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${receivedBytes} of ${totalBytes} bytes came back within ${timeoutMs} ms`)), timeoutMs);
-      socket.on('data', (chunk: Buffer) => {
+      const timer = setTimeout(
+        () => reject(new Error(`only ${receivedBytes} of ${totalBytes} bytes came back within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      socket.on("data", (chunk: Buffer) => {
         received.update(chunk);
         receivedBytes += chunk.length;
         if (receivedBytes >= totalBytes) {
@@ -116,11 +123,11 @@ export async function streamThroughEcho(endpoint: Endpoint, totalBytes: number, 
           resolve();
         }
       });
-      socket.once('error', (error) => {
+      socket.once("error", (error) => {
         clearTimeout(timer);
         reject(error);
       });
-      socket.once('close', () => {
+      socket.once("close", () => {
         clearTimeout(timer);
         reject(new Error(`the connection closed after ${receivedBytes} of ${totalBytes} bytes came back`));
       });
@@ -133,21 +140,26 @@ export async function streamThroughEcho(endpoint: Endpoint, totalBytes: number, 
         if (!socket.write(chunk)) {
           await new Promise<void>((resolve, reject) => {
             const onDrain = () => {
-              socket.off('close', onClose);
+              socket.off("close", onClose);
               resolve();
             };
             const onClose = () => {
-              socket.off('drain', onDrain);
-              reject(new Error('the connection closed while sending'));
+              socket.off("drain", onDrain);
+              reject(new Error("the connection closed while sending"));
             };
-            socket.once('drain', onDrain);
-            socket.once('close', onClose);
+            socket.once("drain", onDrain);
+            socket.once("close", onClose);
           });
         }
       }
     })();
     await Promise.all([writing, done]);
-    return { bytes: receivedBytes, sentSha256: sent.digest('hex'), receivedSha256: received.digest('hex'), seconds: (performance.now() - started) / 1000 };
+    return {
+      bytes: receivedBytes,
+      sentSha256: sent.digest("hex"),
+      receivedSha256: received.digest("hex"),
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     socket.destroy();
   }
@@ -163,12 +175,12 @@ export async function streamThroughEcho(endpoint: Endpoint, totalBytes: number, 
 export function metricValue(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
   let total = 0;
   let found = false;
-  for (const line of text.split('\n')) {
+  for (const line of text.split("\n")) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
     const match = /^([^{\s]+)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
     if (match === null || match[1] !== name) continue;
     const sample = new Map<string, string>();
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) sample.set(pair[1]!, pair[2]!);
+    for (const pair of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) sample.set(pair[1]!, pair[2]!);
     if (Object.entries(labels).every(([k, v]) => sample.get(k) === v)) {
       total += Number(match[3]);
       found = true;
@@ -181,7 +193,7 @@ export function metricValue(text: string, name: string, labels: Readonly<Record<
 // Control-plane lock (see the header)
 
 function lockDir(): string {
-  const dir = join(testCluster().state.workDir, 'e2e-locks');
+  const dir = join(testCluster().state.workDir, "e2e-locks");
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -191,7 +203,7 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -199,14 +211,14 @@ function alive(pid: number): boolean {
 function exclusiveHolder(dir: string): number | undefined {
   let pid: number;
   try {
-    pid = Number(readFileSync(join(dir, 'exclusive', 'pid'), 'utf8'));
+    pid = Number(readFileSync(join(dir, "exclusive", "pid"), "utf8"));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     // No pid file: either no holder, or one between mkdir and writing its pid.
-    return existsSync(join(dir, 'exclusive')) ? -1 : undefined;
+    return existsSync(join(dir, "exclusive")) ? -1 : undefined;
   }
   if (alive(pid)) return pid;
-  rmSync(join(dir, 'exclusive'), { recursive: true, force: true });
+  rmSync(join(dir, "exclusive"), { recursive: true, force: true });
   return undefined;
 }
 
@@ -215,14 +227,14 @@ function exclusiveHolder(dir: string): number | undefined {
  * test that restarts the API server or KWOK) across test-file processes; resolves with the
  * release function. Writers take precedence over new readers.
  */
-export async function controlPlaneLock(kind: 'shared' | 'exclusive', timeoutMs = 600_000): Promise<() => void> {
+export async function controlPlaneLock(kind: "shared" | "exclusive", timeoutMs = 600_000): Promise<() => void> {
   const dir = lockDir();
   const deadline = Date.now() + timeoutMs;
   const tooLate = (): void => {
     if (Date.now() > deadline) throw new Error(`could not take the control plane ${kind} within ${timeoutMs} ms`);
   };
-  if (kind === 'shared') {
-    const mine = join(dir, `shared-${process.pid}-${randomBytes(4).toString('hex')}`);
+  if (kind === "shared") {
+    const mine = join(dir, `shared-${process.pid}-${randomBytes(4).toString("hex")}`);
     for (;;) {
       writeFileSync(mine, String(process.pid));
       if (exclusiveHolder(dir) === undefined) return () => rmSync(mine, { force: true });
@@ -233,21 +245,21 @@ export async function controlPlaneLock(kind: 'shared' | 'exclusive', timeoutMs =
   }
   for (;;) {
     try {
-      mkdirSync(join(dir, 'exclusive'));
-      writeFileSync(join(dir, 'exclusive', 'pid'), String(process.pid));
+      mkdirSync(join(dir, "exclusive"));
+      writeFileSync(join(dir, "exclusive", "pid"), String(process.pid));
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       exclusiveHolder(dir);
       tooLate();
       await sleep(200);
     }
   }
-  const release = () => rmSync(join(dir, 'exclusive'), { recursive: true, force: true });
+  const release = () => rmSync(join(dir, "exclusive"), { recursive: true, force: true });
   for (;;) {
-    const readers = readdirSync(dir).filter((name) => name.startsWith('shared-'));
+    const readers = readdirSync(dir).filter((name) => name.startsWith("shared-"));
     const live = readers.filter((name) => {
-      const pid = Number(name.split('-')[1]);
+      const pid = Number(name.split("-")[1]);
       if (pid === process.pid || alive(pid)) return true;
       rmSync(join(dir, name), { force: true });
       return false;
@@ -292,7 +304,7 @@ export interface OperatorFixtureOptions {
   /** Gateway replicas to start (default one). */
   readonly gateways?: readonly GatewayReplicaOptions[];
   /** `exclusive` for tests that restart control-plane components (default `shared`). */
-  readonly controlPlane?: 'shared' | 'exclusive';
+  readonly controlPlane?: "shared" | "exclusive";
 }
 
 /**
@@ -302,17 +314,20 @@ export interface OperatorFixtureOptions {
 export async function startOperator(t: TestContext, namespace: string, options: OperatorFixtureOptions = {}): Promise<Operator> {
   const cluster = testCluster();
   await installCrd(cluster);
-  const release = await controlPlaneLock(options.controlPlane ?? 'shared');
+  const release = await controlPlaneLock(options.controlPlane ?? "shared");
   t.after(release);
-  const scope = ['--namespace', namespace];
-  const controller = await startOperatorProcess({ command: 'controller', kubeconfig: cluster.state.kubeconfig, podNamespace: namespace, args: scope }, t);
+  const scope = ["--namespace", namespace];
+  const controller = await startOperatorProcess(
+    { command: "controller", kubeconfig: cluster.state.kubeconfig, podNamespace: namespace, args: scope },
+    t,
+  );
   const gateways: OperatorProcess[] = [];
   const hosts: string[] = [];
   const addGateway = async (replica: GatewayReplicaOptions = {}): Promise<OperatorProcess> => {
     const listenHost = replica.listenHost ?? uniqueLoopback();
     const gateway = await startOperatorProcess(
       {
-        command: 'gateway',
+        command: "gateway",
         kubeconfig: cluster.state.kubeconfig,
         podNamespace: namespace,
         listenHost,

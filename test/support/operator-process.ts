@@ -54,8 +54,10 @@ export async function startOperatorProcess(options: OperatorProcessOptions, t?: 
   const args = [
     MAIN,
     options.command,
-    "--kubeconfig", options.kubeconfig,
-    "--metrics-bind-address", `127.0.0.1:${metricsPort}`,
+    "--kubeconfig",
+    options.kubeconfig,
+    "--metrics-bind-address",
+    `127.0.0.1:${metricsPort}`,
     ...(options.command === "controller" ? [] : ["--listen-host", options.listenHost ?? "127.0.0.1", "--drain-timeout", "5s"]),
     ...(options.args ?? []),
   ];
@@ -109,7 +111,9 @@ export async function startOperatorProcess(options: OperatorProcessOptions, t?: 
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) {
-      throw new Error(`tunnelkeeper ${options.command} exited with ${child.exitCode}:\n${stderr.join("\n")}\n${JSON.stringify(logs.slice(-10))}`);
+      throw new Error(
+        `tunnelkeeper ${options.command} exited with ${child.exitCode}:\n${stderr.join("\n")}\n${JSON.stringify(logs.slice(-10))}`,
+      );
     }
     try {
       const response = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);

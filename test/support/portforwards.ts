@@ -61,7 +61,8 @@ export function isReady(pf: PortForwardObject | undefined): boolean {
 /** The gateway port allocated to spec port `port` (throws if none yet). */
 export function gatewayPortOf(pf: PortForwardObject, port: number): number {
   const allocated = pf.status?.ports?.find((p) => p.port === port)?.gatewayPort;
-  if (allocated === undefined) throw new Error(`${pf.metadata.name}: no gateway port for port ${port} in ${JSON.stringify(pf.status?.ports)}`);
+  if (allocated === undefined)
+    throw new Error(`${pf.metadata.name}: no gateway port for port ${port} in ${JSON.stringify(pf.status?.ports)}`);
   return allocated;
 }
 
@@ -119,10 +120,14 @@ export class PortForwards {
 
   /** Polls until `predicate` holds for the PortForward; resolves with it. */
   until(name: string, what: string, predicate: (pf: PortForwardObject) => boolean, timeoutMs = 30_000): Promise<PortForwardObject> {
-    return waitFor(`${this.#namespace}/${name}: ${what}`, async () => {
-      const pf = await this.get(name);
-      return pf !== undefined && predicate(pf) ? pf : undefined;
-    }, timeoutMs);
+    return waitFor(
+      `${this.#namespace}/${name}: ${what}`,
+      async () => {
+        const pf = await this.get(name);
+        return pf !== undefined && predicate(pf) ? pf : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Ready=True with gateway ports allocated. */

@@ -3,8 +3,8 @@
  * sink accepts connections and never reads; a rate-limited sink reads at most `bytesPerSecond`
  * (in 100 ms slices) and discards. Both write nothing and close when the test ends.
  */
-import { createServer, type Socket } from 'node:net';
-import type { TestContext } from 'node:test';
+import { createServer, type Socket } from "node:net";
+import type { TestContext } from "node:test";
 
 export interface SinkBackend {
   readonly port: number;
@@ -21,7 +21,7 @@ export async function startSink(t: TestContext, bytesPerSecond: number): Promise
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.pause();
-    socket.on('error', () => socket.destroy());
+    socket.on("error", () => socket.destroy());
     if (bytesPerSecond === 0) return;
     const budget = Math.max(1, Math.floor((bytesPerSecond * SLICE_MS) / 1000));
     const timer = setInterval(() => {
@@ -33,19 +33,19 @@ export async function startSink(t: TestContext, bytesPerSecond: number): Promise
       }
       consumed += read;
     }, SLICE_MS);
-    socket.on('close', () => {
+    socket.on("close", () => {
       clearInterval(timer);
       sockets.delete(socket);
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
   });
   t.after(() => {
     for (const socket of sockets) socket.destroy();
     server.close();
   });
   const address = server.address();
-  return { port: typeof address === 'object' && address ? address.port : 0, consumed: () => consumed };
+  return { port: typeof address === "object" && address ? address.port : 0, consumed: () => consumed };
 }

@@ -2,8 +2,8 @@
  * Real TCP servers on 127.0.0.1 that tests use as pod backends: an echo server, and a port
  * that refuses connections. Each closes when the test ends.
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import type { TestContext } from 'node:test';
+import { createServer, type Server, type Socket } from "node:net";
+import type { TestContext } from "node:test";
 
 export interface TcpBackend {
   readonly port: number;
@@ -14,10 +14,10 @@ export interface TcpBackend {
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : 0);
+      resolve(typeof address === "object" && address ? address.port : 0);
     });
   });
 }
@@ -29,8 +29,8 @@ export async function startEchoServer(t?: TestContext): Promise<TcpBackend> {
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     accepted += 1;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
     socket.pipe(socket);
   });
   const port = await listen(server);

@@ -7,16 +7,18 @@
  * sees EOF and the connection would only end when someone closes it. A check therefore finishes
  * when every expected byte has arrived; the caller then `destroy()`s the connection.
  */
-import { createHash } from 'node:crypto';
-import { randomFillSync } from 'node:crypto';
-import type { Duplex } from 'node:stream';
+import { createHash, randomFillSync } from "node:crypto";
+import type { Duplex } from "node:stream";
 
 /** Writes `payload`, resolves with the echoed bytes once `payload.length` bytes came back. */
 export function echoOnce(connection: Duplex, payload: Buffer, timeoutMs = 30_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
-    const timer = setTimeout(() => finish(new Error(`only ${received} of ${payload.length} echoed bytes within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`only ${received} of ${payload.length} echoed bytes within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       received += chunk.length;
@@ -26,15 +28,15 @@ export function echoOnce(connection: Duplex, payload: Buffer, timeoutMs = 30_000
     const onClose = (): void => finish(new Error(`the connection closed after ${received} of ${payload.length} echoed bytes`));
     function finish(error: Error | null): void {
       clearTimeout(timer);
-      connection.off('data', onData);
-      connection.off('error', onError);
-      connection.off('close', onClose);
+      connection.off("data", onData);
+      connection.off("error", onError);
+      connection.off("close", onClose);
       if (error === null) resolve(Buffer.concat(chunks, received));
       else reject(error);
     }
-    connection.on('data', onData);
-    connection.on('error', onError);
-    connection.on('close', onClose);
+    connection.on("data", onData);
+    connection.on("error", onError);
+    connection.on("close", onClose);
     connection.write(payload);
   });
 }
@@ -58,8 +60,8 @@ export interface StreamedEcho {
  */
 export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBytes = 64 * 1024): Promise<StreamedEcho> {
   const started = performance.now();
-  const sent = createHash('sha256');
-  const received = createHash('sha256');
+  const sent = createHash("sha256");
+  const received = createHash("sha256");
   let written = 0;
   let receivedBytes = 0;
   let maxInFlight = 0;
@@ -71,21 +73,20 @@ export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBy
       else if (receivedBytes === totalBytes) finish(null);
     };
     const onError = (error: Error): void => finish(error);
-    const onClose = (): void =>
-      finish(new Error(`the connection closed after ${written} bytes written and ${receivedBytes} echoed`));
+    const onClose = (): void => finish(new Error(`the connection closed after ${written} bytes written and ${receivedBytes} echoed`));
     function finish(error: Error | null): void {
-      connection.off('data', onData);
-      connection.off('error', onError);
-      connection.off('close', onClose);
-      connection.off('drain', produce);
+      connection.off("data", onData);
+      connection.off("error", onError);
+      connection.off("close", onClose);
+      connection.off("drain", produce);
       if (error !== null) {
         reject(error);
         return;
       }
       resolve({
         bytes: receivedBytes,
-        sentSha256: sent.digest('hex'),
-        receivedSha256: received.digest('hex'),
+        sentSha256: sent.digest("hex"),
+        receivedSha256: received.digest("hex"),
         elapsedMs: performance.now() - started,
         maxInFlightBytes: maxInFlight,
       });
@@ -98,12 +99,12 @@ export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBy
         maxInFlight = Math.max(maxInFlight, written - receivedBytes);
         if (!connection.write(chunk)) return; // resumed by 'drain'
       }
-      connection.off('drain', produce);
+      connection.off("drain", produce);
     }
-    connection.on('data', onData);
-    connection.on('error', onError);
-    connection.on('close', onClose);
-    connection.on('drain', produce);
+    connection.on("data", onData);
+    connection.on("error", onError);
+    connection.on("close", onClose);
+    connection.on("drain", produce);
     produce();
   });
 }
@@ -112,15 +113,15 @@ export function streamRandomEcho(connection: Duplex, totalBytes: number, chunkBy
 export function connectionError(connection: Duplex, timeoutMs = 15_000): Promise<Error> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no connection error within ${timeoutMs} ms`)), timeoutMs);
-    connection.once('error', (error: Error) => {
+    connection.once("error", (error: Error) => {
       clearTimeout(timer);
       resolve(error);
     });
-    connection.once('close', () => {
+    connection.once("close", () => {
       // 'error' is emitted before 'close'; a close without it is a clean end.
       setImmediate(() => {
         clearTimeout(timer);
-        reject(new Error('the connection closed without an error'));
+        reject(new Error("the connection closed without an error"));
       });
     });
     connection.resume();
@@ -139,7 +140,7 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what} did not happen within ${timeoutMs} ms${last === undefined ? '' : `; last error: ${String(last)}`}`, {
+      throw new Error(`${what} did not happen within ${timeoutMs} ms${last === undefined ? "" : `; last error: ${String(last)}`}`, {
         cause: last,
       });
     }

@@ -9,11 +9,11 @@
  * while the dialled socket is still paused, before the transport attaches, so it sees every
  * inbound byte from the start (the header-compression context depends on that).
  */
-import type WebSocket from 'ws';
-import { HeaderInflater } from '../../src/tunnel/header-compression.ts';
-import { SpdyDecoder } from '../../src/tunnel/spdy-decoder.ts';
-import { TUNNEL_SUBPROTOCOL } from '../../src/tunnel/tunnel.ts';
-import { type DialOptions, dialWebSocket } from '../../src/tunnel/websocket-dialer.ts';
+import type WebSocket from "ws";
+import { HeaderInflater } from "../../src/tunnel/header-compression.ts";
+import { SpdyDecoder } from "../../src/tunnel/spdy-decoder.ts";
+import { TUNNEL_SUBPROTOCOL } from "../../src/tunnel/tunnel.ts";
+import { type DialOptions, dialWebSocket } from "../../src/tunnel/websocket-dialer.ts";
 
 export interface WebSocketTap {
   readonly dial: (options: DialOptions) => Promise<WebSocket>;
@@ -31,15 +31,15 @@ export function webSocketTap(): WebSocketTap {
   const dial = async (options: DialOptions): Promise<WebSocket> => {
     const socket = await dialWebSocket(options);
     sockets++;
-    socket.on('pong', () => {
+    socket.on("pong", () => {
       pongs++;
     });
     if (options.subprotocol === TUNNEL_SUBPROTOCOL) {
       const decoder = new SpdyDecoder(new HeaderInflater());
-      socket.on('message', (data: Buffer, isBinary: boolean) => {
+      socket.on("message", (data: Buffer, isBinary: boolean) => {
         if (!isBinary) return;
         for (const frame of decoder.write(Buffer.from(data))) {
-          if (frame.kind === 'ping') pingIds.push(frame.id);
+          if (frame.kind === "ping") pingIds.push(frame.id);
         }
       });
     }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { buildCrd, type JsonSchema, toStructuralSchema } from "../../../src/api/crd.ts";
 import { CRD_FILE, renderCrdYaml } from "../../../scripts/generate-crds.ts";
+import { buildCrd, type JsonSchema, toStructuralSchema } from "../../../src/api/crd.ts";
 
 type Node = JsonSchema & { properties?: Record<string, Node>; items?: Node; additionalProperties?: Node };
 
@@ -116,7 +116,10 @@ describe("toStructuralSchema", () => {
   });
 
   it("refuses a property without a description", () => {
-    assert.throws(() => toStructuralSchema({ type: "object", properties: { a: { type: "string" } } }), /\.a: every field needs a description/);
+    assert.throws(
+      () => toStructuralSchema({ type: "object", properties: { a: { type: "string" } } }),
+      /\.a: every field needs a description/,
+    );
   });
 
   it("drops JavaScript's safe-integer bounds", () => {

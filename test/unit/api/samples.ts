@@ -26,9 +26,19 @@ export const SAMPLES: Sample[] = [
       .raw(),
     valid: true,
   },
-  { name: "service target with named port", object: aPortForward().withServiceTarget("db").withPorts({ port: 5432, targetPort: "pg" }).raw(), valid: true },
+  {
+    name: "service target with named port",
+    object: aPortForward().withServiceTarget("db").withPorts({ port: 5432, targetPort: "pg" }).raw(),
+    valid: true,
+  },
   { name: "workload target", object: aPortForward().withWorkloadTarget("Deployment", "api").raw(), valid: true },
-  { name: "two named ports", object: aPortForward().withPorts(...twoPorts).raw(), valid: true },
+  {
+    name: "two named ports",
+    object: aPortForward()
+      .withPorts(...twoPorts)
+      .raw(),
+    valid: true,
+  },
   {
     name: "every optional field set",
     object: aPortForward()
@@ -45,21 +55,53 @@ export const SAMPLES: Sample[] = [
     object: aPortForward("1web").withService({ name: "web" }).raw(),
     valid: true,
   },
-  { name: "two targets", object: aPortForward().withTarget({ pod: "a", service: "b" }).raw(), valid: false, message: "exactly one of pod, selector, service or workload" },
-  { name: "no target", object: aPortForward().withTarget({}).raw(), valid: false, message: "exactly one of pod, selector, service or workload" },
-  { name: "empty selector", object: aPortForward().withSelectorTarget({}).raw(), valid: false, message: "an empty selector would match every pod" },
+  {
+    name: "two targets",
+    object: aPortForward().withTarget({ pod: "a", service: "b" }).raw(),
+    valid: false,
+    message: "exactly one of pod, selector, service or workload",
+  },
+  {
+    name: "no target",
+    object: aPortForward().withTarget({}).raw(),
+    valid: false,
+    message: "exactly one of pod, selector, service or workload",
+  },
+  {
+    name: "empty selector",
+    object: aPortForward().withSelectorTarget({}).raw(),
+    valid: false,
+    message: "an empty selector would match every pod",
+  },
   {
     name: "In without values",
-    object: aPortForward().withSelectorTarget({}, [{ key: "tier", operator: "In" }]).raw(),
+    object: aPortForward()
+      .withSelectorTarget({}, [{ key: "tier", operator: "In" }])
+      .raw(),
     valid: false,
     message: "values must be non-empty for operator In",
   },
   { name: "no ports", object: aPortForward().withPorts().raw(), valid: false, message: "" },
   { name: "port 0", object: aPortForward().withPorts({ port: 0, targetPort: 80 }).raw(), valid: false },
   { name: "port 65536", object: aPortForward().withPorts({ port: 65536, targetPort: 80 }).raw(), valid: false },
-  { name: "targetPort 70000", object: aPortForward().withPorts({ port: 80, targetPort: 70000 }).raw(), valid: false, message: "targetPort must be a port number from 1 to 65535" },
-  { name: "targetPort with capitals", object: aPortForward().withPorts({ port: 80, targetPort: "HTTP" }).raw(), valid: false, message: "targetPort must be a port number from 1 to 65535" },
-  { name: "UDP", object: aPortForward().withPorts({ port: 53, targetPort: 53, protocol: "UDP" }).raw(), valid: false, message: "pods/portforward carries TCP only" },
+  {
+    name: "targetPort 70000",
+    object: aPortForward().withPorts({ port: 80, targetPort: 70000 }).raw(),
+    valid: false,
+    message: "targetPort must be a port number from 1 to 65535",
+  },
+  {
+    name: "targetPort with capitals",
+    object: aPortForward().withPorts({ port: 80, targetPort: "HTTP" }).raw(),
+    valid: false,
+    message: "targetPort must be a port number from 1 to 65535",
+  },
+  {
+    name: "UDP",
+    object: aPortForward().withPorts({ port: 53, targetPort: 53, protocol: "UDP" }).raw(),
+    valid: false,
+    message: "pods/portforward carries TCP only",
+  },
   {
     name: "duplicate port numbers",
     object: aPortForward().withPorts({ name: "a", port: 80, targetPort: 1 }, { name: "b", port: 80, targetPort: 2 }).raw(),
@@ -77,13 +119,38 @@ export const SAMPLES: Sample[] = [
     valid: false,
     message: "needs a name when more than one port is listed",
   },
-  { name: "port name with capitals", object: aPortForward().withPorts({ name: "Http", port: 80, targetPort: 1 }).raw(), valid: false, message: "DNS-1035 label" },
+  {
+    name: "port name with capitals",
+    object: aPortForward().withPorts({ name: "Http", port: 80, targetPort: 1 }).raw(),
+    valid: false,
+    message: "DNS-1035 label",
+  },
   { name: "ExternalName service type", object: aPortForward().withService({ type: "ExternalName" }).raw(), valid: false },
-  { name: "service name starting with a digit", object: aPortForward().withService({ name: "1web" }).raw(), valid: false, message: "DNS-1035 label" },
-  { name: "PortForward name that cannot be a Service name", object: aPortForward("1web").raw(), valid: false, message: "metadata.name is used as the Service name" },
+  {
+    name: "service name starting with a digit",
+    object: aPortForward().withService({ name: "1web" }).raw(),
+    valid: false,
+    message: "DNS-1035 label",
+  },
+  {
+    name: "PortForward name that cannot be a Service name",
+    object: aPortForward("1web").raw(),
+    valid: false,
+    message: "metadata.name is used as the Service name",
+  },
   { name: "unknown workload kind", object: aPortForward().withWorkloadTarget("Job", "x").raw(), valid: false },
-  { name: "keepalive too short", object: aPortForward().withSpecField("keepalive", { interval: "100ms" }).raw(), valid: false, message: "between 1s and 10m" },
-  { name: "keepalive not a duration", object: aPortForward().withSpecField("keepalive", { interval: "ten" }).raw(), valid: false, message: "between 1s and 10m" },
+  {
+    name: "keepalive too short",
+    object: aPortForward().withSpecField("keepalive", { interval: "100ms" }).raw(),
+    valid: false,
+    message: "between 1s and 10m",
+  },
+  {
+    name: "keepalive not a duration",
+    object: aPortForward().withSpecField("keepalive", { interval: "ten" }).raw(),
+    valid: false,
+    message: "between 1s and 10m",
+  },
   { name: "unknown protocol", object: aPortForward().withSpecField("protocol", "SPDY").raw(), valid: false },
   { name: "unknown load balancing", object: aPortForward().withSpecField("loadBalancing", "Random").raw(), valid: false },
 ];

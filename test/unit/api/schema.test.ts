@@ -26,7 +26,9 @@ describe("PortForward zod schema", () => {
   });
 
   it("defaults the kubeconfig Secret key", () => {
-    const pf = aPortForward().withSpecField("cluster", { kubeconfigSecretRef: { name: "remote" } }).build();
+    const pf = aPortForward()
+      .withSpecField("cluster", { kubeconfigSecretRef: { name: "remote" } })
+      .build();
     assert.deepEqual(pf.spec.cluster?.kubeconfigSecretRef, { name: "remote", key: "kubeconfig" });
   });
 

@@ -29,12 +29,20 @@ describe("allocateGatewayPorts", () => {
   });
 
   it("never takes a port claimed by another PortForward", () => {
-    const records: GatewayPortRecord[] = Array.from({ length: 9 }, (_, i) => ({ owner: `ns/other-${i}`, port: 80, gatewayPort: 20000 + i }));
+    const records: GatewayPortRecord[] = Array.from({ length: 9 }, (_, i) => ({
+      owner: `ns/other-${i}`,
+      port: 80,
+      gatewayPort: 20000 + i,
+    }));
     assert.deepEqual(gatewayPorts(allocateGatewayPorts("default/web", [{ port: 80 }], records, RANGE)), [20009]);
   });
 
   it("reports PortsExhausted when the range is full", () => {
-    const records: GatewayPortRecord[] = Array.from({ length: 10 }, (_, i) => ({ owner: `ns/other-${i}`, port: 80, gatewayPort: 20000 + i }));
+    const records: GatewayPortRecord[] = Array.from({ length: 10 }, (_, i) => ({
+      owner: `ns/other-${i}`,
+      port: 80,
+      gatewayPort: 20000 + i,
+    }));
     const result = allocateGatewayPorts("default/web", [{ port: 80 }], records, RANGE);
     assert.equal(result.ok, false);
     assert.equal(!result.ok && result.reason, "PortsExhausted");
@@ -65,10 +73,16 @@ describe("allocateGatewayPorts", () => {
   it("property: allocations across many PortForwards never collide and are stable when replayed", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ name: fc.stringMatching(/^[a-z]{1,6}$/), ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { minLength: 1, maxLength: 4 }) }), {
-          minLength: 1,
-          maxLength: 12,
-        }),
+        fc.array(
+          fc.record({
+            name: fc.stringMatching(/^[a-z]{1,6}$/),
+            ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { minLength: 1, maxLength: 4 }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 12,
+          },
+        ),
         (forwards) => {
           const range = { min: 30000, max: 30099 };
           const unique = [...new Map(forwards.map((f) => [f.name, f])).values()];
@@ -76,7 +90,12 @@ describe("allocateGatewayPorts", () => {
           const allocated = new Map<string, PortAllocation[]>();
           for (const forward of unique) {
             const owner = `ns/${forward.name}`;
-            const result = allocateGatewayPorts(owner, forward.ports.map((port) => ({ port })), records, range);
+            const result = allocateGatewayPorts(
+              owner,
+              forward.ports.map((port) => ({ port })),
+              records,
+              range,
+            );
             if (!result.ok) return;
             allocated.set(owner, result.ports);
             for (const p of result.ports) records.push({ owner, port: p.port, gatewayPort: p.gatewayPort });
@@ -84,7 +103,12 @@ describe("allocateGatewayPorts", () => {
           const all = records.map((r) => r.gatewayPort);
           assert.equal(new Set(all).size, all.length, "a gateway port was given twice");
           for (const [owner, ports] of allocated) {
-            const again = allocateGatewayPorts(owner, ports.map((p) => ({ port: p.port })), records, range);
+            const again = allocateGatewayPorts(
+              owner,
+              ports.map((p) => ({ port: p.port })),
+              records,
+              range,
+            );
             assert.deepEqual(again.ok && again.ports, ports, "a replayed allocation changed");
           }
         },

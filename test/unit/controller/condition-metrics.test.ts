@@ -4,7 +4,13 @@ import { registerConditionMetrics } from "../../../src/controller/condition-metr
 import { Registry } from "../../../src/observability/metrics.ts";
 
 const at = "2026-01-01T00:00:00Z";
-const condition = (type: string, status: "True" | "False" | "Unknown") => ({ type, status, reason: "R", message: "", lastTransitionTime: at });
+const condition = (type: string, status: "True" | "False" | "Unknown") => ({
+  type,
+  status,
+  reason: "R",
+  message: "",
+  lastTransitionTime: at,
+});
 
 describe("condition metrics", () => {
   it("exposes 1 for the current status and 0 for the others, per type", () => {

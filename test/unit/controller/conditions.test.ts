@@ -22,7 +22,12 @@ describe("setCondition", () => {
     next: { status: "True" | "False" | "Unknown"; reason: string };
     expectedTime: string;
   }[] = [
-    { name: "a new condition gets the current time", before: [], next: { status: "False", reason: "R" }, expectedTime: "2026-03-01T10:05:00Z" },
+    {
+      name: "a new condition gets the current time",
+      before: [],
+      next: { status: "False", reason: "R" },
+      expectedTime: "2026-03-01T10:05:00Z",
+    },
     {
       name: "same status keeps lastTransitionTime even if reason changes",
       before: [ready("False")],
@@ -79,7 +84,14 @@ describe("setAbnormalCondition (kstatus Reconciling/Stalled)", () => {
   it("sets the condition True while there is a cause", () => {
     const after = setAbnormalCondition([], "Stalled", { reason: "Forbidden", message: "grant it" }, T1, 1);
     assert.deepEqual(after, [
-      { type: "Stalled", status: "True", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:05:00Z", reason: "Forbidden", message: "grant it" },
+      {
+        type: "Stalled",
+        status: "True",
+        observedGeneration: 1,
+        lastTransitionTime: "2026-03-01T10:05:00Z",
+        reason: "Forbidden",
+        message: "grant it",
+      },
     ]);
   });
 

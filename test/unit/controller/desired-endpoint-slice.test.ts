@@ -31,7 +31,14 @@ describe("buildDesiredEndpointSlice", () => {
           "tunnelkeeper.io/portforward": "web",
         },
         ownerReferences: [
-          { apiVersion: "tunnelkeeper.io/v1alpha1", kind: "PortForward", name: "web", uid: "uid-web", controller: true, blockOwnerDeletion: true },
+          {
+            apiVersion: "tunnelkeeper.io/v1alpha1",
+            kind: "PortForward",
+            name: "web",
+            uid: "uid-web",
+            controller: true,
+            blockOwnerDeletion: true,
+          },
         ],
       },
       addressType: "IPv4",
@@ -40,8 +47,16 @@ describe("buildDesiredEndpointSlice", () => {
         { name: "admin", port: 20002, protocol: "TCP" },
       ],
       endpoints: [
-        { addresses: ["10.244.0.7"], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: "Pod", namespace: "tunnelkeeper-system", name: "gw-a" } },
-        { addresses: ["10.244.0.8"], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: "Pod", namespace: "tunnelkeeper-system", name: "gw-b" } },
+        {
+          addresses: ["10.244.0.7"],
+          conditions: { ready: true, serving: true, terminating: false },
+          targetRef: { kind: "Pod", namespace: "tunnelkeeper-system", name: "gw-a" },
+        },
+        {
+          addresses: ["10.244.0.8"],
+          conditions: { ready: true, serving: true, terminating: false },
+          targetRef: { kind: "Pod", namespace: "tunnelkeeper-system", name: "gw-b" },
+        },
       ],
     });
   });
@@ -49,7 +64,10 @@ describe("buildDesiredEndpointSlice", () => {
   it("uses an IPv6 slice when every gateway address is IPv6", () => {
     const slice = buildDesiredEndpointSlice(pf, allocation, [{ pod: "gw-a", namespace: "ns", ip: "fd00::7" }]);
     assert.equal(slice.addressType, "IPv6");
-    assert.deepEqual(slice.endpoints?.map((e) => e.addresses), [["fd00::7"]]);
+    assert.deepEqual(
+      slice.endpoints?.map((e) => e.addresses),
+      [["fd00::7"]],
+    );
   });
 
   it("has no endpoints (but keeps its ports) when no gateway runs in a pod", () => {

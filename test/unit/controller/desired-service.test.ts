@@ -8,13 +8,10 @@ describe("buildDesiredService", () => {
     const pf = aPortForward("web")
       .withPorts({ name: "http", port: 80, targetPort: "http" }, { name: "admin", port: 9000, targetPort: 9000 })
       .build();
-    const service = buildDesiredService(
-      pf,
-      [
-        { name: "http", port: 80, gatewayPort: 20001 },
-        { name: "admin", port: 9000, gatewayPort: 20002 },
-      ],
-    );
+    const service = buildDesiredService(pf, [
+      { name: "http", port: 80, gatewayPort: 20001 },
+      { name: "admin", port: 9000, gatewayPort: 20002 },
+    ]);
     assert.deepEqual(service, {
       apiVersion: "v1",
       kind: "Service",
@@ -23,7 +20,14 @@ describe("buildDesiredService", () => {
         namespace: "default",
         labels: { "app.kubernetes.io/managed-by": "tunnelkeeper", "tunnelkeeper.io/portforward": "web" },
         ownerReferences: [
-          { apiVersion: "tunnelkeeper.io/v1alpha1", kind: "PortForward", name: "web", uid: "uid-web", controller: true, blockOwnerDeletion: true },
+          {
+            apiVersion: "tunnelkeeper.io/v1alpha1",
+            kind: "PortForward",
+            name: "web",
+            uid: "uid-web",
+            controller: true,
+            blockOwnerDeletion: true,
+          },
         ],
       },
       spec: {
@@ -37,7 +41,12 @@ describe("buildDesiredService", () => {
     });
   });
 
-  const labelCases: { name: string; spec: Record<string, unknown>; labels: Record<string, string>; annotations?: Record<string, string> }[] = [
+  const labelCases: {
+    name: string;
+    spec: Record<string, unknown>;
+    labels: Record<string, string>;
+    annotations?: Record<string, string>;
+  }[] = [
     {
       name: "takes spec.service labels and annotations, name and type",
       spec: { name: "db-fwd", type: "NodePort", labels: { team: "a" }, annotations: { "example.com/x": "1" } },

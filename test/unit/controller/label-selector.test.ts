@@ -14,7 +14,11 @@ describe("matchesSelector", () => {
     ["Exists", { matchExpressions: [{ key: "app", operator: "Exists" }] }, true],
     ["DoesNotExist", { matchExpressions: [{ key: "app", operator: "DoesNotExist" }] }, false],
     ["unknown operator matches nothing", { matchExpressions: [{ key: "app", operator: "Gt", values: ["1"] }] }, false],
-    ["labels and expressions are ANDed", { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "DoesNotExist" }] }, false],
+    [
+      "labels and expressions are ANDed",
+      { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "DoesNotExist" }] },
+      false,
+    ],
   ];
   for (const [name, selector, expected] of cases) {
     it(name, () => assert.equal(matchesSelector(selector, labels), expected));

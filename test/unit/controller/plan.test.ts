@@ -5,14 +5,7 @@ import { type Condition, PortForwardStatusSchema } from "../../../src/api/status
 import type { GatewayPortRecord } from "../../../src/controller/allocate-ports.ts";
 import { findCondition } from "../../../src/controller/conditions.ts";
 import { isStatusUnchanged, type Observed, type Plan, plan } from "../../../src/controller/plan.ts";
-import {
-  aConnectedGateway,
-  aGatewayEntry,
-  aPod,
-  aPortForward,
-  aService,
-  type PortForwardBuilder,
-} from "../../support/builders.ts";
+import { aConnectedGateway, aGatewayEntry, aPod, aPortForward, aService, type PortForwardBuilder } from "../../support/builders.ts";
 
 const NOW = new Date("2026-03-01T12:00:00Z");
 const LATER = new Date("2026-03-01T12:01:00Z");
@@ -147,9 +140,7 @@ describe("plan: Ready and the detail conditions", () => {
     },
     {
       name: "one of two gateways disconnected: Ready but Degraded",
-      observed: observe(
-        aPortForward().withGateways(aConnectedGateway("gw-0", ["web-0"]), aGatewayEntry("gw-1", { lastError: "EOF" })),
-      ),
+      observed: observe(aPortForward().withGateways(aConnectedGateway("gw-0", ["web-0"]), aGatewayEntry("gw-1", { lastError: "EOF" }))),
       conditions: {
         Ready: "True/Forwarding",
         TargetResolved: "True/Resolved",
@@ -198,7 +189,10 @@ describe("plan: the Service", () => {
     assert.deepEqual(result.service?.spec?.ports, [{ port: 80, targetPort: 20001, protocol: "TCP" }]);
     assert.deepEqual(result.service?.spec?.selector, {}, "an empty selector, applied to take over (and clear) the atomic field");
     assert.deepEqual(result.endpointSlice?.ports, [{ name: "", port: 20001, protocol: "TCP" }]);
-    assert.deepEqual(result.endpointSlice?.endpoints?.map((e) => e.addresses), [["10.244.0.9"]]);
+    assert.deepEqual(
+      result.endpointSlice?.endpoints?.map((e) => e.addresses),
+      [["10.244.0.9"]],
+    );
   });
 
   it("applies nothing when a foreign Service has the name", () => {
@@ -217,7 +211,10 @@ describe("plan: the Service", () => {
 
   it("reports PortsExhausted and applies nothing when no gateway port is left", () => {
     const records: GatewayPortRecord[] = [{ owner: "default/other", port: 1, gatewayPort: 20000 }];
-    const result = plan(observe(aPortForward(), { services: [], gatewayPortRecords: records, gatewayPortRange: { min: 20000, max: 20000 } }), NOW);
+    const result = plan(
+      observe(aPortForward(), { services: [], gatewayPortRecords: records, gatewayPortRange: { min: 20000, max: 20000 } }),
+      NOW,
+    );
     assert.equal(result.service, undefined);
     assert.equal(conditionSummary(result).Stalled, "True/PortsExhausted");
     assert.equal(result.status.ports, undefined);
@@ -316,12 +313,16 @@ describe("plan: events only on transitions", () => {
     },
     {
       name: "becoming Ready records Forwarding",
-      builder: aPortForward().withConditions(ready("False", "NoGatewayReporting"), serviceReady).withGateways(aConnectedGateway("gw-0", ["web-0"])),
+      builder: aPortForward()
+        .withConditions(ready("False", "NoGatewayReporting"), serviceReady)
+        .withGateways(aConnectedGateway("gw-0", ["web-0"])),
       events: ["Normal/Forwarding"],
     },
     {
       name: "losing the target records a Warning",
-      builder: aPortForward().withConditions(ready("True", "Forwarding"), serviceReady).withGateways(aConnectedGateway("gw-0", ["web-0"])),
+      builder: aPortForward()
+        .withConditions(ready("True", "Forwarding"), serviceReady)
+        .withGateways(aConnectedGateway("gw-0", ["web-0"])),
       fields: { pods: [] },
       events: ["Warning/PodNotFound"],
     },
@@ -334,7 +335,9 @@ describe("plan: events only on transitions", () => {
     },
     {
       name: "an unchanged Ready records nothing",
-      builder: aPortForward().withConditions(ready("True", "Forwarding"), serviceReady).withGateways(aConnectedGateway("gw-0", ["web-0"])),
+      builder: aPortForward()
+        .withConditions(ready("True", "Forwarding"), serviceReady)
+        .withGateways(aConnectedGateway("gw-0", ["web-0"])),
       events: [],
     },
   ];
@@ -349,7 +352,9 @@ describe("plan: events only on transitions", () => {
   }
 
   it("keeps lastTransitionTime of an unchanged Ready", () => {
-    const builder = aPortForward().withConditions(ready("True", "Forwarding")).withGateways(aConnectedGateway("gw-0", ["web-0"]));
+    const builder = aPortForward()
+      .withConditions(ready("True", "Forwarding"))
+      .withGateways(aConnectedGateway("gw-0", ["web-0"]));
     const condition = findCondition(plan(observe(builder), NOW).status.conditions, "Ready");
     assert.equal(condition?.lastTransitionTime, "2026-03-01T11:00:00Z");
     assert.notEqual(condition?.message, "before");

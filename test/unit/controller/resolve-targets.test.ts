@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "../../../src/controller/resolve-targets.ts";
-import { aDeployment, aPod, aPortForward, aService, anEndpointSlice } from "../../support/builders.ts";
+import { aDeployment, anEndpointSlice, aPod, aPortForward, aService } from "../../support/builders.ts";
 
 function targetsOf(result: ResolveResult) {
   return result.targets.map((t) => ({ pod: t.pod, ready: t.ready, ports: t.ports.map((p) => `${p.port}:${p.targetPort}`) }));
@@ -57,9 +57,21 @@ describe("resolveTargets: pod target", () => {
       reason: "ProtocolUnsupported",
       message: /is UDP; pods\/portforward carries TCP only/,
     },
-    { name: "pod not ready", pods: [aPod("web-0").notReady().build()], targetPort: 8080, reason: "NoReadyPods", message: /1 pod matches but none is ready \(web-0\)/ },
+    {
+      name: "pod not ready",
+      pods: [aPod("web-0").notReady().build()],
+      targetPort: 8080,
+      reason: "NoReadyPods",
+      message: /1 pod matches but none is ready \(web-0\)/,
+    },
     { name: "pod pending", pods: [aPod("web-0").pending().build()], targetPort: 8080, reason: "NoReadyPods", message: /none is ready/ },
-    { name: "pod terminating", pods: [aPod("web-0").terminating().build()], targetPort: 8080, reason: "NoReadyPods", message: /none is ready/ },
+    {
+      name: "pod terminating",
+      pods: [aPod("web-0").terminating().build()],
+      targetPort: 8080,
+      reason: "NoReadyPods",
+      message: /none is ready/,
+    },
   ];
   for (const c of failures) {
     it(`reports ${c.reason} for ${c.name}`, () => {
@@ -168,7 +180,13 @@ describe("resolveTargets: service target", () => {
     ]);
   });
 
-  const failures: { name: string; targetPort: number | string; services: TargetObservation["services"]; reason: string; message: RegExp }[] = [
+  const failures: {
+    name: string;
+    targetPort: number | string;
+    services: TargetObservation["services"];
+    reason: string;
+    message: RegExp;
+  }[] = [
     { name: "a missing Service", targetPort: "pg", services: [], reason: "ServiceNotFound", message: /Service "db" was not found/ },
     {
       name: "a port the Service does not have",
@@ -177,7 +195,13 @@ describe("resolveTargets: service target", () => {
       reason: "PortNotExposed",
       message: /Service "db" has no port 80 \(its ports: 5432\/TCP "pg", 53\/UDP "dns"\)/,
     },
-    { name: "a UDP Service port", targetPort: "dns", services: [service], reason: "ProtocolUnsupported", message: /Port 53 of Service "db" is UDP/ },
+    {
+      name: "a UDP Service port",
+      targetPort: "dns",
+      services: [service],
+      reason: "ProtocolUnsupported",
+      message: /Port 53 of Service "db" is UDP/,
+    },
     {
       name: "an ExternalName Service",
       targetPort: "pg",

@@ -40,7 +40,13 @@ describe("buildGatewayEntry connected", () => {
 
 describe("buildGatewayEntry lastError", () => {
   it("reports why a client connection failed on the pod side while the tunnel stays connected", () => {
-    const entry = buildGatewayEntry("gw-0", snapshot({ lastConnectionError: "pod web-0: port-forward to port 8080 failed: connection refused" }), true, undefined, NOW);
+    const entry = buildGatewayEntry(
+      "gw-0",
+      snapshot({ lastConnectionError: "pod web-0: port-forward to port 8080 failed: connection refused" }),
+      true,
+      undefined,
+      NOW,
+    );
     assert.equal(entry.connected, true);
     assert.equal(entry.reason, undefined);
     assert.equal(entry.lastError, "pod web-0: port-forward to port 8080 failed: connection refused");
@@ -50,7 +56,11 @@ describe("buildGatewayEntry lastError", () => {
     const failure = { reason: "Network" as const, message: "dial failed" };
     const both = snapshot({ connectedTargets: [], lastFailure: failure, lastConnectionError: "pod web-0: refused" });
     assert.equal(buildGatewayEntry("gw-0", both, true, undefined, NOW).lastError, "dial failed");
-    const listen = snapshot({ listenErrors: ["cannot listen on 0.0.0.0:20080: EADDRINUSE"], lastFailure: failure, lastConnectionError: "x" });
+    const listen = snapshot({
+      listenErrors: ["cannot listen on 0.0.0.0:20080: EADDRINUSE"],
+      lastFailure: failure,
+      lastConnectionError: "x",
+    });
     assert.equal(buildGatewayEntry("gw-0", listen, true, undefined, NOW).lastError, "cannot listen on 0.0.0.0:20080: EADDRINUSE");
   });
 

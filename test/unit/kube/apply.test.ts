@@ -21,12 +21,24 @@ const service = {
 
 describe("resourcePath", () => {
   it("builds core, group, namespaced, cluster-scoped and subresource paths", () => {
-    assert.equal(resourcePath({ apiVersion: "v1", plural: "services", namespace: "demo", name: "web" }), "/api/v1/namespaces/demo/services/web");
     assert.equal(
-      resourcePath({ apiVersion: "tunnelkeeper.io/v1alpha1", plural: "portforwards", namespace: "demo", name: "pf", subresource: "status" }),
+      resourcePath({ apiVersion: "v1", plural: "services", namespace: "demo", name: "web" }),
+      "/api/v1/namespaces/demo/services/web",
+    );
+    assert.equal(
+      resourcePath({
+        apiVersion: "tunnelkeeper.io/v1alpha1",
+        plural: "portforwards",
+        namespace: "demo",
+        name: "pf",
+        subresource: "status",
+      }),
       "/apis/tunnelkeeper.io/v1alpha1/namespaces/demo/portforwards/pf/status",
     );
-    assert.equal(resourcePath({ apiVersion: "tunnelkeeper.io/v1alpha1", plural: "portforwards" }), "/apis/tunnelkeeper.io/v1alpha1/portforwards");
+    assert.equal(
+      resourcePath({ apiVersion: "tunnelkeeper.io/v1alpha1", plural: "portforwards" }),
+      "/apis/tunnelkeeper.io/v1alpha1/portforwards",
+    );
   });
 });
 

@@ -24,7 +24,10 @@ describe("EventRecorder", () => {
   it("creates an events.k8s.io/v1 Event with a MicroTime eventTime", async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1));
     const { events, sent } = recorder(clock);
-    assert.equal(await events.record(subject, { type: "Warning", reason: "NoReadyPods", action: "Reconcile", note: "No ready pod." }), true);
+    assert.equal(
+      await events.record(subject, { type: "Warning", reason: "NoReadyPods", action: "Reconcile", note: "No ready pod." }),
+      true,
+    );
     assert.deepEqual(sent[0], {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",

@@ -13,9 +13,7 @@ describe("Logger", () => {
   it("writes one JSON object per record with ts, level, msg and fields", () => {
     const { logger, lines } = capture();
     logger.info("Applied Service", { service: "ns/web", ports: 2 });
-    assert.deepEqual(lines, [
-      '{"ts":"2026-01-02T03:04:05.000Z","level":"info","msg":"Applied Service","service":"ns/web","ports":2}',
-    ]);
+    assert.deepEqual(lines, ['{"ts":"2026-01-02T03:04:05.000Z","level":"info","msg":"Applied Service","service":"ns/web","ports":2}']);
   });
 
   it("drops records below the configured level", () => {

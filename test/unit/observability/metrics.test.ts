@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeClock } from "../../support/fake-clock.ts";
-import {
-  escapeLabelValue,
-  formatValue,
-  Registry,
-  registerControllerMetrics,
-} from "../../../src/observability/metrics.ts";
+import { escapeLabelValue, formatValue, Registry, registerControllerMetrics } from "../../../src/observability/metrics.ts";
 import { WorkQueue } from "../../../src/runtime/work-queue.ts";
+import { FakeClock } from "../../support/fake-clock.ts";
 
 describe("Registry exposition (text format 0.0.4)", () => {
   it("writes HELP and TYPE lines and one sample per label set, sorted by label values", () => {
@@ -36,10 +31,7 @@ describe("Registry exposition (text format 0.0.4)", () => {
     const registry = new Registry();
     registry.counter({ name: "a_total", help: "A." });
     registry.counter({ name: "b_total", help: "B.", labelNames: ["x"] });
-    assert.equal(
-      registry.expose(),
-      "# HELP a_total A.\n# TYPE a_total counter\na_total 0\n# HELP b_total B.\n# TYPE b_total counter\n",
-    );
+    assert.equal(registry.expose(), "# HELP a_total A.\n# TYPE a_total counter\na_total 0\n# HELP b_total B.\n# TYPE b_total counter\n");
   });
 
   it("escapes backslash, double quote and newline in label values, and backslash and newline in HELP", () => {

@@ -19,13 +19,43 @@ const boom = new Error("connection reset");
 describe("nextState (informer state machine)", () => {
   const rows: Array<[string, InformerState, InformerEvent, InformerState]> = [
     ["empty starts by listing", { phase: "empty" }, { type: "start" }, { phase: "listing" }],
-    ["a list moves to watching from its resourceVersion", { phase: "listing" }, { type: "listed", resourceVersion: "10" }, { phase: "watching", resourceVersion: "10" }],
-    ["a failed list backs off, then lists", { phase: "listing" }, { type: "listFailed", error: boom }, { phase: "backoff", retry: "listing" }],
-    ["a clean watch close resumes from the last resourceVersion", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "15" }, { phase: "watching", resourceVersion: "15" }],
-    ["410 Gone relists at once", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "15", error: gone }, { phase: "listing" }],
-    ["another watch error backs off, then resumes", { phase: "watching", resourceVersion: "10" }, { type: "watchEnded", resourceVersion: "12", error: boom }, { phase: "backoff", retry: "watching", resourceVersion: "12" }],
+    [
+      "a list moves to watching from its resourceVersion",
+      { phase: "listing" },
+      { type: "listed", resourceVersion: "10" },
+      { phase: "watching", resourceVersion: "10" },
+    ],
+    [
+      "a failed list backs off, then lists",
+      { phase: "listing" },
+      { type: "listFailed", error: boom },
+      { phase: "backoff", retry: "listing" },
+    ],
+    [
+      "a clean watch close resumes from the last resourceVersion",
+      { phase: "watching", resourceVersion: "10" },
+      { type: "watchEnded", resourceVersion: "15" },
+      { phase: "watching", resourceVersion: "15" },
+    ],
+    [
+      "410 Gone relists at once",
+      { phase: "watching", resourceVersion: "10" },
+      { type: "watchEnded", resourceVersion: "15", error: gone },
+      { phase: "listing" },
+    ],
+    [
+      "another watch error backs off, then resumes",
+      { phase: "watching", resourceVersion: "10" },
+      { type: "watchEnded", resourceVersion: "12", error: boom },
+      { phase: "backoff", retry: "watching", resourceVersion: "12" },
+    ],
     ["backoff before listing lists", { phase: "backoff", retry: "listing" }, { type: "backoffElapsed" }, { phase: "listing" }],
-    ["backoff before watching watches", { phase: "backoff", retry: "watching", resourceVersion: "12" }, { type: "backoffElapsed" }, { phase: "watching", resourceVersion: "12" }],
+    [
+      "backoff before watching watches",
+      { phase: "backoff", retry: "watching", resourceVersion: "12" },
+      { type: "backoffElapsed" },
+      { phase: "watching", resourceVersion: "12" },
+    ],
     ["stop wins from any state", { phase: "watching", resourceVersion: "1" }, { type: "stop" }, { phase: "stopped" }],
     ["stopped is final", { phase: "stopped" }, { type: "start" }, { phase: "stopped" }],
     ["an unrelated event leaves the state alone", { phase: "listing" }, { type: "backoffElapsed" }, { phase: "listing" }],
@@ -81,7 +111,10 @@ describe("Informer driver", () => {
     const running = informer.start(controller.signal);
     await informer.hasSynced();
     assert.equal(informer.synced, true);
-    assert.deepEqual(changes.map((c) => c.key), ["ns/a", "ns/b"]);
+    assert.deepEqual(
+      changes.map((c) => c.key),
+      ["ns/a", "ns/b"],
+    );
     await flush();
     assert.deepEqual(informer.state, { phase: "watching", resourceVersion: "100" });
     const w = io.watches[0];
@@ -89,10 +122,13 @@ describe("Informer driver", () => {
     w?.emit("MODIFIED", pod("a", "101"));
     w?.emit("DELETED", pod("b", "102"));
     w?.emit("BOOKMARK", { metadata: { resourceVersion: "150" } });
-    assert.deepEqual(changes.slice(2).map((c) => [c.key, c.old?.metadata?.resourceVersion, c.new?.metadata?.resourceVersion]), [
-      ["ns/a", "1", "101"],
-      ["ns/b", "2", undefined],
-    ]);
+    assert.deepEqual(
+      changes.slice(2).map((c) => [c.key, c.old?.metadata?.resourceVersion, c.new?.metadata?.resourceVersion]),
+      [
+        ["ns/a", "1", "101"],
+        ["ns/b", "2", undefined],
+      ],
+    );
     assert.deepEqual(informer.store.keys(), ["ns/a"]);
     w?.close();
     await flush();

@@ -29,7 +29,10 @@ describe("decideLease", () => {
     {
       name: "no Lease: create it holding it",
       input: { observed: undefined, observedAt: T, now: T },
-      want: { action: "create", record: { holderIdentity: me, leaseDurationSeconds: 15, acquireTime: T, renewTime: T, leaseTransitions: 0 } },
+      want: {
+        action: "create",
+        record: { holderIdentity: me, leaseDurationSeconds: 15, acquireTime: T, renewTime: T, leaseTransitions: 0 },
+      },
     },
     {
       name: "held by us: renew, keeping acquireTime and transitions",
@@ -64,11 +67,20 @@ describe("decideLease", () => {
   }
 
   it("release empties the holder and shortens the lease", () => {
-    assert.deepEqual(releasedRecord(held(me), T), { ...held(me), holderIdentity: "", leaseDurationSeconds: 1, renewTime: T, acquireTime: T });
+    assert.deepEqual(releasedRecord(held(me), T), {
+      ...held(me),
+      holderIdentity: "",
+      leaseDurationSeconds: 1,
+      renewTime: T,
+      acquireTime: T,
+    });
   });
 
   it("identity is the pod name plus a random suffix", () => {
-    assert.equal(leaderIdentity("controller-0", () => Buffer.from([0xde, 0xad, 0xbe, 0xef])), "controller-0_deadbeef");
+    assert.equal(
+      leaderIdentity("controller-0", () => Buffer.from([0xde, 0xad, 0xbe, 0xef])),
+      "controller-0_deadbeef",
+    );
   });
 });
 

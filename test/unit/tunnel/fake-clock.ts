@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../../src/tunnel/clock.ts';
+import type { Clock, TimerHandle } from "../../../src/tunnel/clock.ts";
 
 /** Manual clock: timers fire only from advance(); defer uses the real setImmediate. */
 export class FakeClock implements Clock {

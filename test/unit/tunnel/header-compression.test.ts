@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { constants, createDeflate, createInflate, type Deflate, type Inflate } from 'node:zlib';
-import { HeaderDeflater, HeaderInflater } from '../../../src/tunnel/header-compression.ts';
-import { SPDY_DICTIONARY } from '../../../src/tunnel/spdy-dictionary.ts';
-import { TunnelError } from '../../../src/tunnel/tunnel-error.ts';
-import { hex } from './hex.ts';
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { constants, createDeflate, createInflate, type Deflate, type Inflate } from "node:zlib";
+import { HeaderDeflater, HeaderInflater } from "../../../src/tunnel/header-compression.ts";
+import { SPDY_DICTIONARY } from "../../../src/tunnel/spdy-dictionary.ts";
+import { TunnelError } from "../../../src/tunnel/tunnel-error.ts";
+import { hex } from "./hex.ts";
 
 /** Feeds one block through a persistent zlib context and sync-flushes it (what spdystream does). */
 async function syncFlush(stream: Deflate | Inflate, input: Buffer): Promise<Buffer> {
@@ -12,79 +12,78 @@ async function syncFlush(stream: Deflate | Inflate, input: Buffer): Promise<Buff
   const onData = (chunk: Buffer): void => {
     chunks.push(chunk);
   };
-  stream.on('data', onData);
+  stream.on("data", onData);
   stream.write(input);
   await new Promise<void>((resolve) => stream.flush(constants.Z_SYNC_FLUSH, () => resolve()));
-  stream.off('data', onData);
+  stream.off("data", onData);
   return Buffer.concat(chunks);
 }
 
 const blocks = [
-  'streamtype error port 8080 requestid 0',
-  'streamtype data port 8080 requestid 0',
-  'streamtype error port 8080 requestid 1',
-  'x'.repeat(40_000),
-  '',
-  'content-type accept-encoding',
+  "streamtype error port 8080 requestid 0",
+  "streamtype data port 8080 requestid 0",
+  "streamtype error port 8080 requestid 1",
+  "x".repeat(40_000),
+  "",
+  "content-type accept-encoding",
 ].map((text) => Buffer.from(text));
 
-describe('HeaderDeflater', () => {
-  it('writes the zlib header (78 bb, DICTID e3c6a7c2) on the first block only', () => {
+describe("HeaderDeflater", () => {
+  it("writes the zlib header (78 bb, DICTID e3c6a7c2) on the first block only", () => {
     const deflater = new HeaderDeflater();
-    const first = deflater.compress(Buffer.from('port'));
-    const second = deflater.compress(Buffer.from('port'));
-    assert.deepEqual(first.subarray(0, 6), hex('78 bb e3 c6 a7 c2'));
-    assert.notDeepEqual(second.subarray(0, 2), hex('78 bb'));
+    const first = deflater.compress(Buffer.from("port"));
+    const second = deflater.compress(Buffer.from("port"));
+    assert.deepEqual(first.subarray(0, 6), hex("78 bb e3 c6 a7 c2"));
+    assert.notDeepEqual(second.subarray(0, 2), hex("78 bb"));
   });
 
-  it('ends every block with a sync flush marker (00 00 ff ff)', () => {
+  it("ends every block with a sync flush marker (00 00 ff ff)", () => {
     const deflater = new HeaderDeflater();
-    for (const block of blocks) assert.deepEqual(deflater.compress(block).subarray(-4), hex('00 00 ff ff'));
+    for (const block of blocks) assert.deepEqual(deflater.compress(block).subarray(-4), hex("00 00 ff ff"));
   });
 
-  it('produces one stream that a persistent zlib inflater decodes block by block', async () => {
+  it("produces one stream that a persistent zlib inflater decodes block by block", async () => {
     const deflater = new HeaderDeflater();
     const peer = createInflate({ dictionary: SPDY_DICTIONARY });
     for (const block of blocks) assert.deepEqual(await syncFlush(peer, deflater.compress(block)), block);
     peer.close();
   });
 
-  it('compresses repeated headers by referring back to earlier blocks', () => {
+  it("compresses repeated headers by referring back to earlier blocks", () => {
     const deflater = new HeaderDeflater();
-    const block = Buffer.from('streamtype error port 8080 requestid 12345');
+    const block = Buffer.from("streamtype error port 8080 requestid 12345");
     const first = deflater.compress(block);
     const again = deflater.compress(block);
     assert.ok(again.length < first.length - 6, `${again.length} vs ${first.length}`);
   });
 });
 
-describe('HeaderInflater', () => {
-  it('decodes blocks from a persistent level-9 zlib deflater (spdystream), in order', async () => {
+describe("HeaderInflater", () => {
+  it("decodes blocks from a persistent level-9 zlib deflater (spdystream), in order", async () => {
     const peer = createDeflate({ dictionary: SPDY_DICTIONARY, level: 9 });
     const inflater = new HeaderInflater();
     for (const block of blocks) assert.deepEqual(inflater.decompress(await syncFlush(peer, block)), block);
     peer.close();
   });
 
-  it('decodes a hand-written stored-block stream: header once, then continuation blocks', () => {
+  it("decodes a hand-written stored-block stream: header once, then continuation blocks", () => {
     const inflater = new HeaderInflater();
     // zlib header with FDICT + DICTID, stored block "ab" (len 0002, nlen fffd)
-    assert.deepEqual(inflater.decompress(hex('78 bb e3 c6 a7 c2 | 00 02 00 fd ff 61 62')), Buffer.from('ab'));
+    assert.deepEqual(inflater.decompress(hex("78 bb e3 c6 a7 c2 | 00 02 00 fd ff 61 62")), Buffer.from("ab"));
     // continuation: no zlib header, stored block "c"
-    assert.deepEqual(inflater.decompress(hex('00 01 00 fe ff 63')), Buffer.from('c'));
+    assert.deepEqual(inflater.decompress(hex("00 01 00 fe ff 63")), Buffer.from("c"));
   });
 
-  it('rejects a first block without the SPDY dictionary id', () => {
+  it("rejects a first block without the SPDY dictionary id", () => {
     assert.throws(
-      () => new HeaderInflater().decompress(hex('78 bb 00 00 00 01 | 00 00 00 ff ff')),
-      (error: unknown) => error instanceof TunnelError && error.code === 'PF_ERR_SPDY_COMPRESSION',
+      () => new HeaderInflater().decompress(hex("78 bb 00 00 00 01 | 00 00 00 ff ff")),
+      (error: unknown) => error instanceof TunnelError && error.code === "PF_ERR_SPDY_COMPRESSION",
     );
   });
 
-  it('rejects a first block without FDICT and garbage deflate data', () => {
-    const isCompression = (error: unknown): boolean =>
-      error instanceof TunnelError && error.code === 'PF_ERR_SPDY_COMPRESSION';
-    assert.throws(() => new HeaderInflater().decompress(hex('78 9c 03 00')), isCompression);
-    assert.throws(() => new HeaderInflater().decompress(hex('78 bb e3 c6 a7 c2 ff ff ff ff')), isCompression);
+  it("rejects a first block without FDICT and garbage deflate data", () => {
+    const isCompression = (error: unknown): boolean => error instanceof TunnelError && error.code === "PF_ERR_SPDY_COMPRESSION";
+    assert.throws(() => new HeaderInflater().decompress(hex("78 9c 03 00")), isCompression);
+    assert.throws(() => new HeaderInflater().decompress(hex("78 bb e3 c6 a7 c2 ff ff ff ff")), isCompression);
   });
 });

@@ -1,6 +1,6 @@
 /** Test helper: bytes from a hex string with free spacing and `|` separators. */
 export function hex(text: string): Buffer {
-  return Buffer.from(text.replace(/[\s|]/g, ''), 'hex');
+  return Buffer.from(text.replace(/[\s|]/g, ""), "hex");
 }
 
 /**
@@ -13,7 +13,7 @@ export function joinData<F extends { kind: string }>(frames: readonly F[]): F[] 
   for (const frame of frames) {
     const last = out[out.length - 1] as (F & { streamId?: number; data?: Buffer; flags?: number }) | undefined;
     const next = frame as F & { streamId?: number; data?: Buffer; flags?: number };
-    if (frame.kind === 'data' && last?.kind === 'data' && last.streamId === next.streamId && ((last.flags ?? 0) & 0x01) === 0) {
+    if (frame.kind === "data" && last?.kind === "data" && last.streamId === next.streamId && ((last.flags ?? 0) & 0x01) === 0) {
       out[out.length - 1] = { ...last, flags: next.flags, data: Buffer.concat([last.data!, next.data!]) };
     } else {
       out.push(frame);

@@ -1,7 +1,7 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { Keepalive } from '../../../src/tunnel/keepalive.ts';
-import { FakeClock } from './fake-clock.ts';
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Keepalive } from "../../../src/tunnel/keepalive.ts";
+import { FakeClock } from "./fake-clock.ts";
 
 function setup(paused = { value: false }, progress = { value: 0 }) {
   const clock = new FakeClock();
@@ -18,42 +18,42 @@ function setup(paused = { value: false }, progress = { value: 0 }) {
   return { clock, events, keepalive, paused, progress };
 }
 
-describe('Keepalive', () => {
-  it('starts nothing in the constructor', () => {
+describe("Keepalive", () => {
+  it("starts nothing in the constructor", () => {
     const { clock } = setup();
     assert.equal(clock.pendingTimers, 0);
   });
 
-  it('pings every interval while pongs come back', () => {
+  it("pings every interval while pongs come back", () => {
     const { clock, events, keepalive } = setup();
     keepalive.start();
     for (let i = 0; i < 3; i++) {
       clock.advance(10_000);
       keepalive.notePong();
     }
-    assert.deepEqual(events, ['ping@10000', 'ping@20000', 'ping@30000']);
+    assert.deepEqual(events, ["ping@10000", "ping@20000", "ping@30000"]);
   });
 
-  it('declares the peer dead once a ping stays unanswered for the timeout, and stops', () => {
+  it("declares the peer dead once a ping stays unanswered for the timeout, and stops", () => {
     const { clock, events, keepalive } = setup();
     keepalive.start();
     clock.advance(60_000);
-    assert.deepEqual(events, ['ping@10000', 'timeout@30000']);
+    assert.deepEqual(events, ["ping@10000", "timeout@30000"]);
     assert.equal(clock.pendingTimers, 0);
   });
 
-  it('does not declare the peer dead while we pause reading; the deadline restarts', () => {
+  it("does not declare the peer dead while we pause reading; the deadline restarts", () => {
     const { clock, events, keepalive, paused } = setup();
     keepalive.start();
     paused.value = true;
     clock.advance(100_000);
-    assert.deepEqual(events, ['ping@10000']);
+    assert.deepEqual(events, ["ping@10000"]);
     paused.value = false;
     clock.advance(20_000);
-    assert.deepEqual(events, ['ping@10000', 'timeout@110000']);
+    assert.deepEqual(events, ["ping@10000", "timeout@110000"]);
   });
 
-  it('does not declare the peer dead while bytes keep moving; a full timeout without pong or progress does', () => {
+  it("does not declare the peer dead while bytes keep moving; a full timeout without pong or progress does", () => {
     const { clock, events, keepalive, progress } = setup();
     keepalive.start();
     // A slow upload: the pong waits behind buffered data, but sends keep completing.
@@ -61,13 +61,13 @@ describe('Keepalive', () => {
       clock.advance(5_000);
       progress.value += 64 * 1024;
     }
-    assert.deepEqual(events, ['ping@10000']);
+    assert.deepEqual(events, ["ping@10000"]);
     // The upload stops and nothing comes back: dead after one more full timeout.
     clock.advance(40_000);
-    assert.deepEqual(events, ['ping@10000', 'timeout@130000']);
+    assert.deepEqual(events, ["ping@10000", "timeout@130000"]);
   });
 
-  it('stop() clears every timer', () => {
+  it("stop() clears every timer", () => {
     const { clock, keepalive } = setup();
     keepalive.start();
     clock.advance(10_000);

@@ -1,12 +1,12 @@
-import assert from 'node:assert/strict';
-import { joinData } from './hex.ts';
-import { describe, it } from 'node:test';
-import fc from 'fast-check';
-import { HeaderDeflater, HeaderInflater } from '../../../src/tunnel/header-compression.ts';
-import { SpdyDecoder } from '../../../src/tunnel/spdy-decoder.ts';
-import { encodeFrame } from '../../../src/tunnel/spdy-encoder.ts';
-import type { SpdyFrame } from '../../../src/tunnel/spdy-frame.ts';
-import { TunnelError } from '../../../src/tunnel/tunnel-error.ts';
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { HeaderDeflater, HeaderInflater } from "../../../src/tunnel/header-compression.ts";
+import { SpdyDecoder } from "../../../src/tunnel/spdy-decoder.ts";
+import { encodeFrame } from "../../../src/tunnel/spdy-encoder.ts";
+import type { SpdyFrame } from "../../../src/tunnel/spdy-frame.ts";
+import { TunnelError } from "../../../src/tunnel/tunnel-error.ts";
+import { joinData } from "./hex.ts";
 
 const streamId = fc.integer({ min: 1, max: 0x7fffffff });
 const uint32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -17,38 +17,37 @@ const headers = fc
 
 const frame: fc.Arbitrary<SpdyFrame> = fc
   .oneof(
-  fc.record({
-    kind: fc.constant('synStream' as const),
-    streamId,
-    associatedStreamId: fc.integer({ min: 0, max: 0x7fffffff }),
-    priority: fc.integer({ min: 0, max: 7 }),
-    slot: fc.integer({ min: 0, max: 255 }),
-    flags: fc.integer({ min: 0, max: 3 }),
-    headers,
-  }),
-  fc.record({ kind: fc.constant('synReply' as const), streamId, flags: fc.integer({ min: 0, max: 1 }), headers }),
-  fc.record({ kind: fc.constant('headers' as const), streamId, flags: fc.integer({ min: 0, max: 1 }), headers }),
-  fc.record({ kind: fc.constant('rstStream' as const), streamId, status: fc.integer({ min: 1, max: 11 }) }),
-  fc.record({
-    kind: fc.constant('settings' as const),
-    flags: fc.integer({ min: 0, max: 1 }),
-    entries: fc.array(
-      fc.record({ flags: fc.integer({ min: 0, max: 3 }), id: fc.integer({ min: 0, max: 0xffffff }), value: uint32 }),
-      { maxLength: 4 },
-    ),
-  }),
-  fc.record({ kind: fc.constant('ping' as const), id: fc.integer({ min: 1, max: 0xffffffff }) }),
-  fc.record({ kind: fc.constant('goAway' as const), lastGoodStreamId: fc.integer({ min: 0, max: 0x7fffffff }), status: uint32 }),
-  fc.record({ kind: fc.constant('windowUpdate' as const), streamId, delta: fc.integer({ min: 0, max: 0x7fffffff }) }),
-  fc.record({
-    kind: fc.constant('data' as const),
-    streamId,
-    flags: fc.integer({ min: 0, max: 1 }),
-    data: fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
-  }),
+    fc.record({
+      kind: fc.constant("synStream" as const),
+      streamId,
+      associatedStreamId: fc.integer({ min: 0, max: 0x7fffffff }),
+      priority: fc.integer({ min: 0, max: 7 }),
+      slot: fc.integer({ min: 0, max: 255 }),
+      flags: fc.integer({ min: 0, max: 3 }),
+      headers,
+    }),
+    fc.record({ kind: fc.constant("synReply" as const), streamId, flags: fc.integer({ min: 0, max: 1 }), headers }),
+    fc.record({ kind: fc.constant("headers" as const), streamId, flags: fc.integer({ min: 0, max: 1 }), headers }),
+    fc.record({ kind: fc.constant("rstStream" as const), streamId, status: fc.integer({ min: 1, max: 11 }) }),
+    fc.record({
+      kind: fc.constant("settings" as const),
+      flags: fc.integer({ min: 0, max: 1 }),
+      entries: fc.array(fc.record({ flags: fc.integer({ min: 0, max: 3 }), id: fc.integer({ min: 0, max: 0xffffff }), value: uint32 }), {
+        maxLength: 4,
+      }),
+    }),
+    fc.record({ kind: fc.constant("ping" as const), id: fc.integer({ min: 1, max: 0xffffffff }) }),
+    fc.record({ kind: fc.constant("goAway" as const), lastGoodStreamId: fc.integer({ min: 0, max: 0x7fffffff }), status: uint32 }),
+    fc.record({ kind: fc.constant("windowUpdate" as const), streamId, delta: fc.integer({ min: 0, max: 0x7fffffff }) }),
+    fc.record({
+      kind: fc.constant("data" as const),
+      streamId,
+      flags: fc.integer({ min: 0, max: 1 }),
+      data: fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+    }),
   )
   // fast-check records have a null prototype; the decoder returns plain objects.
-  .map((f) => (f.kind === 'settings' ? { ...f, entries: f.entries.map((e) => ({ ...e })) } : { ...f }));
+  .map((f) => (f.kind === "settings" ? { ...f, entries: f.entries.map((e) => ({ ...e })) } : { ...f }));
 
 /** Cuts a buffer into chunks at the given (sorted, deduplicated) offsets. */
 function cut(bytes: Buffer, offsets: number[]): Buffer[] {
@@ -63,8 +62,8 @@ function cut(bytes: Buffer, offsets: number[]): Buffer[] {
   return chunks;
 }
 
-describe('SPDY codec properties', () => {
-  it('decode(encode(frames)) is the identity, however the bytes are chunked', () => {
+describe("SPDY codec properties", () => {
+  it("decode(encode(frames)) is the identity, however the bytes are chunked", () => {
     fc.assert(
       fc.property(fc.array(frame, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 8 }), (frames, offsets) => {
         const deflater = new HeaderDeflater();
@@ -78,7 +77,7 @@ describe('SPDY codec properties', () => {
     );
   });
 
-  it('random bytes never raise an uncoded error', () => {
+  it("random bytes never raise an uncoded error", () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 6 }), (chunks) => {
         const decoder = new SpdyDecoder();
@@ -96,7 +95,7 @@ describe('SPDY codec properties', () => {
     );
   });
 
-  it('valid frames followed by corrupted bytes fail only with coded errors', () => {
+  it("valid frames followed by corrupted bytes fail only with coded errors", () => {
     fc.assert(
       fc.property(fc.array(frame, { minLength: 1, maxLength: 5 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (frames, at, value) => {
         const deflater = new HeaderDeflater();

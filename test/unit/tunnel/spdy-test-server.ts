@@ -5,11 +5,11 @@
  * data stream and FINs both streams (error first) once the client half-closes.
  */
 
-import type { ByteTransport, TransportSink } from '../../../src/tunnel/byte-transport.ts';
-import { HeaderDeflater, HeaderInflater } from '../../../src/tunnel/header-compression.ts';
-import { SpdyDecoder } from '../../../src/tunnel/spdy-decoder.ts';
-import { encodeFrame } from '../../../src/tunnel/spdy-encoder.ts';
-import { FLAG_FIN, RstStatus, type SpdyFrame } from '../../../src/tunnel/spdy-frame.ts';
+import type { ByteTransport, TransportSink } from "../../../src/tunnel/byte-transport.ts";
+import { HeaderDeflater, HeaderInflater } from "../../../src/tunnel/header-compression.ts";
+import { SpdyDecoder } from "../../../src/tunnel/spdy-decoder.ts";
+import { encodeFrame } from "../../../src/tunnel/spdy-encoder.ts";
+import { FLAG_FIN, RstStatus, type SpdyFrame } from "../../../src/tunnel/spdy-frame.ts";
 
 export interface ServerPair {
   readonly requestId: string;
@@ -49,14 +49,14 @@ export class TestSpdyServer implements TransportSink {
   }
 
   sendData(streamId: number, data: Buffer, fin = false): boolean {
-    return this.send({ kind: 'data', streamId, flags: fin ? FLAG_FIN : 0, data });
+    return this.send({ kind: "data", streamId, flags: fin ? FLAG_FIN : 0, data });
   }
 
   /** What the ≥1.32 runtime does on a forwarding error: text, then RST on both streams. */
   failPair(pair: ServerPair, text: string): void {
     this.sendData(pair.errorStreamId!, Buffer.from(text));
-    this.send({ kind: 'rstStream', streamId: pair.dataStreamId!, status: RstStatus.Cancel });
-    this.send({ kind: 'rstStream', streamId: pair.errorStreamId!, status: RstStatus.Cancel });
+    this.send({ kind: "rstStream", streamId: pair.dataStreamId!, status: RstStatus.Cancel });
+    this.send({ kind: "rstStream", streamId: pair.errorStreamId!, status: RstStatus.Cancel });
   }
 
   /** Normal end: FIN on the error stream, then on the data stream (runtime defer order). */
@@ -80,21 +80,21 @@ export class TestSpdyServer implements TransportSink {
 
   #handle(frame: SpdyFrame): void {
     switch (frame.kind) {
-      case 'synStream': {
-        this.send({ kind: 'synReply', streamId: frame.streamId, flags: 0, headers: new Map() });
-        const requestId = frame.headers.get('requestid')!;
+      case "synStream": {
+        this.send({ kind: "synReply", streamId: frame.streamId, flags: 0, headers: new Map() });
+        const requestId = frame.headers.get("requestid")!;
         let pair = this.pairs.get(requestId);
         if (pair === undefined) {
-          pair = { requestId, port: Number(frame.headers.get('port')), received: [], clientFin: false };
+          pair = { requestId, port: Number(frame.headers.get("port")), received: [], clientFin: false };
           this.pairs.set(requestId, pair);
         }
-        if (frame.headers.get('streamtype') === 'error') pair.errorStreamId = frame.streamId;
+        if (frame.headers.get("streamtype") === "error") pair.errorStreamId = frame.streamId;
         else pair.dataStreamId = frame.streamId;
         this.#streamToPair.set(frame.streamId, pair);
         if (pair.errorStreamId !== undefined && pair.dataStreamId !== undefined) this.#behaviour.onPair?.(pair, this);
         return;
       }
-      case 'data': {
+      case "data": {
         const pair = this.#streamToPair.get(frame.streamId);
         if (pair === undefined || frame.streamId !== pair.dataStreamId) return;
         const fin = (frame.flags & FLAG_FIN) !== 0;
@@ -108,7 +108,7 @@ export class TestSpdyServer implements TransportSink {
         if (fin) this.finishPair(pair);
         return;
       }
-      case 'ping':
+      case "ping":
         if (frame.id % 2 === 1 && this.answerPings) this.send(frame);
         return;
       default:
