@@ -1,14 +1,22 @@
 /**
  * `npm run cluster -- <command>`: the test control plane for humans and scripts.
  *
- *   up     start it in the background (building binaries first if needed); prints
+ *   up [--node] [--name NAME]
+ *          start it in the background (building binaries first if needed); prints
  *          KUBECONFIG=, KUBECONFIG_UNPRIVILEGED=, KUBECTL=, HELM= lines on stdout and exits 0
- *          when ready. Running `up` again while it is up prints the same lines.
- *   pod <namespace>/<name> --port <podPort>=<host>:<port> [--port ...] [--label k=v]...
+ *          when ready. With --node it also starts a real node (node.ts) and prints NODE=,
+ *          IMAGE= (this checkout's image, already on the node), IMAGE_REPOSITORY=, IMAGE_TAG= and
+ *          TOOLS_IMAGE= (busybox: sh, nc, httpd); pods use `imagePullPolicy: Never`.
+ *          Running `up` again while it is up prints the same lines (adding the node if asked).
+ *   pod [--name NAME] <namespace>/<name> --port <podPort>=<host>:<port> [--port ...] [--label k=v]...
  *          create a KWOK pod whose port-forward reaches host:port; waits until Ready.
- *   down   stop everything `up` started and remove its files.
+ *   down [--name NAME]
+ *          stop everything `up` started (the node first) and remove its files; the host's
+ *          network namespaces, mounts, cgroups, routes and rules are as they were before `up`.
  *
- * Progress and errors go to stderr, so stdout stays machine-readable.
+ * --name (default `default`) picks an independent cluster: each name has its own control plane,
+ * node and state file, so two can run side by side. Progress and errors go to stderr, so stdout
+ * stays machine-readable.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,47 +24,106 @@ import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type ControlPlaneState, startControlPlane, stopDetached } from "./control-plane.ts";
 import { isAlive } from "./managed-process.ts";
+import { type NodeState, startNode, stopNode } from "./node.ts";
 import { createBackedPod, type PodPortMapping } from "./pods.ts";
 import { cacheRoot } from "./versions.ts";
 
-const STATE_FILE = join(cacheRoot(), "run", "cluster.json");
+interface ClusterRecord {
+  readonly plane: ControlPlaneState;
+  node?: NodeState;
+}
 
-function readState(): ControlPlaneState | undefined {
-  if (!existsSync(STATE_FILE)) return undefined;
-  return JSON.parse(readFileSync(STATE_FILE, "utf8")) as ControlPlaneState;
+const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+function stateFile(name: string): string {
+  if (!NAME_PATTERN.test(name)) throw new Error(`--name must be lower-case letters, digits and '-' (at most 32), got "${name}"`);
+  return join(cacheRoot(), "run", `cluster-${name}.json`);
+}
+
+function readRecord(name: string): ClusterRecord | undefined {
+  const file = stateFile(name);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as ClusterRecord;
+}
+
+function writeRecord(name: string, record: ClusterRecord): void {
+  mkdirSync(join(cacheRoot(), "run"), { recursive: true });
+  writeFileSync(stateFile(name), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+function readState(name: string): ControlPlaneState | undefined {
+  return readRecord(name)?.plane;
 }
 
 function isRunning(state: ControlPlaneState): boolean {
   return ["etcd", "kube-apiserver", "kwok"].every((name) => state.pids[name] !== undefined && isAlive(state.pids[name]!));
 }
 
-function printAccess(state: ControlPlaneState): void {
-  process.stdout.write(
-    `KUBECONFIG=${state.kubeconfig}\nKUBECONFIG_UNPRIVILEGED=${state.unprivilegedKubeconfig}\nKUBECTL=${state.kubectl}\nHELM=${state.helm}\n`,
-  );
+function printAccess(record: ClusterRecord): void {
+  const { plane, node } = record;
+  const lines = [
+    `KUBECONFIG=${plane.kubeconfig}`,
+    `KUBECONFIG_UNPRIVILEGED=${plane.unprivilegedKubeconfig}`,
+    `KUBECTL=${plane.kubectl}`,
+    `HELM=${plane.helm}`,
+    ...(node
+      ? [
+          `NODE=${node.name}`,
+          `IMAGE=${node.images.app}`,
+          `IMAGE_REPOSITORY=${node.images.appRepository}`,
+          `IMAGE_TAG=${node.images.appTag}`,
+          `TOOLS_IMAGE=${node.images.tools}`,
+        ]
+      : []),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-async function up(): Promise<void> {
-  const existing = readState();
-  if (existing && isRunning(existing)) {
-    printAccess(existing);
-    return;
-  }
-  if (existing) await stopDetached(existing);
-  const plane = await startControlPlane({ detached: true });
-  mkdirSync(join(cacheRoot(), "run"), { recursive: true });
-  writeFileSync(STATE_FILE, `${JSON.stringify(plane.state, null, 2)}\n`);
-  printAccess(plane.state);
+function nodeRunning(node: NodeState): boolean {
+  return ["containerd", "kubelet", "kube-proxy"].every((name) => node.pids[name] !== undefined && isAlive(node.pids[name]!));
 }
 
-async function down(): Promise<void> {
-  const state = readState();
-  if (!state) {
-    process.stderr.write("[cluster] nothing to stop\n");
+async function up(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { node: { type: "boolean", default: false }, name: { type: "string", default: "default" } },
+  });
+  const name = values.name;
+  let record = readRecord(name);
+  if (record && !isRunning(record.plane)) {
+    await stopRecord(record);
+    record = undefined;
+  }
+  if (!record) {
+    const plane = await startControlPlane({ detached: true });
+    record = { plane: plane.state };
+    writeRecord(name, record);
+  }
+  if (values.node && record.node && !nodeRunning(record.node)) {
+    await stopNode(record.node);
+    record.node = undefined;
+  }
+  if (values.node && !record.node) {
+    record.node = await startNode(record.plane);
+    writeRecord(name, record);
+  }
+  printAccess(record);
+}
+
+async function stopRecord(record: ClusterRecord): Promise<void> {
+  if (record.node) await stopNode(record.node, (line) => process.stderr.write(`${line}\n`));
+  await stopDetached(record.plane);
+}
+
+async function down(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { name: { type: "string", default: "default" } } });
+  const record = readRecord(values.name);
+  if (!record) {
+    process.stderr.write(`[cluster] nothing to stop (no cluster named ${values.name})\n`);
     return;
   }
-  await stopDetached(state);
-  rmSync(STATE_FILE, { force: true });
+  await stopRecord(record);
+  rmSync(stateFile(values.name), { force: true });
   process.stderr.write("[cluster] stopped\n");
 }
 
@@ -70,7 +137,11 @@ async function pod(args: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { port: { type: "string", multiple: true }, label: { type: "string", multiple: true } },
+    options: {
+      port: { type: "string", multiple: true },
+      label: { type: "string", multiple: true },
+      name: { type: "string", default: "default" },
+    },
   });
   const [ref] = positionals;
   const [namespace, name] = ref?.split("/") ?? [];
@@ -84,8 +155,9 @@ async function pod(args: string[]): Promise<void> {
       return [l.slice(0, i), l.slice(i + 1)];
     }),
   );
-  const state = readState();
-  if (!state || !isRunning(state)) throw new Error("the control plane is not running: run `npm run cluster -- up` first");
+  const state = readState(values.name);
+  if (!state || !isRunning(state))
+    throw new Error(`the control plane "${values.name}" is not running: run \`npm run cluster -- up --name ${values.name}\` first`);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(state.kubeconfig);
   await createBackedPod(kubeConfig, { namespace, name, ports, labels });
@@ -96,13 +168,15 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case "up":
-      return up();
+      return up(rest);
     case "down":
-      return down();
+      return down(rest);
     case "pod":
       return pod(rest);
     default:
-      throw new Error(`usage: npm run cluster -- up | down | pod <namespace>/<name> --port <podPort>=<host>:<port> [--label k=v]`);
+      throw new Error(
+        "usage: npm run cluster -- up [--node] [--name NAME] | down [--name NAME] | pod [--name NAME] <namespace>/<name> --port <podPort>=<host>:<port> [--label k=v]",
+      );
   }
 }
 

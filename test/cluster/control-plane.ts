@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { ensureBinaries, type ProgressSink } from "./build.ts";
 import { ManagedProcess, stopPid } from "./managed-process.ts";
-import { ADMIN, CONTROLLER_MANAGER, createPki, type Pki, UNPRIVILEGED, writeKubeconfig } from "./pki.ts";
+import { ADMIN, CONTROLLER_MANAGER, createPki, KUBELET_CLIENT, type Pki, UNPRIVILEGED, writeKubeconfig } from "./pki.ts";
 import { freePort, httpOk, httpsGet } from "./probes.ts";
 import { type Binaries, KWOK_VERSION } from "./versions.ts";
 
@@ -129,6 +129,8 @@ function apiServerSpec(
       "--allow-privileged=true",
       "--endpoint-reconciler-type=none",
       "--kubelet-preferred-address-types=InternalIP,Hostname",
+      `--kubelet-client-certificate=${pki.clientCert(KUBELET_CLIENT).cert}`,
+      `--kubelet-client-key=${pki.clientCert(KUBELET_CLIENT).key}`,
       "--enable-priority-and-fairness=false",
       "--profiling=false",
       ...(featureGates ? [`--feature-gates=${featureGates}`] : []),
@@ -172,7 +174,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const processes = new Map<Component, ManagedProcess>();
   const started = Date.now();
   try {
-    const pki = createPki(workDir, [ADMIN, UNPRIVILEGED, CONTROLLER_MANAGER]);
+    const pki = createPki(workDir, [ADMIN, UNPRIVILEGED, CONTROLLER_MANAGER, KUBELET_CLIENT]);
     const [etcdPort, etcdPeerPort, apiPort, kwokPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const server = `https://127.0.0.1:${apiPort}`;
     const state: ControlPlaneState = {

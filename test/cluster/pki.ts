@@ -18,6 +18,8 @@ export interface ClientIdentity {
 export const ADMIN: ClientIdentity = { user: "admin", groups: ["system:masters"] };
 export const UNPRIVILEGED: ClientIdentity = { user: "tester", groups: [] };
 export const CONTROLLER_MANAGER: ClientIdentity = { user: "system:kube-controller-manager", groups: [] };
+/** The API server's identity toward kubelets (the real node's kubelet authenticates it by this CA). */
+export const KUBELET_CLIENT: ClientIdentity = { user: "kube-apiserver-kubelet-client", groups: ["system:masters"] };
 
 export interface Pki {
   readonly caCert: string;
@@ -42,7 +44,7 @@ function subject(identity: ClientIdentity): string {
   return [...identity.groups.map((g) => `/O=${g}`), `/CN=${identity.user}`].join("");
 }
 
-function issue(dir: string, base: string, subj: string, extensions: string): void {
+function issue(dir: string, base: string, subj: string, extensions: string, ca = { cert: "ca.crt", key: "ca.key" }): void {
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${base}.key`], dir);
   openssl(["req", "-new", "-key", `${base}.key`, "-subj", subj, "-out", `${base}.csr`], dir);
   writeFileSync(join(dir, `${base}.ext`), extensions);
@@ -53,9 +55,9 @@ function issue(dir: string, base: string, subj: string, extensions: string): voi
       "-in",
       `${base}.csr`,
       "-CA",
-      "ca.crt",
+      ca.cert,
       "-CAkey",
-      "ca.key",
+      ca.key,
       "-CAcreateserial",
       "-days",
       "7",
@@ -67,6 +69,39 @@ function issue(dir: string, base: string, subj: string, extensions: string): voi
     ],
     dir,
   );
+}
+
+const CLIENT_EXTENSIONS = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+
+/**
+ * Issues one more client certificate from an existing PKI's CA (the real node's kubelet,
+ * kube-proxy, scheduler and CoreDNS identities) into `dir`; returns its files.
+ */
+export function issueClientCert(dir: string, ca: { cert: string; key: string }, identity: ClientIdentity): { cert: string; key: string } {
+  const base = fileBase(identity);
+  issue(dir, base, subject(identity), CLIENT_EXTENSIONS, ca);
+  return { cert: join(dir, `${base}.crt`), key: join(dir, `${base}.key`) };
+}
+
+/** Writes a kubeconfig for a certificate pair and CA file (not necessarily of the suite's PKI). */
+export function writeCertKubeconfig(
+  path: string,
+  server: string,
+  caCert: string,
+  client: { cert: string; key: string },
+  user: string,
+): string {
+  const b64 = (file: string) => readFileSync(file).toString("base64");
+  const config = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "tunnelkeeper-test", cluster: { server, "certificate-authority-data": b64(caCert) } }],
+    users: [{ name: user, user: { "client-certificate-data": b64(client.cert), "client-key-data": b64(client.key) } }],
+    contexts: [{ name: user, context: { cluster: "tunnelkeeper-test", user } }],
+    "current-context": user,
+  };
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  return path;
 }
 
 /** Creates the PKI in `dir` for the given client identities. */
@@ -105,14 +140,7 @@ export function createPki(dir: string, identities: readonly ClientIdentity[]): P
       "",
     ].join("\n"),
   );
-  for (const identity of identities) {
-    issue(
-      dir,
-      fileBase(identity),
-      subject(identity),
-      "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-    );
-  }
+  for (const identity of identities) issue(dir, fileBase(identity), subject(identity), CLIENT_EXTENSIONS);
   openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"], dir);
   openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
   return {
@@ -128,16 +156,5 @@ export function createPki(dir: string, identities: readonly ClientIdentity[]): P
 
 /** Writes a kubeconfig with the CA and the client certificate embedded; returns its path. */
 export function writeKubeconfig(path: string, server: string, pki: Pki, identity: ClientIdentity): string {
-  const b64 = (file: string) => readFileSync(file).toString("base64");
-  const { cert, key } = pki.clientCert(identity);
-  const config = {
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "tunnelkeeper-test", cluster: { server, "certificate-authority-data": b64(pki.caCert) } }],
-    users: [{ name: identity.user, user: { "client-certificate-data": b64(cert), "client-key-data": b64(key) } }],
-    contexts: [{ name: identity.user, context: { cluster: "tunnelkeeper-test", user: identity.user } }],
-    "current-context": identity.user,
-  };
-  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  return path;
+  return writeCertKubeconfig(path, server, pki.caCert, pki.clientCert(identity), identity.user);
 }
