@@ -3,9 +3,13 @@
  * control plane for the run (building its binaries first if this machine has none cached),
  * runs every test file with Node's test runner against it, and stops it again.
  *
- * Two phases: first every `*.test.ts` file, two files at a time; then the `*.serial.test.ts`
+ * Four phases: first every `*.test.ts` file, two files at a time; then the `*.serial.test.ts`
  * files one at a time — they restart control-plane components, which would cut the connections
- * of any test running beside them. The last line sums both phases: "suite: N passed, N failed".
+ * of any test running beside them; then the in-cluster files (`test/in-cluster/`), one at a time,
+ * on a REAL node joined to the same control plane (test/cluster/node.ts: the image built from the
+ * Dockerfile, the Helm chart, real pods); then `test/host/`, which checks that the host's network,
+ * mounts and cgroups were left exactly as they were before the node started. The last line sums
+ * every phase: "suite: N passed, N failed".
  * Skipped, todo and cancelled tests fail the suite: a test that does not run is not a pass.
  *
  * Test files find the control plane through environment variables (see test/support/cluster.ts);
@@ -17,9 +21,13 @@ import { globSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startControlPlane } from "./cluster/control-plane.ts";
 import { serveControl } from "./cluster/control-server.ts";
+import { snapshotHost } from "./cluster/host-state.ts";
+import { startNode, stopNode } from "./cluster/node.ts";
 
 const PARALLEL_FILES = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"];
 const SERIAL_FILES = ["test/**/*.serial.test.ts"];
+const IN_CLUSTER_FILES = ["test/in-cluster/**/*.test.ts"];
+const HOST_FILES = ["test/host/**/*.test.ts"];
 
 interface PhaseResult {
   readonly exitCode: number;
@@ -60,10 +68,13 @@ function runPhase(files: readonly string[], concurrency: number, env: NodeJS.Pro
 }
 
 async function main(args: string[]): Promise<number> {
-  const globs = args.length > 0 ? args : [...PARALLEL_FILES, ...SERIAL_FILES];
+  const globs = args.length > 0 ? args : [...PARALLEL_FILES, ...SERIAL_FILES, ...IN_CLUSTER_FILES];
   const files = [...new Set(globs.flatMap((pattern) => globSync(pattern)))].sort();
-  const serial = files.filter((file) => file.includes(".serial."));
-  const parallel = files.filter((file) => !file.includes(".serial."));
+  const inCluster = files.filter((file) => file.startsWith("test/in-cluster/"));
+  const hostChecks = inCluster.length > 0 ? [...new Set(HOST_FILES.flatMap((pattern) => globSync(pattern)))].sort() : [];
+  const rest = files.filter((file) => !file.startsWith("test/in-cluster/") && !file.startsWith("test/host/"));
+  const serial = rest.filter((file) => file.includes(".serial."));
+  const parallel = rest.filter((file) => !file.includes(".serial."));
   if (files.length === 0) throw new Error(`no test files match ${globs.join(" ")}`);
 
   const plane = await startControlPlane();
@@ -75,6 +86,28 @@ async function main(args: string[]): Promise<number> {
   try {
     if (parallel.length > 0) results.push(await runPhase(parallel, 2, env, join(plane.state.workDir, "parallel.tap")));
     if (serial.length > 0) results.push(await runPhase(serial, 1, env, join(plane.state.workDir, "serial.tap")));
+    if (inCluster.length > 0) {
+      const before = await snapshotHost();
+      process.stdout.write("[suite] in-cluster phase: starting a real node\n");
+      const node = await startNode(plane.state, { progress: (line) => process.stdout.write(`${line}\n`) });
+      const nodeFile = join(plane.state.workDir, "node.json");
+      writeFileSync(nodeFile, JSON.stringify(node));
+      try {
+        results.push(
+          await runPhase(inCluster, 1, { ...env, TUNNELKEEPER_TEST_NODE: nodeFile }, join(plane.state.workDir, "in-cluster.tap")),
+        );
+      } finally {
+        await stopNode(node, (line) => process.stdout.write(`${line}\n`));
+      }
+      const after = await snapshotHost();
+      const snapshots = join(plane.state.workDir, "host-snapshots.json");
+      writeFileSync(snapshots, JSON.stringify({ before, after }));
+      if (hostChecks.length > 0) {
+        results.push(
+          await runPhase(hostChecks, 1, { ...env, TUNNELKEEPER_HOST_SNAPSHOTS: snapshots }, join(plane.state.workDir, "host.tap")),
+        );
+      }
+    }
   } finally {
     control.server.close();
     await plane.stop();
