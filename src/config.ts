@@ -4,7 +4,7 @@
  *
  *   tunnelkeeper controller [common] [--leader-elect] [--leader-election-namespace NS]
  *                           [--gateway-namespace NS] [--gateway-port-range MIN-MAX]
- *   tunnelkeeper gateway    [common] [--listen-host HOST] [--drain-timeout DURATION]
+ *   tunnelkeeper gateway    [common] [--listen-host HOST] [--drain-timeout DURATION] [--shutdown-delay DURATION]
  *   tunnelkeeper run        [common] both in one process (local development)
  *   tunnelkeeper dev        local control plane + run + a demo PortForward
  *   tunnelkeeper forward    TARGET [LOCAL:]REMOTE... [-n NS] (laptop-side port-forward)
@@ -71,6 +71,11 @@ export interface GatewayConfig {
   readonly podIP: string;
   readonly listenHost: string;
   readonly drainTimeoutMs: number;
+  /**
+   * On shutdown, how long to keep accepting after withdrawing from the EndpointSlices (so kube-proxy
+   * stops sending new connections here first); 0 outside a cluster, where nothing routes to us.
+   */
+  readonly shutdownDelayMs: number;
 }
 
 export interface ForwardConfig {
@@ -143,6 +148,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
     podIP: env.POD_IP ?? "",
     listenHost: values["listen-host"] ?? (cmd === "gateway" ? "0.0.0.0" : "127.0.0.1"),
     drainTimeoutMs: parseDurationMs(values["drain-timeout"] ?? "30s"),
+    shutdownDelayMs: parseDurationMs(values["shutdown-delay"] ?? "0s"),
   };
   switch (cmd) {
     case "controller":
@@ -187,6 +193,7 @@ function parseFlags(args: string[]) {
       "gateway-port-range": { type: "string" },
       "listen-host": { type: "string" },
       "drain-timeout": { type: "string" },
+      "shutdown-delay": { type: "string" },
       address: { type: "string" },
       protocol: { type: "string" },
     },

@@ -34,8 +34,15 @@ export function gatewayRunnables(deps: GatewayRunnableDeps): Runnable[] {
     {
       name: "gateway",
       start: (signal) => gateway.run(signal),
-      // Manager closes runnables after their start() settled: drain, then withdraw.
+      // Manager closes runnables after their start() settled, this one first. Withdraw from the
+      // EndpointSlices first (the heartbeat Lease goes, the controller drops this replica) and keep
+      // accepting while kube-proxy catches up, so no new connection is refused; then drain.
       close: async () => {
+        if (config.shutdownDelayMs > 0) {
+          await heartbeat.release().catch((error: unknown) => log.warn("Could not withdraw the heartbeat Lease", { error: String(error) }));
+          log.info("Withdrawn from EndpointSlices; still accepting", { shutdownDelayMs: config.shutdownDelayMs });
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+        }
         log.info("Draining gateway connections", { drainTimeoutMs: config.drainTimeoutMs });
         await gateway.close(config.drainTimeoutMs);
       },

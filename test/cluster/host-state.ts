@@ -89,7 +89,14 @@ function topLevelCgroups(): string {
 export async function snapshotHost(): Promise<HostSnapshot> {
   const sysctls: string[] = [];
   readSysctls("/proc/sys/net", "net", sysctls);
-  const kernel = ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"]
+  const kernel = [
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+  ]
     .map((key) => `${key} = ${readFileSync(join("/proc/sys", key), "utf8").trim()}`)
     .join("\n");
   return {

@@ -47,6 +47,7 @@ export interface NodeState {
   readonly name: string;
   readonly id: string;
   readonly root: string;
+  /** The node's network namespace, bound to a file in `root` (not under /run/netns: `ip netns` would mount that on the host). */
   readonly netns: string;
   readonly hostVeth: string;
   readonly nodeVeth: string;
@@ -56,6 +57,8 @@ export interface NodeState {
   /** The cgroup (in every v1 hierarchy) under which kubelet puts pods and this node's daemons run. */
   readonly cgroup: string;
   readonly images: NodeImages;
+  /** Whether this node made the host's empty /run/netns folder (the mount point of its private bind); teardown removes it then. */
+  createdRunNetns?: boolean;
   /** The KWOK node, tainted NoSchedule while this node is up. */
   readonly simulatedNode: string;
   readonly kubectl: string;
@@ -147,10 +150,14 @@ async function kubectl(state: Pick<NodeState, "kubectl" | "kubeconfig">, args: r
   });
 }
 
-/** v1 hierarchies under /sys/fs/cgroup (this machine's layout is hybrid: v1 controllers + unified). */
-function cgroupHierarchies(): string[] {
+/**
+ * Cgroup hierarchies under /sys/fs/cgroup (this machine's layout is hybrid: v1 controllers plus
+ * the unified v2 tree, where runc also makes a folder per container). `v1Only` leaves out the
+ * unified tree, where the node makes nothing itself.
+ */
+function cgroupHierarchies(v1Only = false): string[] {
   return readdirSync("/sys/fs/cgroup")
-    .filter((name) => name !== "unified" && existsSync(join("/sys/fs/cgroup", name, "cgroup.procs")))
+    .filter((name) => !(v1Only && name === "unified") && existsSync(join("/sys/fs/cgroup", name, "cgroup.procs")))
     .map((name) => join("/sys/fs/cgroup", name));
 }
 
@@ -371,7 +378,7 @@ export async function startNode(plane: ControlPlaneState, options: NodeOptions =
     name: `tk-node-${id}`,
     id,
     root,
-    netns: `tk-node-${id}`,
+    netns: join(root, "ns", "net"),
     hostVeth: `tkh${id}`,
     nodeVeth: `tkn${id}`,
     hostIp: subnets.hostIp,
@@ -404,17 +411,19 @@ export async function startNode(plane: ControlPlaneState, options: NodeOptions =
   const save = () => writeFileSync(join(root, "state.json"), JSON.stringify(state, null, 2));
   try {
     writeConfigs(state, plane.ports.apiserver, join(plane.workDir, "ca.crt"));
-    for (const hierarchy of cgroupHierarchies()) mkdirSync(join(hierarchy, state.cgroup, "daemons"), { recursive: true });
+    for (const hierarchy of cgroupHierarchies(true)) mkdirSync(join(hierarchy, state.cgroup, "daemons"), { recursive: true });
 
     // 1. network namespace + veth; no default route inside, so nothing leaves for the world.
-    await sh("ip", ["netns", "add", state.netns]);
+    writeFileSync(state.netns, "");
+    await sh("unshare", [`--net=${state.netns}`, "true"]);
+    const inNet = (args: string[]) => sh("nsenter", [`--net=${state.netns}`, ...args]);
     await sh("ip", ["link", "add", state.hostVeth, "type", "veth", "peer", "name", state.nodeVeth, "netns", state.netns]);
     await sh("ip", ["addr", "add", `${state.hostIp}/30`, "dev", state.hostVeth]);
     await sh("ip", ["link", "set", state.hostVeth, "up"]);
-    await sh("ip", ["-n", state.netns, "link", "set", "lo", "up"]);
-    await sh("ip", ["-n", state.netns, "addr", "add", `${state.nodeIp}/30`, "dev", state.nodeVeth]);
-    await sh("ip", ["-n", state.netns, "link", "set", state.nodeVeth, "up"]);
-    step(`network namespace ${state.netns} ready (node ${state.nodeIp})`);
+    await inNet(["ip", "link", "set", "lo", "up"]);
+    await inNet(["ip", "addr", "add", `${state.nodeIp}/30`, "dev", state.nodeVeth]);
+    await inNet(["ip", "link", "set", state.nodeVeth, "up"]);
+    step(`network namespace ready (node ${state.nodeIp}, veth ${state.hostVeth})`);
 
     // 2. a persistent private mount namespace: the sysctls kubelet writes become plain files here.
     const mntNs = join(root, "ns", "mnt");
@@ -435,10 +444,14 @@ export async function startNode(plane: ControlPlaneState, options: NodeOptions =
     }
     await inMnt(["mount", "--bind", join(root, "hostpaths", "var-lib"), "/var/lib"]);
     await inMnt(["mount", "--bind", join(root, "hostpaths", "var-log"), "/var/log"]);
+    if (!existsSync("/run/netns")) {
+      mkdirSync("/run/netns");
+      state.createdRunNetns = true;
+    }
     await inMnt(["mount", "--bind", join(root, "hostpaths", "run-netns"), "/run/netns"]);
     step("private mount namespace ready");
 
-    const inNode = (mount: boolean) => ["nsenter", ...(mount ? [`--mount=${mntNs}`] : []), `--net=/run/netns/${state.netns}`];
+    const inNode = (mount: boolean) => ["nsenter", ...(mount ? [`--mount=${mntNs}`] : []), `--net=${state.netns}`];
     const socket = join(root, "containerd", "containerd.sock");
     const ctr = (args: string[]) => sh("ctr", ["--address", socket, "-n", "k8s.io", ...args]);
     const [nsenter, ...nsArgs] = inNode(true);
@@ -485,7 +498,7 @@ export async function startNode(plane: ControlPlaneState, options: NodeOptions =
     daemon(state, "socat-host", "socat", [`UNIX-LISTEN:${bridge},fork,mode=600`, `TCP:127.0.0.1:${plane.ports.apiserver}`]);
     await waitFor("the API server bridge socket", async () => existsSync(bridge), 10_000, state, "socat-host");
     daemon(state, "socat-node", "nsenter", [
-      `--net=/run/netns/${state.netns}`,
+      `--net=${state.netns}`,
       "socat",
       "TCP-LISTEN:6443,bind=0.0.0.0,fork,reuseaddr",
       `UNIX-CONNECT:${bridge}`,
@@ -540,7 +553,7 @@ export async function startNode(plane: ControlPlaneState, options: NodeOptions =
     save();
     await waitFor(
       "kube-proxy's nftables table",
-      () => succeeds("nsenter", [`--net=/run/netns/${state.netns}`, "nft", "list", "table", "ip", "kube-proxy"]),
+      () => succeeds("nsenter", [`--net=${state.netns}`, "nft", "list", "table", "ip", "kube-proxy"]),
       30_000,
       state,
       "kube-proxy",
@@ -646,13 +659,19 @@ export async function stopNode(state: NodeState, progress: ProgressSink = () => 
   if (readFileSync("/proc/self/mountinfo", "utf8").includes(` ${mntNs} `))
     await attempt("unmounting the mount namespace", () => sh("umount", [mntNs]));
   await attempt("removing cgroups", async () => removeCgroups(state));
-  if ((await sh("ip", ["netns", "list"])).split("\n").some((line) => line.split(" ")[0] === state.netns)) {
-    await attempt("deleting the network namespace", () => sh("ip", ["netns", "del", state.netns]));
+  // The network namespace ends once no process is in it and its file is unmounted; its veth goes with it.
+  if (readFileSync("/proc/self/mountinfo", "utf8").includes(` ${state.netns} `)) {
+    await attempt("unmounting the network namespace", () => sh("umount", [state.netns]));
   }
   // The host end of the veth goes when the namespace is freed, which the kernel does asynchronously.
   for (let i = 0; i < 50 && existsSync(`/sys/class/net/${state.hostVeth}`); i++) await sleep(200);
   if (existsSync(`/sys/class/net/${state.hostVeth}`))
     await attempt("deleting the host veth", () => sh("ip", ["link", "del", state.hostVeth]));
+  if (state.createdRunNetns)
+    await attempt(
+      "removing /run/netns",
+      async () => existsSync("/run/netns") && readdirSync("/run/netns").length === 0 && rmdirSync("/run/netns"),
+    );
   rmSync(state.root, { recursive: true, force: true });
   progress(`[node] ${state.name} stopped in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   if (errors.length > 0) progress(`[node] teardown notes: ${errors.join("; ")}`);
