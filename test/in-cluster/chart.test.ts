@@ -366,7 +366,8 @@ describe("the Helm chart on a real node", { concurrency: false }, () => {
       `target rollout: ${report.failed} of ${report.total} new connections failed; longest gap between successes ${report.longestGapMs} ms; ${report.failures.join("; ")}`,
     );
     assert.ok(report.total > 100, "the stream ran");
-    assert.ok(report.failed < report.total / 2, `most connections succeed: ${JSON.stringify(report)}`);
+    // A rolling update keeps a ready pod at all times and new connections move to it at once.
+    assert.ok(report.failed <= report.total / 100, `new connections keep succeeding through the rollout: ${JSON.stringify(report)}`);
   });
 
   it("keeps serving new connections through a gateway rolling update (helm upgrade)", async (t) => {
@@ -399,7 +400,10 @@ describe("the Helm chart on a real node", { concurrency: false }, () => {
       `gateway rollout: ${report.failed} of ${report.total} new connections failed; longest gap between successes ${report.longestGapMs} ms; ${report.failures.join("; ")}`,
     );
     assert.ok(report.total > 100, "the stream ran");
-    assert.ok(report.failed < report.total / 2, `most connections succeed: ${JSON.stringify(report)}`);
+    // A terminating gateway leaves the EndpointSlices first and keeps accepting for
+    // gateway.shutdownDelay, so new connections never meet a closed listener (0 failed is the
+    // design; 1% leaves room for a slow kube-proxy sync on a loaded machine).
+    assert.ok(report.failed <= report.total / 100, `new connections keep succeeding through the rollout: ${JSON.stringify(report)}`);
     await waitReady(ns, "echo-pf");
   });
 
