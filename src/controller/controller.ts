@@ -80,6 +80,8 @@ export class PortForwardController {
       return;
     }
     log.info("Caches synced; starting workers", { portforwards: cache.portForwards.list().length });
+    // run() is what a leader does (or the only replica, without leader election).
+    metrics.leading(true);
     const workers = this.queue.run(
       async (key, workerSignal) => {
         const started = performance.now();
@@ -102,7 +104,7 @@ export class PortForwardController {
       this.#options.concurrency ?? 4,
       signal,
     );
-    await Promise.all([workers, registry]);
+    await Promise.all([workers, registry]).finally(() => metrics.leading(false));
   }
 }
 

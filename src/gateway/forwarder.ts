@@ -194,6 +194,7 @@ export class Forwarder {
           binding.port,
           `cannot listen on ${this.#options.listenHost}:${binding.listenPort}: ${error.code ?? error.message}`,
         );
+        this.#options.metrics.listenFailed(this.name);
         this.#options.log.error("Failed to listen", { portforward: this.name, port: binding.port, listenPort: binding.listenPort, error });
         resolve();
       });
@@ -238,7 +239,7 @@ export class Forwarder {
       socket.resume();
       const outcome: SessionOutcome = await spliceConnection(socket, upstream, {
         halfCloseGraceMs: this.#options.halfCloseGraceMs ?? DEFAULT_HALF_CLOSE_GRACE_MS,
-        onBytes: metrics.bytes,
+        onBytes: (direction, count) => metrics.bytes(this.name, direction, count),
       });
       result = outcome.kind;
       if (outcome.kind === "upstream_error") {

@@ -12,9 +12,11 @@ export interface GatewayMetrics {
   tunnelUp(portforward: string, delta: 1 | -1): void;
   connectionOpened(portforward: string): void;
   connectionClosed(portforward: string, result: ConnectionResult): void;
-  bytes(direction: "up" | "down", count: number): void;
+  bytes(portforward: string, direction: "up" | "down", count: number): void;
   dialed(result: string, seconds: number): void;
   reconnect(reason: string): void;
+  /** A listener for one of the PortForward's gateway ports could not be opened (e.g. EADDRINUSE). */
+  listenFailed(portforward: string): void;
 }
 
 export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -35,8 +37,8 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
   });
   const bytes = registry.counter({
     name: "tunnelkeeper_gateway_bytes_total",
-    help: "Payload bytes forwarded; direction up is client to pod, down is pod to client",
-    labelNames: ["direction"],
+    help: "Payload bytes forwarded, per PortForward; direction up is client to pod, down is pod to client",
+    labelNames: ["portforward", "direction"],
   });
   const dial = registry.histogram({
     name: "tunnelkeeper_gateway_dial_duration_seconds",
@@ -49,6 +51,11 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
     help: "Tunnels that ended and were redialled, by the reason they ended",
     labelNames: ["reason"],
   });
+  const listenErrors = registry.counter({
+    name: "tunnelkeeper_gateway_listen_errors_total",
+    help: "Gateway ports that could not be listened on (the PortForward is not served by this replica), per PortForward",
+    labelNames: ["portforward"],
+  });
   return {
     tunnelUp: (portforward, delta) => tunnels.inc({ portforward }, delta),
     connectionOpened: (portforward) => active.inc({ portforward }),
@@ -56,9 +63,10 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
       active.dec({ portforward });
       total.inc({ portforward, result });
     },
-    bytes: (direction, count) => bytes.inc({ direction }, count),
+    bytes: (portforward, direction, count) => bytes.inc({ portforward, direction }, count),
     dialed: (result, seconds) => dial.observe({ result }, seconds),
     reconnect: (reason) => reconnects.inc({ reason }),
+    listenFailed: (portforward) => listenErrors.inc({ portforward }),
   };
 }
 
@@ -70,4 +78,5 @@ export const NO_GATEWAY_METRICS: GatewayMetrics = {
   bytes: () => undefined,
   dialed: () => undefined,
   reconnect: () => undefined,
+  listenFailed: () => undefined,
 };

@@ -1,7 +1,9 @@
 /**
  * One HTTP server for `/metrics`, `/healthz` and `/readyz` (node:http).
  *
- * - `/metrics`: the registry in Prometheus text format 0.0.4.
+ * - `/metrics`: the registry in Prometheus text format 0.0.4, with the process and Node.js
+ *   runtime metrics (runtime-metrics.ts) registered into it; their event-loop monitor and GC
+ *   observer run while the server does.
  * - `/healthz`: liveness; 200 `ok` unless a registered liveness check fails.
  * - `/readyz`: readiness; 200 `ok` when every registered readiness check passes, else 503.
  *   With `?verbose` the body lists every check in the kube-apiserver style:
@@ -15,6 +17,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PROMETHEUS_CONTENT_TYPE, type Registry } from "./metrics.ts";
+import { type RuntimeMetrics, registerRuntimeMetrics } from "./runtime-metrics.ts";
 
 export type HealthCheck = () => boolean | Promise<boolean>;
 
@@ -24,6 +27,8 @@ export interface HealthServerOptions {
   /** Bind port; 0 picks a free port. */
   port: number;
   registry?: Registry;
+  /** Register process_* and nodejs_* metrics into `registry`; default true. */
+  runtimeMetrics?: boolean;
   /** Default 5000 ms. */
   checkTimeoutMs?: number;
 }
@@ -38,6 +43,7 @@ export class HealthServer {
   readonly #host: string;
   readonly #port: number;
   readonly #registry: Registry | undefined;
+  readonly #runtime: RuntimeMetrics | undefined;
   readonly #checkTimeoutMs: number;
   readonly #readiness = new Map<string, HealthCheck>();
   readonly #liveness = new Map<string, HealthCheck>();
@@ -47,6 +53,8 @@ export class HealthServer {
     this.#host = options.host ?? "0.0.0.0";
     this.#port = options.port;
     this.#registry = options.registry;
+    this.#runtime =
+      options.registry !== undefined && options.runtimeMetrics !== false ? registerRuntimeMetrics(options.registry) : undefined;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 5000;
   }
 
@@ -79,6 +87,7 @@ export class HealthServer {
       });
     });
     this.#server = server;
+    this.#runtime?.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.#port, this.#host, () => {
@@ -92,6 +101,7 @@ export class HealthServer {
 
   /** Stops listening and closes idle and open connections. Idempotent. */
   async close(): Promise<void> {
+    this.#runtime?.stop();
     const server = this.#server;
     if (server === undefined || !server.listening) return;
     await new Promise<void>((resolve, reject) => {
@@ -118,7 +128,7 @@ export class HealthServer {
     switch (url.pathname) {
       case "/metrics":
         if (this.#registry === undefined) reply(res, 404, "text/plain; charset=utf-8", "no metrics\n");
-        else reply(res, 200, PROMETHEUS_CONTENT_TYPE, this.#registry.expose());
+        else reply(res, 200, PROMETHEUS_CONTENT_TYPE, await this.#registry.scrape());
         return;
       case "/healthz":
       case "/livez":

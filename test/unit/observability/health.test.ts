@@ -6,7 +6,7 @@ import { PROMETHEUS_CONTENT_TYPE, Registry } from "../../../src/observability/me
 describe("HealthServer over a real port-0 HTTP server", () => {
   const registry = new Registry();
   registry.counter({ name: "demo_total", help: "Demo." }).inc();
-  const server = new HealthServer({ host: "127.0.0.1", port: 0, registry, checkTimeoutMs: 200 });
+  const server = new HealthServer({ host: "127.0.0.1", port: 0, registry, runtimeMetrics: false, checkTimeoutMs: 200 });
   const controller = new AbortController();
   let informersSynced = false;
   server.addReadinessCheck("informers", () => informersSynced);

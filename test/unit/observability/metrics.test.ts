@@ -124,3 +124,32 @@ describe("registerControllerMetrics", () => {
     queue.shutdown();
   });
 });
+
+describe("Counter.setTotal and Registry.scrape", () => {
+  it("sets a counter read from elsewhere, refuses a decrease, and runs collectors before exposing", async () => {
+    const registry = new Registry();
+    const c = registry.counter({ name: "read_total", help: "Read." });
+    let reads = 0;
+    registry.addCollector(async () => {
+      reads += 1;
+      c.setTotal(undefined, reads * 1.5);
+    });
+    assert.equal(registry.expose(), "# HELP read_total Read.\n# TYPE read_total counter\nread_total 0\n");
+    assert.match(await registry.scrape(), /^read_total 1\.5$/m);
+    assert.match(await registry.scrape(), /^read_total 3$/m);
+    assert.throws(() => c.setTotal(undefined, 1), /can only increase/);
+  });
+});
+
+describe("leader_election_master_status", () => {
+  it("is 0 until the controller leads, then 1, and 0 again when it stops", () => {
+    const registry = new Registry();
+    const metrics = registerControllerMetrics(registry);
+    const value = () => /^leader_election_master_status\{name="tunnelkeeper-controller"\} (\d)$/m.exec(registry.expose())?.[1];
+    assert.equal(value(), "0");
+    metrics.leading(true);
+    assert.equal(value(), "1");
+    metrics.leading(false);
+    assert.equal(value(), "0");
+  });
+});
