@@ -111,6 +111,76 @@ const NON_DEFAULT = {
   gateway: { replicas: 4, portRange: { start: 30000, end: 30999 }, drainTimeout: "1m", nodeSelector: { "kubernetes.io/os": "linux" } },
 };
 
+// Every option of issue #13 at once: the chart conventions per component and chart-wide, and
+// every monitoring object with all of its options.
+const RELABELINGS = [{ sourceLabels: ["__meta_kubernetes_pod_node_name"], targetLabel: "node", action: "replace" }];
+const METRIC_RELABELINGS = [{ sourceLabels: ["__name__"], regex: "nodejs_heap_space_.*", action: "drop" }];
+function componentOptions(component: string) {
+  return {
+    extraEnv: [{ name: "NODE_EXTRA_CA_CERTS", value: "/etc/corporate-ca/ca.crt" }],
+    extraVolumes: [{ name: "corporate-ca", configMap: { name: "corporate-ca" } }],
+    extraVolumeMounts: [{ name: "corporate-ca", mountPath: "/etc/corporate-ca", readOnly: true }],
+    podSecurityContext: { fsGroupChangePolicy: "OnRootMismatch", supplementalGroups: [4000] },
+    securityContext: { runAsUser: 70000, runAsGroup: 70000 },
+    livenessProbe: { initialDelaySeconds: 20, failureThreshold: 6 },
+    readinessProbe: { periodSeconds: 2 },
+    startupProbe: { httpGet: { path: "/healthz", port: "metrics" }, failureThreshold: 30, periodSeconds: 2 },
+    revisionHistoryLimit: component === "controller" ? 3 : 7,
+    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+  };
+}
+const MONITOR_OPTIONS = {
+  enabled: true,
+  labels: { release: "prometheus" },
+  annotations: { "example.com/owner": "platform" },
+  interval: "15s",
+  scrapeTimeout: "5s",
+  honorLabels: false,
+  relabelings: RELABELINGS,
+  metricRelabelings: METRIC_RELABELINGS,
+};
+const EVERY_OPTION = {
+  global: { imageRegistry: "mirror.example:5000" },
+  commonLabels: { "example.com/team": "platform" },
+  extraObjects: [
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "corporate-ca", namespace: "{{ .Release.Namespace }}" },
+      data: { "ca.crt": "not a real certificate" },
+    },
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-extra\n  namespace: {{ .Release.Namespace }}\ndata:\n  release: {{ .Release.Name | quote }}\n",
+  ],
+  controller: componentOptions("controller"),
+  gateway: componentOptions("gateway"),
+  metrics: {
+    serviceMonitor: MONITOR_OPTIONS,
+    prometheusRule: {
+      enabled: true,
+      labels: { release: "prometheus" },
+      annotations: { "example.com/owner": "platform" },
+      additionalAlertLabels: { team: "platform" },
+      disabled: { TunnelkeeperWorkqueueBacklog: true },
+      notReadyFor: "5m",
+      reconnectStormRate: 1,
+      workqueueDepth: 50,
+    },
+    dashboard: { enabled: true, labels: { grafana_dashboard: "1" }, annotations: { grafana_folder: "Operators" } },
+  },
+};
+const OPENSHIFT = {
+  controller: {
+    podSecurityContext: { runAsUser: null, runAsGroup: null, fsGroup: null },
+    securityContext: { runAsUser: null, runAsGroup: null },
+  },
+  gateway: {
+    podSecurityContext: { runAsUser: null, runAsGroup: null, fsGroup: null },
+    securityContext: { runAsUser: null, runAsGroup: null },
+  },
+  rbac: { ownerReferencesPermissionEnforcement: true },
+};
+const MONITORING_API = ["--api-versions", "monitoring.coreos.com/v1"];
+
 // Exactly the rules of the CLI contract; anything more is a finding, anything less breaks a component.
 const CONTROLLER_CLUSTER_RULES = [
   { apiGroups: ["tunnelkeeper.io"], resources: ["portforwards"], verbs: ["get", "list", "watch"] },
@@ -143,9 +213,12 @@ const GATEWAY_ROLE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["l
 describe("helm lint", () => {
   // helm lint has no --api-versions, so the ServiceMonitor (which needs monitoring.coreos.com/v1) stays off here.
   const lintValues = { ...NON_DEFAULT, metrics: { serviceMonitor: { enabled: false } } };
+  const { metrics: _metrics, ...everythingButMonitoring } = EVERY_OPTION;
   for (const [name, values] of [
     ["default values", {}],
     ["non-default values", lintValues],
+    ["every new option (monitoring objects aside)", { ...everythingButMonitoring, metrics: { dashboard: EVERY_OPTION.metrics.dashboard } }],
+    ["the OpenShift security contexts (no uid, gid or fsGroup)", OPENSHIFT],
   ] as const) {
     it(`passes with ${name}`, async () => {
       const result = await withValues(values, (file) => helm(["lint", CHART, "--strict", "--kube-version", KUBE_VERSION, "-f", file]));
@@ -451,6 +524,205 @@ describe("helm template with non-default values", () => {
   });
 });
 
+describe("helm template with every option of the chart conventions and monitoring", () => {
+  it("applies per-component env, volumes, security contexts, probes, revision history and strategy", async () => {
+    const { objects } = await render(EVERY_OPTION, MONITORING_API);
+    for (const component of ["controller", "gateway"]) {
+      const deployment = find(objects, "Deployment", `tk-tunnelkeeper-${component}`);
+      const pod = deployment.spec.template.spec;
+      const container = pod.containers[0];
+      assert.equal(deployment.spec.revisionHistoryLimit, component === "controller" ? 3 : 7);
+      assert.deepEqual(deployment.spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+      assert.equal(container.image, "mirror.example:5000/tunnelkeeper/tunnelkeeper:0.1.0");
+      assert.deepEqual(
+        container.env.find((e: Obj) => e.name === "NODE_EXTRA_CA_CERTS"),
+        { name: "NODE_EXTRA_CA_CERTS", value: "/etc/corporate-ca/ca.crt" },
+      );
+      assert.equal(container.env.length, 4, "the downward API env stays");
+      assert.deepEqual(
+        pod.volumes.map((v: Obj) => v.name),
+        ["tmp", "corporate-ca"],
+      );
+      assert.deepEqual(container.volumeMounts, [
+        { name: "tmp", mountPath: "/tmp" },
+        { name: "corporate-ca", mountPath: "/etc/corporate-ca", readOnly: true },
+      ]);
+      // Values merge into the restricted defaults.
+      assert.deepEqual(pod.securityContext, {
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        fsGroup: 65532,
+        fsGroupChangePolicy: "OnRootMismatch",
+        supplementalGroups: [4000],
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      assert.equal(container.securityContext.runAsUser, 70000);
+      assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+      assert.deepEqual(container.securityContext.capabilities, { drop: ["ALL"] });
+      assert.deepEqual(container.livenessProbe, {
+        httpGet: { path: "/healthz", port: "metrics" },
+        initialDelaySeconds: 20,
+        periodSeconds: 10,
+        timeoutSeconds: 3,
+        failureThreshold: 6,
+      });
+      assert.equal(container.readinessProbe.periodSeconds, 2);
+      assert.deepEqual(container.startupProbe, { httpGet: { path: "/healthz", port: "metrics" }, failureThreshold: 30, periodSeconds: 2 });
+    }
+  });
+
+  it("leaves uid, gid and fsGroup unset for OpenShift while staying non-root and restricted", async () => {
+    const { objects } = await render(OPENSHIFT);
+    for (const component of ["controller", "gateway"]) {
+      const pod = find(objects, "Deployment", `tk-tunnelkeeper-${component}`).spec.template.spec;
+      assert.deepEqual(pod.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      assert.deepEqual(pod.containers[0].securityContext, {
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      assert.equal(pod.containers[0].startupProbe, undefined, "no startup probe by default");
+    }
+  });
+
+  it("puts commonLabels on every object, monitoring objects and extraObjects included, and renders extraObjects with tpl", async () => {
+    const { objects } = await render(EVERY_OPTION, MONITORING_API);
+    for (const obj of objects.filter(
+      (o) => o.kind !== "CustomResourceDefinition" && !o.metadata.name.includes("corporate-ca") && !o.metadata.name.endsWith("-extra"),
+    )) {
+      assert.equal(obj.metadata.labels?.["example.com/team"], "platform", `${obj.kind}/${obj.metadata.name}`);
+    }
+    assert.deepEqual(find(objects, "ConfigMap", "corporate-ca").metadata, { name: "corporate-ca", namespace: "tunnelkeeper-system" });
+    assert.deepEqual(find(objects, "ConfigMap", "tk-extra").data, { release: "tk" });
+  });
+
+  it("renders ServiceMonitors with labels, annotations, interval, timeout, honorLabels and both relabelings", async () => {
+    const { objects } = await render(EVERY_OPTION, MONITORING_API);
+    for (const component of ["controller", "gateway"]) {
+      const monitor = find(objects, "ServiceMonitor", `tk-tunnelkeeper-${component}`);
+      assert.equal(monitor.metadata.labels.release, "prometheus");
+      assert.deepEqual(monitor.metadata.annotations, { "example.com/owner": "platform" });
+      assert.deepEqual(monitor.spec.endpoints, [
+        {
+          port: "metrics",
+          path: "/metrics",
+          scheme: "http",
+          interval: "15s",
+          scrapeTimeout: "5s",
+          honorLabels: false,
+          relabelings: RELABELINGS,
+          metricRelabelings: METRIC_RELABELINGS,
+        },
+      ]);
+    }
+  });
+
+  it("renders PodMonitors that select each component's pods, and refuses both monitor kinds at once", async () => {
+    const { objects } = await render({ metrics: { podMonitor: MONITOR_OPTIONS } }, MONITORING_API);
+    assert.ok(!objects.some((o) => o.kind === "ServiceMonitor"));
+    for (const component of ["controller", "gateway"]) {
+      const monitor = find(objects, "PodMonitor", `tk-tunnelkeeper-${component}`);
+      assert.deepEqual(
+        monitor.spec.selector.matchLabels,
+        find(objects, "Deployment", `tk-tunnelkeeper-${component}`).spec.selector.matchLabels,
+      );
+      assert.equal(monitor.spec.podMetricsEndpoints[0].port, "metrics");
+      assert.deepEqual(monitor.spec.podMetricsEndpoints[0].metricRelabelings, METRIC_RELABELINGS);
+      assert.equal(monitor.metadata.labels.release, "prometheus");
+    }
+    const both = await template({ metrics: { podMonitor: { enabled: true }, serviceMonitor: { enabled: true } } }, MONITORING_API);
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /serviceMonitor\.enabled and metrics\.podMonitor\.enabled are both true/);
+  });
+
+  it("renders the PrometheusRule with its labels, extra alert labels, thresholds, and without disabled alerts", async () => {
+    const { objects } = await render(EVERY_OPTION, MONITORING_API);
+    const rule = find(objects, "PrometheusRule", "tk-tunnelkeeper");
+    assert.equal(rule.metadata.labels.release, "prometheus");
+    const rules = rule.spec.groups[0].rules as Obj[];
+    assert.deepEqual(
+      rules.map((r) => r.alert),
+      [
+        "TunnelkeeperPortForwardNotReady",
+        "TunnelkeeperPortForwardDegraded",
+        "TunnelkeeperGatewayListenFailed",
+        "TunnelkeeperGatewayAbsent",
+        "TunnelkeeperReconnectStorm",
+        "TunnelkeeperControllerNotLeading",
+      ],
+    );
+    for (const r of rules) assert.equal(r.labels.team, "platform", r.alert);
+    assert.equal(rules[0]!.for, "5m");
+    assert.match(rules.find((r) => r.alert === "TunnelkeeperReconnectStorm")!.expr, /> 1$/);
+    assert.match(rules[0]!.expr, /job="tk-tunnelkeeper-controller-metrics"/);
+  });
+
+  it("refuses PodMonitors and PrometheusRules on a cluster without monitoring.coreos.com/v1", async () => {
+    for (const key of ["podMonitor", "prometheusRule"]) {
+      const result = await template({ metrics: { [key]: { enabled: true } } });
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, new RegExp(`metrics\\.${key}\\.enabled is true but the cluster has no monitoring\\.coreos\\.com/v1`));
+    }
+  });
+
+  it("renders the dashboard ConfigMap with the sidecar label, in another namespace when asked, holding valid dashboard JSON", async () => {
+    const { objects } = await render({
+      metrics: { dashboard: { enabled: true, namespace: "grafana", annotations: { grafana_folder: "Operators" } } },
+    });
+    const configMap = find(objects, "ConfigMap", "tk-tunnelkeeper-dashboard");
+    assert.equal(configMap.metadata.namespace, "grafana");
+    assert.equal(configMap.metadata.labels.grafana_dashboard, "1");
+    assert.deepEqual(configMap.metadata.annotations, { grafana_folder: "Operators" });
+    const dashboard = JSON.parse(configMap.data["tunnelkeeper.json"]);
+    assert.equal(dashboard.uid, "tunnelkeeper");
+    assert.deepEqual(dashboard, JSON.parse(readFileSync(join(CHART, "files", "dashboards", "tunnelkeeper.json"), "utf8")));
+  });
+
+  it("keeps a registry-less repository and a digest as they are, and replaces only the registry part", async () => {
+    const cases: [Obj, string][] = [
+      [{ image: { repository: "tunnelkeeper", tag: "dev", pullPolicy: "Never" } }, "tunnelkeeper:dev"],
+      [
+        { global: { imageRegistry: "mirror.example" }, image: { repository: "tunnelkeeper/tunnelkeeper" } },
+        "mirror.example/tunnelkeeper/tunnelkeeper:0.1.0",
+      ],
+      [{ global: { imageRegistry: "mirror.example/" }, image: { repository: "localhost/tk" } }, "mirror.example/tk:0.1.0"],
+      [
+        { global: { imageRegistry: "mirror.example" }, image: { digest: `sha256:${"a".repeat(64)}` } },
+        `mirror.example/tunnelkeeper/tunnelkeeper@sha256:${"a".repeat(64)}`,
+      ],
+    ];
+    for (const [values, image] of cases) {
+      const { objects } = await render(values);
+      assert.equal(
+        find(objects, "Deployment", "tk-tunnelkeeper-gateway").spec.template.spec.containers[0].image,
+        image,
+        JSON.stringify(values),
+      );
+    }
+  });
+
+  it("has artifacthub annotations whose embedded YAML parses, with a CRD entry per served kind", () => {
+    const chart = parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as Obj;
+    const annotations = chart.annotations as Record<string, string>;
+    assert.equal(annotations["artifacthub.io/operator"], "true");
+    assert.equal(annotations["artifacthub.io/license"], "Apache-2.0");
+    const crds = parse(annotations["artifacthub.io/crds"]!) as Obj[];
+    assert.deepEqual(
+      crds.map((c) => `${c.kind}/${c.version}/${c.name}`),
+      ["PortForward/v1alpha1/portforwards.tunnelkeeper.io"],
+    );
+    const examples = parse(annotations["artifacthub.io/crdsExamples"]!) as Obj[];
+    assert.equal(examples[0]!.kind, "PortForward");
+    const images = parse(annotations["artifacthub.io/images"]!) as Obj[];
+    assert.equal(images[0]!.image, `ghcr.io/tunnelkeeper/tunnelkeeper:${chart.appVersion}`);
+    assert.ok((parse(annotations["artifacthub.io/links"]!) as Obj[]).length >= 1);
+  });
+});
+
 describe("values.schema.json", () => {
   const cases: [string, Obj, RegExp][] = [
     ["replicas given as a word", { controller: { replicas: "two" } }, /at '\/controller\/replicas': got string, want integer/],
@@ -460,6 +732,54 @@ describe("values.schema.json", () => {
     ["a privileged gateway port range", { gateway: { portRange: { start: 80, end: 90 } } }, /at '\/gateway\/portRange\/start'/],
     ["a drain timeout without a unit", { gateway: { drainTimeout: "30" } }, /at '\/gateway\/drainTimeout'/],
     ["crds.enabled as a string", { crds: { enabled: "sure" } }, /at '\/crds\/enabled': got string, want boolean/],
+    ["a registry with a scheme", { global: { imageRegistry: "https://mirror" } }, /at '\/global\/imageRegistry'/],
+    ["an extraObjects entry that is a number", { extraObjects: [1] }, /at '\/extraObjects\/0'/],
+    ["an env var without a name", { gateway: { extraEnv: [{ value: "x" }] } }, /at '\/gateway\/extraEnv\/0'/],
+    ["a volume without a source", { controller: { extraVolumes: [{ name: "x" }] } }, /at '\/controller\/extraVolumes\/0'/],
+    ["a volume mount without a path", { gateway: { extraVolumeMounts: [{ name: "x" }] } }, /at '\/gateway\/extraVolumeMounts\/0'/],
+    [
+      "a typo in the pod security context",
+      { gateway: { podSecurityContext: { runAsUsr: 1000 } } },
+      /at '\/gateway\/podSecurityContext': additional properties 'runAsUsr' not allowed/,
+    ],
+    ["a negative uid", { controller: { securityContext: { runAsUser: -1 } } }, /at '\/controller\/securityContext\/runAsUser'/],
+    [
+      "a typo in a probe",
+      { controller: { livenessProbe: { periodSecond: 5 } } },
+      /at '\/controller\/livenessProbe': additional properties 'periodSecond' not allowed/,
+    ],
+    ["a negative revisionHistoryLimit", { gateway: { revisionHistoryLimit: -1 } }, /at '\/gateway\/revisionHistoryLimit'/],
+    ["an unknown strategy type", { gateway: { strategy: { type: "BlueGreen" } } }, /at '\/gateway\/strategy\/type'/],
+    [
+      "a scrape interval without a unit",
+      { metrics: { podMonitor: { enabled: true, interval: "30" } } },
+      /at '\/metrics\/podMonitor\/interval'/,
+    ],
+    [
+      "a relabeling with an unknown action",
+      { metrics: { serviceMonitor: { enabled: false, relabelings: [{ action: "rename" }] } } },
+      /at '\/metrics\/serviceMonitor\/relabelings\/0\/action'/,
+    ],
+    [
+      "a relabeling with a typo",
+      { metrics: { serviceMonitor: { enabled: false, metricRelabelings: [{ source_labels: ["a"] }] } } },
+      /additional properties 'source_labels' not allowed/,
+    ],
+    [
+      "an unknown alert in disabled",
+      { metrics: { prometheusRule: { enabled: false, disabled: { SomethingElse: true } } } },
+      /additional properties 'SomethingElse' not allowed/,
+    ],
+    [
+      "a zero reconnect storm rate",
+      { metrics: { prometheusRule: { enabled: false, reconnectStormRate: 0 } } },
+      /at '\/metrics\/prometheusRule\/reconnectStormRate'/,
+    ],
+    [
+      "an unknown key under dashboard",
+      { metrics: { dashboard: { enabled: true, folder: "x" } } },
+      /additional properties 'folder' not allowed/,
+    ],
   ];
   for (const [what, values, message] of cases) {
     it(`rejects ${what} with a message naming the value`, async () => {
@@ -469,6 +789,50 @@ describe("values.schema.json", () => {
       assert.match(result.stderr, message);
     });
   }
+});
+
+/** The Prometheus Operator's CRDs (test/fixtures), so its objects are validated by their real schemas. Shared; never deleted. */
+async function installPrometheusOperatorCrds(): Promise<void> {
+  const dir = join(ROOT, "test", "fixtures", "prometheus-operator-crds");
+  for (const file of readdirSync(dir).filter((name) => name.endsWith(".yaml"))) {
+    await kubectlOk(["apply", "--server-side", "--field-manager=chart-test", "-f", join(dir, file)]);
+  }
+  for (const crd of ["servicemonitors", "podmonitors", "prometheusrules"]) {
+    await kubectlOk(["wait", "--for=condition=Established", "--timeout=60s", `crd/${crd}.monitoring.coreos.com`]);
+  }
+}
+
+async function serverDryRun(text: string, objects: readonly Obj[], namespace: string): Promise<void> {
+  const result = await kubectl(
+    ["apply", "--server-side", "--dry-run=server", "--field-manager=chart-test", "-n", namespace, "-f", "-"],
+    text,
+  );
+  assert.equal(result.code, 0, `server-side dry run failed:\n${result.stderr}`);
+  const applied = result.stdout.trim().split("\n");
+  assert.equal(applied.length, objects.length, result.stdout);
+  assert.ok(
+    applied.every((line) => line.endsWith("serverside-applied (server dry run)")),
+    result.stdout,
+  );
+}
+
+test("every option of the chart, monitoring objects included, passes a server-side dry run on the real API server", async (t) => {
+  await installPrometheusOperatorCrds();
+  const namespace = await testNamespace(t, "chart");
+  const release = `all-${randomBytes(3).toString("hex")}`;
+  const scoped = {
+    networkPolicy: { enabled: true, gatewayFrom: [{ podSelector: {} }] },
+    admissionPolicy: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
+  };
+  const everything = await render({ ...EVERY_OPTION, ...scoped }, MONITORING_API, release, namespace);
+  const kindsApplied = new Set(everything.objects.map((o) => o.kind));
+  for (const kind of ["ServiceMonitor", "PrometheusRule", "ConfigMap", "Deployment", "NetworkPolicy"])
+    assert.ok(kindsApplied.has(kind), kind);
+  await serverDryRun(everything.text, everything.objects, namespace);
+  // The PodMonitor variant, and the OpenShift security contexts.
+  const pods = await render({ ...OPENSHIFT, ...scoped, metrics: { podMonitor: MONITOR_OPTIONS } }, MONITORING_API, release, namespace);
+  assert.equal(pods.objects.filter((o) => o.kind === "PodMonitor").length, 2);
+  await serverDryRun(pods.text, pods.objects, namespace);
 });
 
 test("everything the chart renders passes a server-side dry run on the real API server", async (t) => {

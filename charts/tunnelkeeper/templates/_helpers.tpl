@@ -55,12 +55,26 @@ app.kubernetes.io/component: {{ .component }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+The image reference. global.imageRegistry replaces the registry part of image.repository: its
+first path element when that has a dot or a colon or is "localhost" (the Docker reference rule),
+so "ghcr.io/tunnelkeeper/tunnelkeeper" becomes "<registry>/tunnelkeeper/tunnelkeeper".
+*/}}
 {{- define "tunnelkeeper.image" -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{- $repository := .Values.image.repository -}}
+{{- with (.Values.global).imageRegistry -}}
+{{- $parts := splitList "/" $repository -}}
+{{- $first := first $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq "localhost" $first)) -}}
+{{- $parts = rest $parts -}}
+{{- end -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) (join "/" $parts) -}}
+{{- end -}}
 {{- if .Values.image.digest -}}
-{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{ $repository }}@{{ .Values.image.digest }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ $tag }}
+{{ $repository }}:{{ $tag }}
 {{- end -}}
 {{- end }}
 
@@ -78,33 +92,6 @@ app.kubernetes.io/component: {{ .component }}
 {{- else }}
 {{- required "gateway.serviceAccount.name is required when gateway.serviceAccount.create is false" .Values.gateway.serviceAccount.name }}
 {{- end }}
-{{- end }}
-
-{{/*
-The "restricted" Pod Security Standard, pod and container level. The uid 65532 is the
-conventional "nonroot" user of distroless images; the Dockerfile runs as the same uid.
-*/}}
-{{- define "tunnelkeeper.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{- define "tunnelkeeper.containerSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-readOnlyRootFilesystem: true
-allowPrivilegeEscalation: false
-privileged: false
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
 {{- end }}
 
 {{/* Downward API environment common to both components. */}}

@@ -1,0 +1,130 @@
+/**
+ * Builds promtool (and promql-names, a small helper on Prometheus's own PromQL parser) from the
+ * Go module in `tools/prometheus` into the cache folder, once per version and go.sum.
+ *
+ * The suite uses them to check the components' real `/metrics` output (`promtool check
+ * metrics`), to unit-test the chart's alerts (`promtool test rules`) and to list the metrics
+ * each dashboard query selects. A cold build compiles a few hundred packages (Prometheus's
+ * service-discovery plugins come with promtool), so progress is printed every 30 s.
+ *
+ * Like build.ts, the binaries are built into a temporary folder and renamed into place; a lock
+ * folder makes test files that need them at the same time wait for one build instead of racing.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ProgressSink } from "./build.ts";
+import { cacheRoot, TOOLS_DIR } from "./versions.ts";
+
+/** Prometheus 3.16.0 (Go module versions are v0.3XX.Y for Prometheus 3.XX.Y). */
+export const PROMETHEUS_MODULE_VERSION = "v0.316.0";
+
+const MODULE_DIR = join(TOOLS_DIR, "prometheus");
+const PACKAGES = ["github.com/prometheus/prometheus/cmd/promtool", "./promql-names"];
+const BINARIES = ["promtool", "promql-names"] as const;
+const LDFLAGS = [
+  "-s",
+  "-w",
+  `-X github.com/prometheus/common/version.Version=${PROMETHEUS_MODULE_VERSION.replace(/^v0\.(\d)(\d\d)\./, "$1.$2.")}`,
+].join(" ");
+const PROGRESS_INTERVAL_MS = 30_000;
+/** A lock older than this belongs to a build that died; a cold build takes minutes, not this. */
+const STALE_LOCK_MS = 30 * 60_000;
+
+export interface PrometheusTools {
+  readonly dir: string;
+  readonly promtool: string;
+  readonly promqlNames: string;
+}
+
+const stderrSink: ProgressSink = (line) => process.stderr.write(`${line}\n`);
+
+/** The folder holding this exact build (version + go.mod/go.sum + ldflags). */
+export function prometheusBinDir(env: NodeJS.ProcessEnv = process.env): string {
+  const hash = createHash("sha256");
+  hash.update(readFileSync(join(MODULE_DIR, "go.mod")));
+  hash.update(readFileSync(join(MODULE_DIR, "go.sum")));
+  hash.update(readFileSync(join(MODULE_DIR, "promql-names", "main.go")));
+  hash.update(PACKAGES.join(" "));
+  hash.update(LDFLAGS);
+  return join(cacheRoot(env), "prometheus-bin", `prometheus-${PROMETHEUS_MODULE_VERSION}_${hash.digest("hex").slice(0, 12)}`);
+}
+
+function tools(dir: string): PrometheusTools {
+  return { dir, promtool: join(dir, "promtool"), promqlNames: join(dir, "promql-names") };
+}
+
+function built(dir: string): boolean {
+  return BINARIES.every((name) => existsSync(join(dir, name)));
+}
+
+/** Returns promtool and promql-names, building them first if this machine has none cached. */
+export async function ensurePrometheusTools(progress: ProgressSink = stderrSink): Promise<PrometheusTools> {
+  const dir = prometheusBinDir();
+  if (built(dir)) return tools(dir);
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, ".lock");
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+      else await sleep(1000);
+      if (built(dir)) return tools(dir);
+    }
+  }
+  try {
+    if (!built(dir)) await build(dir, progress);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+  return tools(dir);
+}
+
+async function build(dir: string, progress: ProgressSink): Promise<void> {
+  const staging = join(dir, `.build-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const started = Date.now();
+  const label = BINARIES.join(", ");
+  progress(`[cluster] building ${label} (Prometheus ${PROMETHEUS_MODULE_VERSION}) from ${MODULE_DIR}; progress every 30 s`);
+  let compiled = 0;
+  let lastPackage = "";
+  const child = spawn("go", ["build", "-v", "-trimpath", "-ldflags", LDFLAGS, "-o", `${staging}/`, ...PACKAGES], {
+    cwd: MODULE_DIR,
+    env: { ...process.env, CGO_ENABLED: "0", GOTOOLCHAIN: "local" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const errorTail: string[] = [];
+  createInterface({ input: child.stderr }).on("line", (line) => {
+    compiled += 1;
+    lastPackage = line;
+    errorTail.push(line);
+    if (errorTail.length > 40) errorTail.shift();
+  });
+  const ticker = setInterval(() => {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    progress(`[cluster]   ... ${label}: ${compiled} packages compiled in ${seconds}s (last: ${lastPackage})`);
+  }, PROGRESS_INTERVAL_MS);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  }).finally(() => clearInterval(ticker));
+  if (code !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`go build of ${label} failed (exit ${code}); last output:\n${errorTail.join("\n")}`);
+  }
+  for (const name of BINARIES) renameSync(join(staging, name), join(dir, name));
+  rmSync(staging, { recursive: true, force: true });
+  progress(`[cluster] built ${label} in ${Math.round((Date.now() - started) / 1000)}s`);
+}
+
+if (import.meta.main) {
+  const { promtool, promqlNames } = await ensurePrometheusTools();
+  process.stdout.write(`PROMTOOL=${promtool}\nPROMQL_NAMES=${promqlNames}\n`);
+}
