@@ -46,6 +46,7 @@ export class PortForwardController {
     this.#options = options;
     const clock = options.clock ?? systemClock;
     this.queue = new WorkQueue({ clock, metrics: options.metrics.workQueue(CONTROLLER_NAME) });
+    options.metrics.register(CONTROLLER_NAME);
     this.gateways = new GatewayRegistry({
       kubeConfig: options.kubeConfig,
       namespace: options.gatewayNamespace,

@@ -282,6 +282,8 @@ export interface ControllerMetrics {
   observeReconcile(controller: string, result: ReconcileResult, seconds: number): void;
   /** Work-queue hooks for the queue named `name` (label `name`, like client-go). */
   workQueue(name: string): WorkQueueMetrics;
+  /** Creates the series of `controller` at 0, as controller-runtime does when a controller starts. */
+  register(controller: string): void;
   /** Whether this replica leads (reconciles): client-go's `leader_election_master_status`. */
   leading(isLeader: boolean): void;
 }
@@ -341,8 +343,16 @@ export function registerControllerMetrics(registry: Registry): ControllerMetrics
       if (result === "error") reconcileErrors.inc({ controller });
       reconcileTime.observe({ controller }, seconds);
     },
+    register(controller) {
+      for (const result of ["success", "error", "requeue", "requeue_after"] as const) reconcileTotal.inc({ controller, result }, 0);
+      reconcileErrors.inc({ controller }, 0);
+    },
     workQueue(name) {
       const labels = { name };
+      // A queue's series exist from its creation (client-go's metrics provider), so rate() and alerts see 0.
+      depth.set(labels, 0);
+      adds.inc(labels, 0);
+      retries.inc(labels, 0);
       return {
         depth: (n) => depth.set(labels, n),
         added: () => adds.inc(labels),
