@@ -791,9 +791,9 @@ describe("values.schema.json", () => {
   }
 });
 
-/** The Prometheus Operator's CRDs (test/fixtures), so its objects are validated by their real schemas. Shared; never deleted. */
+/** The Prometheus Operator's CRDs (test/cluster/tools/prometheus/operator-crds), so its objects are validated by their real schemas. Shared; never deleted. */
 async function installPrometheusOperatorCrds(): Promise<void> {
-  const dir = join(ROOT, "test", "fixtures", "prometheus-operator-crds");
+  const dir = join(ROOT, "test", "cluster", "tools", "prometheus", "operator-crds");
   for (const file of readdirSync(dir).filter((name) => name.endsWith(".yaml"))) {
     await kubectlOk(["apply", "--server-side", "--field-manager=chart-test", "-f", join(dir, file)]);
   }
