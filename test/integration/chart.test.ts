@@ -336,6 +336,7 @@ describe("helm template with default values", () => {
       "--metrics-bind-address=0.0.0.0:8081",
       "--listen-host=0.0.0.0",
       "--drain-timeout=30s",
+      "--shutdown-delay=5s",
     ]);
     const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
     assert.deepEqual(env, { POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP" });
@@ -436,6 +437,7 @@ describe("the rendered command lines", () => {
       podIP: "10.1.2.3",
       listenHost: "0.0.0.0",
       drainTimeoutMs: 30_000,
+      shutdownDelayMs: 5_000,
     });
     assert.deepEqual(gateway.common.metricsBindAddress, { host: "0.0.0.0", port: 8081 });
   });
