@@ -96,11 +96,11 @@ export class ManagedProcess {
   }
 }
 
-/** Stops a process started detached by an earlier `up`, by pid. */
-export async function stopPid(pid: number): Promise<void> {
+/** Stops a process started detached by an earlier `up`, by pid: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopPid(pid: number, graceMs = STOP_GRACE_MS): Promise<void> {
   if (!isAlive(pid)) return;
   process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + STOP_GRACE_MS;
+  const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) return;
     await sleep(100);

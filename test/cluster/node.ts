@@ -42,6 +42,7 @@ const execFileAsync = promisify(execFile);
 /** The NoSchedule taint the KWOK node carries while a real node is up. */
 export const SIMULATED_NODE_TAINT = { key: "tunnelkeeper.io/simulated-node", value: "true", effect: "NoSchedule" } as const;
 export const CLUSTER_DOMAIN = "cluster.local";
+const DAEMON_STOP_GRACE_MS = 2_000;
 
 export interface NodeState {
   readonly name: string;
@@ -599,6 +600,12 @@ function removeCgroups(state: Pick<NodeState, "cgroup">): void {
 export async function stopNode(state: NodeState, progress: ProgressSink = () => undefined): Promise<void> {
   const started = Date.now();
   const errors: string[] = [];
+  const timings: string[] = [];
+  let last = started;
+  const lap = (what: string) => {
+    timings.push(`${what} ${((Date.now() - last) / 1000).toFixed(1)}s`);
+    last = Date.now();
+  };
   const attempt = async (what: string, action: () => Promise<unknown>) => {
     try {
       await action();
@@ -606,24 +613,28 @@ export async function stopNode(state: NodeState, progress: ProgressSink = () => 
       errors.push(`${what}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
     }
   };
-  // While the API server is up: pods away (so kubelet runs their CNI DEL), the node object, the taint.
-  if (state.pids.kubelet !== undefined && isAlive(state.pids.kubelet)) {
-    await attempt("deleting the node's pods", () =>
-      kubectl(state, [
-        "delete",
-        "pods",
-        "-A",
-        `--field-selector=spec.nodeName=${state.name}`,
-        "--grace-period=1",
-        "--wait=true",
-        "--timeout=40s",
-      ]),
-    );
-  }
-  for (const name of ["coredns", "kube-proxy", "kubelet", "kube-scheduler"]) {
-    const pid = state.pids[name];
-    if (pid !== undefined) await stopPid(pid);
-  }
+  // While the API server is up: the node's pods and the node object go, and the taint. The pods'
+  // containers need no graceful end (they are killed below with their cgroups), and their network
+  // needs no CNI DEL: it lives in the node's namespace and IPAM folder, both removed at the end.
+  await attempt("deleting the node's pods", () =>
+    kubectl(state, [
+      "delete",
+      "pods",
+      "-A",
+      `--field-selector=spec.nodeName=${state.name}`,
+      "--force",
+      "--grace-period=0",
+      "--request-timeout=20s",
+    ]),
+  );
+  lap("pods");
+  // Test daemons: nothing of theirs needs a graceful end, so a short grace before SIGKILL.
+  await Promise.all(
+    ["coredns", "kube-proxy", "kubelet", "kube-scheduler"].map((name) =>
+      state.pids[name] !== undefined ? stopPid(state.pids[name]!, DAEMON_STOP_GRACE_MS) : undefined,
+    ),
+  );
+  lap("daemons");
   await attempt("deleting the node object", () =>
     kubectl(state, ["delete", "node", state.name, "--ignore-not-found", "--wait=false", "--request-timeout=10s"]),
   );
@@ -635,8 +646,9 @@ export async function stopNode(state: NodeState, progress: ProgressSink = () => 
   await attempt("deleting the kubernetes EndpointSlice", () =>
     kubectl(state, ["delete", "endpointslice", "-n", "default", `kubernetes-${state.name}`, "--ignore-not-found", "--request-timeout=10s"]),
   );
+  lap("node object");
   const containerd = state.pids.containerd;
-  if (containerd !== undefined) await stopPid(containerd);
+  if (containerd !== undefined) await stopPid(containerd, DAEMON_STOP_GRACE_MS);
   // Shims and containers outlive containerd by design; they are ours because they are in our cgroups.
   for (let round = 0; round < 20; round++) {
     const left = processesInCgroups(state);
@@ -652,8 +664,9 @@ export async function stopNode(state: NodeState, progress: ProgressSink = () => 
   }
   for (const name of ["socat-node", "socat-host"]) {
     const pid = state.pids[name];
-    if (pid !== undefined) await stopPid(pid);
+    if (pid !== undefined) await stopPid(pid, DAEMON_STOP_GRACE_MS);
   }
+  lap("containerd, shims, bridge");
   // The mount namespace ends once no process is in it and its file is unmounted.
   const mntNs = join(state.root, "ns", "mnt");
   if (readFileSync("/proc/self/mountinfo", "utf8").includes(` ${mntNs} `))
@@ -672,7 +685,9 @@ export async function stopNode(state: NodeState, progress: ProgressSink = () => 
       "removing /run/netns",
       async () => existsSync("/run/netns") && readdirSync("/run/netns").length === 0 && rmdirSync("/run/netns"),
     );
+  lap("namespaces and cgroups");
   rmSync(state.root, { recursive: true, force: true });
-  progress(`[node] ${state.name} stopped in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  lap("files");
+  progress(`[node] ${state.name} stopped in ${((Date.now() - started) / 1000).toFixed(1)}s (${timings.join(", ")})`);
   if (errors.length > 0) progress(`[node] teardown notes: ${errors.join("; ")}`);
 }

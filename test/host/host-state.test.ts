@@ -2,7 +2,9 @@
 // has stopped, the host's network namespace (links, addresses, routes, rules, firewall, net.*
 // sysctls), its named network namespaces, mounts, top-level cgroups and the kernel sysctls kubelet
 // writes are exactly as they were before the node started. The suite runner takes both snapshots
-// (test/run-suite.ts) and hands them over in TUNNELKEEPER_HOST_SNAPSHOTS.
+// (test/run-suite.ts) and hands them over in TUNNELKEEPER_HOST_SNAPSHOTS. The snapshots are of
+// the whole host, so another harness run that starts or stops its own node in between shows up
+// here too: run one suite at a time on a machine (CI does).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
