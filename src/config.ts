@@ -1,33 +1,31 @@
 /**
  * Command line and environment → typed configuration, parsed once in main.ts and passed down.
- * This is the only module that reads `process.env` (KUBECONFIG, POD_NAME, POD_NAMESPACE, POD_IP).
+ * This is the only module that reads `process.env` (KUBECONFIG, HOME, POD_NAME, POD_NAMESPACE,
+ * POD_IP). Which flags each command takes, with their defaults, is in commands/command-specs.ts
+ * (`tunnelkeeper <command> --help` prints it); a command accepts only its own flags.
  *
- *   tunnelkeeper controller [common] [--leader-elect] [--leader-election-namespace NS]
- *                           [--gateway-namespace NS] [--gateway-port-range MIN-MAX]
- *   tunnelkeeper gateway    [common] [--listen-host HOST] [--drain-timeout DURATION] [--shutdown-delay DURATION]
- *   tunnelkeeper run        [common] both in one process (local development)
- *   tunnelkeeper dev        local control plane + run + a demo PortForward
- *   tunnelkeeper forward    TARGET [LOCAL:]REMOTE... [-n NS] (laptop-side port-forward)
- *
- * common: [--kubeconfig PATH] [--context NAME] [--namespace NS]... [--log-level LEVEL]
- *         [--metrics-bind-address HOST:PORT]
+ * Errors are ConfigErrors: one line naming the flag and what is allowed (main.ts: exit code 2).
  */
+import { existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { z } from "zod";
 import { parseDurationMs as parseGoDurationMs } from "./api/validation.ts";
+import { COMMAND_SPECS, type Command, isCommand } from "./commands/command-specs.ts";
+import { FlagError, flagBoolean, flagList, flagValue, type ParsedFlags, parseFlags } from "./commands/flags.ts";
 
-export const COMMANDS = ["controller", "gateway", "run", "dev", "forward"] as const;
-export type Command = (typeof COMMANDS)[number];
+export { COMMANDS, type Command } from "./commands/command-specs.ts";
 
 export class ConfigError extends Error {
   readonly code = "PF_ERR_CONFIG";
 }
 
 /** Parses a Go-style duration (`250ms`, `10s`, `1m30s`) or throws a ConfigError. */
-export function parseDurationMs(text: string): number {
+export function parseDurationMs(text: string, flag?: string): number {
   const ms = parseGoDurationMs(text.trim());
-  if (ms === undefined) throw new ConfigError(`"${text}" is not a duration; use e.g. 500ms, 10s, 5m`);
+  if (ms === undefined)
+    throw new ConfigError(`${flag === undefined ? "" : `${flag}: `}"${text}" is not a duration; use e.g. 500ms, 10s, 5m`);
   return ms;
 }
 
@@ -36,21 +34,26 @@ export interface BindAddress {
   readonly port: number;
 }
 
-export function parseBindAddress(text: string): BindAddress {
+export function parseBindAddress(text: string, flag = "--metrics-bind-address"): BindAddress {
   const match = /^(.*):(\d+)$/.exec(text);
   const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new ConfigError(`"${text}" is not HOST:PORT (e.g. 0.0.0.0:8080, or :0 for any free port)`);
+  if (!match || port > 65535)
+    throw new ConfigError(`${flag} must be HOST:PORT (e.g. 0.0.0.0:8080, or :0 for any free port), got "${text}"`);
   return { host: match[1] === "" ? "0.0.0.0" : match[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
 const LogLevel = z.enum(["error", "warn", "info", "debug"]);
+export type LogFormat = "json" | "text";
 
 export interface CommonConfig {
+  /** A kubeconfig path, or several joined with ':' (merged like kubectl); undefined: in-cluster. */
   readonly kubeconfigPath: string | undefined;
   readonly context: string | undefined;
   /** Namespaces to watch; empty means all. */
   readonly namespaces: readonly string[];
   readonly logLevel: z.infer<typeof LogLevel>;
+  /** `auto`: text when stderr is a terminal, json otherwise (main.ts decides). */
+  readonly logFormat: LogFormat | "auto";
   readonly metricsBindAddress: BindAddress;
 }
 
@@ -66,6 +69,7 @@ export interface ControllerConfig {
 
 export interface GatewayConfig {
   readonly podName: string;
+  /** Where this replica's heartbeat Lease lives (`--gateway-namespace`). */
   readonly podNamespace: string;
   /** The address other pods reach this replica on (EndpointSlices); empty when local. */
   readonly podIP: string;
@@ -78,28 +82,31 @@ export interface GatewayConfig {
   readonly shutdownDelayMs: number;
 }
 
+export type ForwardProtocol = "Auto" | "Tunnel" | "Legacy";
+
 export interface ForwardConfig {
-  readonly target: string;
+  /** `TYPE/NAME` or a pod name; undefined with `-f`. */
+  readonly target: string | undefined;
   readonly ports: readonly string[];
+  /** `-f` files and directories. */
+  readonly files: readonly string[];
   readonly namespace: string | undefined;
-  readonly address: string;
-  readonly protocol: "Auto" | "Tunnel" | "Legacy";
+  /** Addresses to listen on, `localhost` already expanded to 127.0.0.1 and ::1. */
+  readonly addresses: readonly string[];
+  /** Whether the addresses came from `localhost` (binding may fail on one of them, as in kubectl). */
+  readonly addressesFromLocalhost: boolean;
+  readonly podRunningTimeoutMs: number;
+  readonly protocol: ForwardProtocol;
+  readonly portOffset: number;
 }
 
 export type Config =
   | { command: "controller"; common: CommonConfig; controller: ControllerConfig }
   | { command: "gateway"; common: CommonConfig; gateway: GatewayConfig }
   | { command: "run"; common: CommonConfig; controller: ControllerConfig; gateway: GatewayConfig }
-  | { command: "dev"; common: CommonConfig; controller: ControllerConfig; gateway: GatewayConfig }
-  | { command: "forward"; common: CommonConfig; forward: ForwardConfig };
-
-const DEFAULT_METRICS: Record<Command, string> = {
-  controller: "0.0.0.0:8080",
-  gateway: "0.0.0.0:8081",
-  run: "127.0.0.1:8080",
-  dev: "127.0.0.1:0",
-  forward: "127.0.0.1:0",
-};
+  | { command: "forward"; common: CommonConfig; forward: ForwardConfig }
+  | { command: "version"; output: "" | "json" }
+  | { command: "help"; topic: Command | undefined };
 
 function parsePortRange(text: string): { min: number; max: number } {
   const match = /^(\d+)-(\d+)$/.exec(text);
@@ -111,91 +118,158 @@ function parsePortRange(text: string): { min: number; max: number } {
   return { min, max };
 }
 
+function defaultKubeconfig(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.KUBECONFIG) return env.KUBECONFIG;
+  const home = env.HOME ? join(env.HOME, ".kube", "config") : undefined;
+  return home !== undefined && existsSync(home) ? home : undefined;
+}
+
+export interface ParseOptions {
+  /** How the program was invoked, for messages: `tunnelkeeper` or `kubectl tunnelkeeper`. */
+  readonly program?: string;
+}
+
 /** Parses argv (without node and script) and the environment into a Config, or throws ConfigError. */
-export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, options: ParseOptions = {}): Config {
+  const program = options.program ?? "tunnelkeeper";
   const [command, ...rest] = argv;
-  if (!COMMANDS.includes(command as Command)) {
-    throw new ConfigError(`usage: tunnelkeeper <${COMMANDS.join("|")}> [flags]; got "${command ?? ""}"`);
+  if (command === undefined || command === "--help" || command === "-h") return { command: "help", topic: undefined };
+  if (command === "--version") return { command: "version", output: "" };
+  if (!isCommand(command)) {
+    throw new ConfigError(
+      command.startsWith("-")
+        ? `unknown flag ${command} for "${program}"; a command comes first, see '${program} --help'`
+        : `unknown command "${command}" for "${program}"; see '${program} --help' for the commands`,
+    );
   }
-  const cmd = command as Command;
-  let parsed: ReturnType<typeof parseFlags>;
+  let parsed: ParsedFlags;
   try {
-    parsed = parseFlags(rest);
-  } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err));
+    parsed = parseFlags(rest, COMMAND_SPECS[command].flags, `${program} ${command}`);
+  } catch (error) {
+    if (error instanceof FlagError) throw new ConfigError(error.message);
+    throw error;
   }
-  const { values, positionals } = parsed;
-  const logLevel = LogLevel.safeParse(values["log-level"]);
-  if (!logLevel.success) throw new ConfigError(`--log-level must be one of error, warn, info, debug`);
-  const common: CommonConfig = {
-    kubeconfigPath: values.kubeconfig ?? (env.KUBECONFIG || undefined),
-    context: values.context,
-    namespaces: values.namespace ?? [],
-    logLevel: logLevel.data,
-    metricsBindAddress: parseBindAddress(values["metrics-bind-address"] ?? DEFAULT_METRICS[cmd]),
-  };
-  const podNamespace = env.POD_NAMESPACE || "tunnelkeeper-system";
+  if (flagBoolean(parsed, "help")) return { command: "help", topic: command };
+  if (command === "help") {
+    const [topic, extra] = parsed.positionals;
+    if (extra !== undefined) throw new ConfigError(`${program} help takes one command, got ${parsed.positionals.length}`);
+    if (topic !== undefined && !isCommand(topic)) {
+      throw new ConfigError(`unknown command "${topic}" for "${program}"; see '${program} --help' for the commands`);
+    }
+    return { command: "help", topic };
+  }
+  if (command === "version") {
+    noPositionals(parsed, `${program} version`);
+    const output = flagValue(parsed, "output") ?? "";
+    if (output !== "" && output !== "json") throw new ConfigError(`--output must be '' or json, got "${output}"`);
+    return { command, output };
+  }
+  if (command !== "forward") noPositionals(parsed, `${program} ${command}`);
+  const common = commonConfig(parsed, env, command);
+  const podNamespace = flagValue(parsed, "gateway-namespace") ?? (env.POD_NAMESPACE || "tunnelkeeper-system");
+  const instance = env.POD_NAME || `local-${hostname()}`;
   const controller: ControllerConfig = {
-    instance: env.POD_NAME || `local-${hostname()}`,
-    leaderElect: values["leader-elect"] ?? false,
-    leaderElectionNamespace: values["leader-election-namespace"] ?? podNamespace,
-    gatewayNamespace: values["gateway-namespace"] ?? podNamespace,
-    gatewayPortRange: parsePortRange(values["gateway-port-range"] ?? "20000-29999"),
+    instance,
+    leaderElect: flagBoolean(parsed, "leader-elect"),
+    leaderElectionNamespace: flagValue(parsed, "leader-election-namespace") ?? (env.POD_NAMESPACE || "tunnelkeeper-system"),
+    gatewayNamespace: podNamespace,
+    gatewayPortRange: parsePortRange(flagValue(parsed, "gateway-port-range") ?? "20000-29999"),
   };
   const gateway: GatewayConfig = {
-    podName: env.POD_NAME || `local-${hostname()}`,
+    podName: instance,
     podNamespace,
     podIP: env.POD_IP ?? "",
-    listenHost: values["listen-host"] ?? (cmd === "gateway" ? "0.0.0.0" : "127.0.0.1"),
-    drainTimeoutMs: parseDurationMs(values["drain-timeout"] ?? "30s"),
-    shutdownDelayMs: parseDurationMs(values["shutdown-delay"] ?? "0s"),
+    listenHost: flagValue(parsed, "listen-host") ?? (command === "gateway" ? "0.0.0.0" : "127.0.0.1"),
+    drainTimeoutMs: parseDurationMs(flagValue(parsed, "drain-timeout") ?? "30s", "--drain-timeout"),
+    shutdownDelayMs: parseDurationMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),
   };
-  switch (cmd) {
+  switch (command) {
     case "controller":
-      return { command: cmd, common, controller };
+      return { command, common, controller };
     case "gateway":
-      return { command: cmd, common, gateway };
+      return { command, common, gateway };
     case "run":
-    case "dev":
-      return { command: cmd, common, controller, gateway };
-    case "forward": {
-      const [target, ...ports] = positionals;
-      if (!target || ports.length === 0) {
-        throw new ConfigError("usage: tunnelkeeper forward <pod|deployment|statefulset|service>/<name> [LOCAL:]REMOTE... [-n NAMESPACE]");
-      }
-      const protocol = values.protocol ?? "Auto";
-      if (protocol !== "Auto" && protocol !== "Tunnel" && protocol !== "Legacy") {
-        throw new ConfigError("--protocol must be Auto, Tunnel or Legacy");
-      }
-      return {
-        command: cmd,
-        common,
-        forward: { target, ports, namespace: values.namespace?.[0], address: values.address ?? "127.0.0.1", protocol },
-      };
-    }
+      return { command, common, controller, gateway };
+    case "forward":
+      return { command, common, forward: forwardConfig(parsed, program) };
   }
 }
 
-function parseFlags(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      kubeconfig: { type: "string" },
-      context: { type: "string" },
-      namespace: { type: "string", short: "n", multiple: true },
-      "log-level": { type: "string", default: "info" },
-      "metrics-bind-address": { type: "string" },
-      "leader-elect": { type: "boolean" },
-      "leader-election-namespace": { type: "string" },
-      "gateway-namespace": { type: "string" },
-      "gateway-port-range": { type: "string" },
-      "listen-host": { type: "string" },
-      "drain-timeout": { type: "string" },
-      "shutdown-delay": { type: "string" },
-      address: { type: "string" },
-      protocol: { type: "string" },
-    },
-  });
+function noPositionals(parsed: ParsedFlags, where: string): void {
+  if (parsed.positionals.length > 0) {
+    throw new ConfigError(`${where} takes no arguments, got "${parsed.positionals.join(" ")}"; see '${where} --help'`);
+  }
+}
+
+const DEFAULT_METRICS: Record<"controller" | "gateway" | "run" | "forward", string> = {
+  controller: "0.0.0.0:8080",
+  gateway: "0.0.0.0:8081",
+  run: "127.0.0.1:8080",
+  forward: "127.0.0.1:0",
+};
+
+function commonConfig(parsed: ParsedFlags, env: NodeJS.ProcessEnv, command: "controller" | "gateway" | "run" | "forward"): CommonConfig {
+  const logLevel = LogLevel.safeParse(flagValue(parsed, "log-level") ?? "info");
+  if (!logLevel.success)
+    throw new ConfigError(`--log-level must be one of error, warn, info, debug, got "${flagValue(parsed, "log-level")}"`);
+  const format = flagValue(parsed, "log-format");
+  if (format !== undefined && format !== "json" && format !== "text")
+    throw new ConfigError(`--log-format must be json or text, got "${format}"`);
+  return {
+    kubeconfigPath: flagValue(parsed, "kubeconfig") ?? defaultKubeconfig(env),
+    context: flagValue(parsed, "context"),
+    namespaces: command === "forward" ? [] : flagList(parsed, "namespace"),
+    logLevel: logLevel.data,
+    logFormat: format ?? (command === "controller" || command === "gateway" ? "json" : "auto"),
+    metricsBindAddress: parseBindAddress(flagValue(parsed, "metrics-bind-address") ?? DEFAULT_METRICS[command]),
+  };
+}
+
+function forwardConfig(parsed: ParsedFlags, program: string): ForwardConfig {
+  const files = flagList(parsed, "filename");
+  const [target, ...ports] = parsed.positionals;
+  if (files.length > 0) {
+    if (target !== undefined) {
+      throw new ConfigError(
+        `with -f, ${program} forward takes no TYPE/NAME or ports (got "${parsed.positionals.join(" ")}"); the manifests name them`,
+      );
+    }
+  } else if (target === undefined || ports.length === 0) {
+    throw new ConfigError(
+      target === undefined
+        ? `TYPE/NAME is required for ${program} forward (or -f FILE); see '${program} forward --help'`
+        : `at least one port is required: ${program} forward ${target} [LOCAL_PORT:]REMOTE_PORT`,
+    );
+  }
+  const protocol = flagValue(parsed, "protocol") ?? "Auto";
+  if (protocol !== "Auto" && protocol !== "Tunnel" && protocol !== "Legacy") {
+    throw new ConfigError(`--protocol must be Auto, Tunnel or Legacy, got "${protocol}"`);
+  }
+  const addressList = flagList(parsed, "address");
+  const requested = addressList.length === 0 ? ["localhost"] : addressList;
+  const addresses: string[] = [];
+  for (const address of requested) {
+    if (address === "localhost") addresses.push("127.0.0.1", "::1");
+    else if (isIP(address) !== 0) addresses.push(address);
+    else throw new ConfigError(`--address takes IP addresses or localhost, got "${address}"`);
+  }
+  const timeout = flagValue(parsed, "pod-running-timeout") ?? "1m";
+  const podRunningTimeoutMs = parseDurationMs(timeout, "--pod-running-timeout");
+  if (podRunningTimeoutMs <= 0) throw new ConfigError(`--pod-running-timeout must be higher than zero, got "${timeout}"`);
+  const offsetText = flagValue(parsed, "port-offset") ?? "0";
+  const portOffset = Number(offsetText);
+  if (!/^-?\d+$/.test(offsetText) || Math.abs(portOffset) > 65535) {
+    throw new ConfigError(`--port-offset must be a whole number of ports, got "${offsetText}"`);
+  }
+  return {
+    target,
+    ports,
+    files,
+    namespace: flagValue(parsed, "namespace"),
+    addresses: [...new Set(addresses)],
+    addressesFromLocalhost: requested.includes("localhost"),
+    podRunningTimeoutMs,
+    protocol,
+    portOffset,
+  };
 }

@@ -73,7 +73,7 @@ export function parsePortPair(text: string): PortPair {
 
 export async function runForward(config: Extract<Config, { command: "forward" }>, log: Logger): Promise<number> {
   const { forward, common } = config;
-  const { target, kinds } = parseTargetRef(forward.target);
+  const { target, kinds } = parseTargetRef(forward.target ?? "");
   const pairs = forward.ports.map(parsePortPair);
   const kubeConfig = loadKubeConfig({
     ...(common.kubeconfigPath === undefined ? {} : { kubeconfigPath: common.kubeconfigPath }),
@@ -109,7 +109,7 @@ export async function runForward(config: Extract<Config, { command: "forward" }>
   const keepaliveIntervalMs = parseDurationMs(pf.spec.keepalive.interval) ?? 10_000;
   const forwarder = new Forwarder({
     name: describeTarget(target),
-    listenHost: forward.address,
+    listenHost: forward.addresses[0]!,
     log,
     metrics: NO_GATEWAY_METRICS,
     openTunnel: (pod, signal) => openTunnel({ kubeConfig, namespace, pod, protocol: pf.spec.protocol, keepaliveIntervalMs, signal }),
@@ -145,7 +145,7 @@ export async function runForward(config: Extract<Config, { command: "forward" }>
     return 1;
   }
   pairs.forEach((pair, index) => {
-    process.stdout.write(`Forwarding from ${forward.address}:${listening.get(index + 1)} -> ${pair.remote}\n`);
+    process.stdout.write(`Forwarding from ${forward.addresses[0]!}:${listening.get(index + 1)} -> ${pair.remote}\n`);
   });
 
   await new Promise<void>((resolve) => {

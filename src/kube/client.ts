@@ -5,7 +5,12 @@
  * and `KUBECONFIG`; this module never reads the environment itself), otherwise the in-cluster
  * service account (client-node's `loadFromCluster`, which reads `KUBERNETES_SERVICE_HOST/PORT` and
  * the mounted token, refreshing the token file as it rotates).
+ *
+ * A path may list several files joined with ':' (KUBECONFIG style). They are merged the way
+ * kubectl merges them: the first file that names a cluster, user or context wins, and so does the
+ * first current-context (client-node's own merge lets the last one win and throws on duplicates).
  */
+import { delimiter } from "node:path";
 import {
   AppsV1Api,
   CoordinationV1Api,
@@ -31,7 +36,10 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): KubeConfig 
   const kubeConfig = new KubeConfig();
   try {
     if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== "") {
-      kubeConfig.loadFromFile(options.kubeconfigPath);
+      loadMerged(
+        kubeConfig,
+        options.kubeconfigPath.split(delimiter).filter((file) => file !== ""),
+      );
     } else {
       kubeConfig.loadFromCluster();
     }
@@ -55,6 +63,29 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): KubeConfig 
     );
   }
   return kubeConfig;
+}
+
+function loadMerged(kubeConfig: KubeConfig, files: readonly string[]): void {
+  if (files.length === 1) {
+    kubeConfig.loadFromFile(files[0]!);
+    return;
+  }
+  const loaded = files.map((file) => {
+    const part = new KubeConfig();
+    part.loadFromFile(file);
+    return part;
+  });
+  const firstByName = <T extends { name: string }>(lists: readonly (readonly T[])[]): T[] => {
+    const byName = new Map<string, T>();
+    for (const item of lists.flat()) if (!byName.has(item.name)) byName.set(item.name, item);
+    return [...byName.values()];
+  };
+  kubeConfig.loadFromOptions({
+    clusters: firstByName(loaded.map((k) => k.clusters)),
+    users: firstByName(loaded.map((k) => k.users)),
+    contexts: firstByName(loaded.map((k) => k.contexts)),
+    currentContext: loaded.map((k) => k.currentContext).find((c) => c !== undefined && c !== "") ?? "",
+  });
 }
 
 /** Typed clients sharing one KubeConfig (and so one connection pool per cluster/user). */

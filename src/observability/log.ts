@@ -1,5 +1,7 @@
 /**
- * Structured JSON logger, one JSON object per line.
+ * Structured logger, one record per line: JSON for machines (the default; the Deployments keep
+ * it), or short text lines for people on a terminal (`format: "text"`, the same record
+ * rendered as `15:04:05 Message key=value ...`, errors by their message only).
  *
  * Record shape: `{"ts":"<ISO-8601>","level":"info","msg":"Reconciled PortForward", ...bound, ...fields}`.
  * Messages follow the Kubernetes style: capitalised, past tense, kind named, details as key/values
@@ -18,8 +20,10 @@ export type LogLevel = "error" | "warn" | "info" | "debug";
 
 export type LogFields = Readonly<Record<string, unknown>>;
 
-/** Receives one serialised JSON record (without a trailing newline). */
+/** Receives one serialised record (without a trailing newline). */
 export type LogSink = (line: string) => void;
+
+export type LogFormat = "json" | "text";
 
 const SEVERITY: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
@@ -40,24 +44,28 @@ export interface LoggerOptions {
   sink?: LogSink;
   /** Default `Date.now`. */
   now?: () => number;
+  /** Default `json`. */
+  format?: LogFormat;
 }
 
 export class Logger {
   readonly level: LogLevel;
   readonly #sink: LogSink;
   readonly #now: () => number;
+  readonly #format: LogFormat;
   readonly #bound: LogFields;
 
   constructor(options: LoggerOptions = {}, bound: LogFields = {}) {
     this.level = options.level ?? "info";
     this.#sink = options.sink ?? writeToStdout;
     this.#now = options.now ?? Date.now;
+    this.#format = options.format ?? "json";
     this.#bound = bound;
   }
 
   /** A logger that adds `fields` to every record (later keys win over earlier ones). */
   child(fields: LogFields): Logger {
-    return new Logger({ level: this.level, sink: this.#sink, now: this.#now }, { ...this.#bound, ...fields });
+    return new Logger({ level: this.level, sink: this.#sink, now: this.#now, format: this.#format }, { ...this.#bound, ...fields });
   }
 
   isEnabled(level: LogLevel): boolean {
@@ -90,8 +98,32 @@ export class Logger {
         record[k] = isSensitiveField(k) ? REDACTED : sanitize(v, seen, 0);
       }
     }
-    this.#sink(JSON.stringify(record));
+    this.#sink(this.#format === "json" ? JSON.stringify(record) : formatText(record));
   }
+}
+
+const TEXT_PREFIX: Record<LogLevel, string> = { error: "error: ", warn: "warning: ", info: "", debug: "debug: " };
+
+/** `15:04:05 warning: Failed to renew the Lease namespace=x error="connect ECONNREFUSED ..."`. */
+function formatText(record: Record<string, unknown>): string {
+  const { ts, level, msg, ...fields } = record;
+  const time = typeof ts === "string" ? ts.slice(11, 19) : "";
+  const pairs = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${textValue(v)}`);
+  return [time, `${TEXT_PREFIX[level as LogLevel] ?? ""}${String(msg)}`, ...pairs].join(" ");
+}
+
+function textValue(value: unknown): string {
+  // Serialised errors show their message (and cause's), not the stack: this is for people.
+  const record = value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  if (record !== undefined && typeof record.message === "string" && typeof record.name === "string") {
+    const cause = record.cause as { message?: unknown } | undefined;
+    const text = typeof cause?.message === "string" ? `${record.message}: ${cause.message}` : record.message;
+    return JSON.stringify(text);
+  }
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 /** Creates a root logger. */

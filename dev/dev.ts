@@ -1,17 +1,28 @@
 /**
- * `tunnelkeeper dev` (the README's main job): a local control plane with a demo, and the
- * operator (controller + gateway) running against it in this process.
+ * `npm run dev` (the README's main job): a local control plane with a demo, and the operator
+ * (controller + gateway) running against it in this process.
  *
  * 1. Starts the suite's control plane (test/cluster: etcd, kube-apiserver, KCM, KWOK), building
  *    its binaries first on a fresh machine; installs the PortForward CRD.
  * 2. Demo: namespace `bookinfo` with two `productpage` pods (KWOK pods whose port 9080 reaches
  *    small HTTP servers in this process), a Service `productpage` selecting them, and a
  *    PortForward for `service/productpage`.
- * 3. Runs controller and gateway (`run`), waits for the PortForward to be Ready, prints the
- *    address to curl and how to use kubectl, and keeps running until Ctrl-C.
+ * 3. Runs controller and gateway (`tunnelkeeper run`), waits for the PortForward to be Ready,
+ *    prints the address to curl and how to use kubectl, and keeps running until Ctrl-C.
  *
- * The control plane is development tooling: it is loaded only by this command, never by the
- * controller or gateway in a cluster.
+ * Why this lives in dev/ and not in the CLI (issue #9): it needs the test harness (test/cluster),
+ * which neither the image nor the npm package ships, and `src/` must never import `test/`.
+ * A `tunnelkeeper dev` command would be one that cannot work where the CLI is installed; as a
+ * repository script it imports the harness from test/cluster and the operator from src/, and
+ * the product stays free of development tooling (test/unit/cli/src-imports.test.ts checks it).
+ *
+ * Stopping (Ctrl-C, SIGTERM): the control plane runs in process groups of its own, so the
+ * terminal's SIGINT reaches only this process; the operator stops first (the gateway withdraws
+ * its status entries and deletes its Lease while the API server is still up), the control
+ * plane last, exit code 0. A second Ctrl-C skips the graceful part and stops the control plane
+ * at once (exit 130).
+ *
+ * Flags: those of `tunnelkeeper run` (e.g. `npm run dev -- --log-level debug`), and --help.
  */
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
@@ -19,15 +30,19 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../api/identity.ts";
-import type { Config } from "../config.ts";
-import type { Logger } from "../observability/log.ts";
-import { buildOperator } from "./operator.ts";
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../src/api/identity.ts";
+import { describeFailure } from "../src/commands/command-error.ts";
+import { commandHelp } from "../src/commands/help.ts";
+import { buildOperator } from "../src/commands/operator.ts";
+import { type Config, ConfigError, parseConfig } from "../src/config.ts";
+import { createLogger, type Logger } from "../src/observability/log.ts";
+import { type ControlPlane, startControlPlane } from "../test/cluster/control-plane.ts";
+import { createBackedPod, ensureNamespace } from "../test/cluster/pods.ts";
 
 const execFileAsync = promisify(execFile);
 const DEMO_NAMESPACE = "bookinfo";
 const GATEWAY_NAMESPACE = "tunnelkeeper-system";
-const REPO_ROOT = join(import.meta.dirname, "..", "..");
+const REPO_ROOT = join(import.meta.dirname, "..");
 
 function startProductPage(replica: string): Promise<Server> {
   const server = createServer((req, res) => {
@@ -43,7 +58,6 @@ function portOf(server: Server): number {
 }
 
 async function applyDemo(kubeConfig: KubeConfig, kubectl: string, kubeconfigPath: string, servers: readonly Server[]): Promise<void> {
-  const { createBackedPod, ensureNamespace } = await import("../../test/cluster/pods.ts");
   await execFileAsync(kubectl, ["--kubeconfig", kubeconfigPath, "apply", "--server-side", "-f", join(REPO_ROOT, "crds")]);
   await execFileAsync(kubectl, [
     "--kubeconfig",
@@ -108,15 +122,51 @@ async function readPortForward(kubeConfig: KubeConfig): Promise<ReadyState> {
   return { ready: ready?.status === "True", message: ready?.message ?? "no status yet", gatewayPort: pf.status?.ports?.[0]?.gatewayPort };
 }
 
-export async function runDev(config: Extract<Config, { command: "dev" }>, log: Logger): Promise<number> {
-  const { startControlPlane } = await import("../../test/cluster/control-plane.ts");
-  process.stderr.write("Starting a local control plane (the first run builds it from Go modules; that takes a while)...\n");
-  const plane = await startControlPlane();
-  const servers = await Promise.all(["productpage-1", "productpage-2"].map(startProductPage));
-  const stopAll = async () => {
-    for (const server of servers) server.close();
-    await plane.stop();
+/** Kills what is left of the control plane if this process exits without stopping it (a crash). */
+function killOnExit(plane: ControlPlane): () => void {
+  const onExit = (): void => {
+    for (const pid of Object.values(plane.state.pids)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   };
+  process.once("exit", onExit);
+  return () => process.off("exit", onExit);
+}
+
+async function runDev(config: Extract<Config, { command: "run" }>, log: Logger): Promise<number> {
+  process.stderr.write("Starting a local control plane (the first run builds it from Go modules; that takes a while)...\n");
+  // Detached: its processes get their own process groups, so Ctrl-C in the terminal reaches only
+  // us and the control plane is still serving while the gateway withdraws (it stops last).
+  const plane = await startControlPlane({ detached: true });
+  const forgetPlane = killOnExit(plane);
+  const servers = await Promise.all(["productpage-1", "productpage-2"].map(startProductPage));
+  let stopping: Promise<void> | undefined;
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const server of servers) server.close();
+      await plane.stop();
+      forgetPlane();
+    })();
+    return stopping;
+  };
+  let interrupts = 0;
+  let operatorStarted = false;
+  const onInterrupt = (): void => {
+    interrupts += 1;
+    // The first one is the operator's (its Manager stops it, then we stop the plane), unless it has not started yet.
+    if (interrupts < 2 && operatorStarted) return;
+    process.stderr.write("Second interrupt: stopping the control plane at once.\n");
+    stopAll().then(
+      () => process.exit(130),
+      () => process.exit(130),
+    );
+  };
+  process.on("SIGINT", onInterrupt);
+  process.on("SIGTERM", onInterrupt);
   try {
     const { KubeConfig } = await import("@kubernetes/client-node");
     const kubeConfig = new KubeConfig();
@@ -124,12 +174,13 @@ export async function runDev(config: Extract<Config, { command: "dev" }>, log: L
     await applyDemo(kubeConfig, plane.state.kubectl, plane.state.kubeconfig, servers);
 
     const operator = buildOperator({
-      common: { ...config.common, kubeconfigPath: plane.state.kubeconfig },
+      common: { ...config.common, kubeconfigPath: plane.state.kubeconfig, context: undefined },
       controller: { ...config.controller, gatewayNamespace: GATEWAY_NAMESPACE, leaderElect: false },
       gateway: { ...config.gateway, podNamespace: GATEWAY_NAMESPACE, listenHost: "127.0.0.1", podIP: "" },
       log,
     });
     const running = operator.manager.start();
+    operatorStarted = true;
 
     let state = await readPortForward(kubeConfig);
     const deadline = Date.now() + 60_000;
@@ -157,8 +208,39 @@ export async function runDev(config: Extract<Config, { command: "dev" }>, log: L
       ].join("\n"),
     );
     await running;
+    process.stderr.write("Stopping the local control plane...\n");
     return 0;
   } finally {
     await stopAll();
   }
 }
+
+const program = "npm run dev --";
+let config: Extract<Config, { command: "run" }>;
+try {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(
+      `Start a local control plane, the operator and a demo PortForward (bookinfo/productpage); Ctrl-C stops all.\nFlags are those of run:\n\n${commandHelp("run", "tunnelkeeper")}`,
+    );
+    process.exit(0);
+  }
+  const parsed = parseConfig(["run", "--metrics-bind-address", "127.0.0.1:0", ...argv], process.env, { program });
+  if (parsed.command !== "run") throw new ConfigError("npm run dev takes the flags of tunnelkeeper run");
+  config = parsed;
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`error: ${error.message}\n`);
+  process.exit(2);
+}
+const format = config.common.logFormat === "auto" ? (process.stdout.isTTY ? "text" : "json") : config.common.logFormat;
+runDev(config, createLogger({ level: config.common.logLevel, format })).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const line = describeFailure(error);
+    process.stderr.write(
+      line === undefined ? `dev: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n` : `error: ${line}\n`,
+    );
+    process.exit(1);
+  },
+);

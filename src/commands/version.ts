@@ -1,0 +1,18 @@
+/**
+ * `tunnelkeeper version`: this package's version (from its package.json, next to src/ in the
+ * repository, the image and the npm package alike) and the Node.js runtime's.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export function tunnelkeeperVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version?: string };
+  return pkg.version ?? "unknown";
+}
+
+export function printVersion(output: "" | "json"): void {
+  const versions = { tunnelkeeper: tunnelkeeperVersion(), node: process.version };
+  process.stdout.write(
+    output === "json" ? `${JSON.stringify(versions)}\n` : `tunnelkeeper: v${versions.tunnelkeeper}\nNode.js: ${versions.node}\n`,
+  );
+}
