@@ -32,6 +32,8 @@ export interface ForwarderBinding {
   readonly port: number;
   /** Local port to listen on (the allocated gateway port, or `forward`'s LOCAL; 0 = any free port). */
   readonly listenPort: number;
+  /** Address to listen on; default the forwarder's `listenHost` (`forward` binds one port on several). */
+  readonly listenHost?: string;
 }
 
 export interface ForwarderSpec {
@@ -67,6 +69,8 @@ export interface ForwarderOptions {
   readonly metrics: GatewayMetrics;
   /** Called whenever something the snapshot reports may have changed. */
   readonly onChange?: () => void;
+  /** Called when a listener accepts a connection (`forward` prints kubectl's "Handling connection for"). */
+  readonly onConnection?: (binding: ForwarderBinding) => void;
   readonly connectWaitMs?: number;
   readonly halfCloseGraceMs?: number;
 }
@@ -129,7 +133,10 @@ export class Forwarder {
     const bound = new Map(spec.bindings.map((b) => [b.port, b]));
     for (const [port, listener] of this.#listeners) {
       const binding = bound.get(port);
-      if (binding === undefined || (binding.listenPort !== 0 && binding.listenPort !== listener.port)) {
+      const moved =
+        binding !== undefined &&
+        (binding.listenHost ?? this.#options.listenHost) !== (listener.binding.listenHost ?? this.#options.listenHost);
+      if (binding === undefined || moved || (binding.listenPort !== 0 && binding.listenPort !== listener.port)) {
         this.#listeners.delete(port);
         listener.server.close();
       }
@@ -182,7 +189,9 @@ export class Forwarder {
   }
 
   #listen(binding: ForwarderBinding): Promise<void> {
+    const host = binding.listenHost ?? this.#options.listenHost;
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
+      this.#options.onConnection?.(binding);
       this.#handle(socket, binding).catch((error: unknown) => {
         this.#options.log.error("Connection handling failed", { portforward: this.name, error });
         socket.destroy();
@@ -192,13 +201,13 @@ export class Forwarder {
       server.once("error", (error: NodeJS.ErrnoException) => {
         this.#listenErrors.set(
           binding.port,
-          `cannot listen on ${this.#options.listenHost}:${binding.listenPort}: ${error.code ?? error.message}`,
+          `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${binding.listenPort}: ${error.code ?? error.message}`,
         );
         this.#options.metrics.listenFailed(this.name);
         this.#options.log.error("Failed to listen", { portforward: this.name, port: binding.port, listenPort: binding.listenPort, error });
         resolve();
       });
-      server.listen(binding.listenPort, this.#options.listenHost, () => {
+      server.listen(binding.listenPort, host, () => {
         const address = server.address();
         const port = typeof address === "object" && address !== null ? address.port : binding.listenPort;
         this.#listenErrors.delete(binding.port);
