@@ -34,6 +34,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../src/api/identity.t
 import { describeFailure } from "../src/commands/command-error.ts";
 import { commandHelp } from "../src/commands/help.ts";
 import { buildOperator } from "../src/commands/operator.ts";
+import { SAME_INTERRUPT_MS } from "../src/commands/signals.ts";
 import { type Config, ConfigError, parseConfig } from "../src/config.ts";
 import { createLogger, type Logger } from "../src/observability/log.ts";
 import { type ControlPlane, startControlPlane } from "../test/cluster/control-plane.ts";
@@ -153,16 +154,21 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
     })();
     return stopping;
   };
-  let interrupts = 0;
+  let firstInterrupt: number | undefined;
   let operatorStarted = false;
   const onInterrupt = (): void => {
-    interrupts += 1;
+    // npm forwards the terminal's SIGINT to us, so one Ctrl-C may arrive twice within a few ms.
+    const now = Date.now();
+    if (firstInterrupt !== undefined && now - firstInterrupt < SAME_INTERRUPT_MS) return;
+    const isFirst = firstInterrupt === undefined;
+    firstInterrupt ??= now;
     // The first one is the operator's (its Manager stops it, then we stop the plane), unless it has not started yet.
-    if (interrupts < 2 && operatorStarted) return;
-    process.stderr.write("Second interrupt: stopping the control plane at once.\n");
+    if (isFirst && operatorStarted) return;
+    if (operatorStarted) process.stderr.write("Second interrupt: stopping the control plane at once.\n");
+    const code = isFirst ? 0 : 130;
     stopAll().then(
-      () => process.exit(130),
-      () => process.exit(130),
+      () => process.exit(code),
+      () => process.exit(code),
     );
   };
   process.on("SIGINT", onInterrupt);

@@ -10,6 +10,7 @@
 import { basename } from "node:path";
 import { describeFailure } from "./commands/command-error.ts";
 import { commandHelp, rootHelp } from "./commands/help.ts";
+import { exitOnSecondSignal } from "./commands/signals.ts";
 import { type Config, ConfigError, type LogFormat, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 
@@ -21,19 +22,6 @@ function buildLogger(config: Extract<Config, { common: unknown }>): Logger {
   const stream = config.command === "forward" ? process.stderr : process.stdout;
   const format: LogFormat = config.common.logFormat === "auto" ? (stream.isTTY ? "text" : "json") : config.common.logFormat;
   return createLogger({ level: config.common.logLevel, format, sink: (line: string) => stream.write(`${line}\n`) });
-}
-
-/** The first SIGINT/SIGTERM starts a graceful stop (handled by each command); a second one ends the process at once. */
-function exitOnSecondSignal(): void {
-  let received = 0;
-  const onSignal = (): void => {
-    received += 1;
-    if (received < 2) return;
-    process.stderr.write("Stopped at once (second interrupt); open connections were cut.\n");
-    process.exit(130);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
 }
 
 async function main(config: Config): Promise<number> {
