@@ -177,7 +177,10 @@ describe("the Helm chart on a real node", { concurrency: false }, () => {
 
   before(async () => {
     const started = Date.now();
-    await helm(["install", RELEASE, CHART_DIR, "--create-namespace", ...installArgs(), "--wait", "--timeout", "300s"]);
+    // The earlier phases of the suite installed the CRD (and cluster-scoped RBAC and admission
+    // objects) by hand on this control plane; --take-ownership lets the release adopt them, as it
+    // would adopt a CRD applied by a GitOps tool before the chart.
+    await helm(["install", RELEASE, CHART_DIR, "--create-namespace", "--take-ownership", ...installArgs(), "--wait", "--timeout", "300s"]);
     installed = true;
     process.stdout.write(`# helm install --wait took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
