@@ -88,10 +88,14 @@ export class ControlPlane {
 
   /** Stops every process in reverse start order and removes the work folder. */
   async stop(): Promise<void> {
-    for (const proc of this.#extra) await proc.stop();
-    for (const name of ["kwok", "kube-controller-manager", "kube-apiserver", "etcd"] as const) {
-      await this.#processes.get(name)?.stop();
-    }
+    // The clients of etcd at once, then etcd: the cluster and its data are thrown away, so the
+    // components need not wait for each other — but the API server's own shutdown waits on etcd,
+    // so etcd goes last. About a second in all (`npm run dev` promises to end within 2 s).
+    await Promise.all([
+      ...this.#extra.map((proc) => proc.stop()),
+      ...(["kwok", "kube-controller-manager", "kube-apiserver"] as const).map((name) => this.#processes.get(name)?.stop()),
+    ]);
+    await this.#processes.get("etcd")?.stop();
     rmSync(this.state.workDir, { recursive: true, force: true });
   }
 }
@@ -327,11 +331,10 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   }
 }
 
-/** Stops a control plane left running by `up`, from its saved state. */
+/** Stops a control plane left running by `up`, from its saved state (in the order of `stop()`). */
 export async function stopDetached(state: ControlPlaneState): Promise<void> {
-  for (const name of ["kwok", "kube-controller-manager", "kube-apiserver", "etcd"]) {
-    const pid = state.pids[name];
-    if (pid !== undefined) await stopPid(pid);
-  }
+  const stop = (name: string) => (state.pids[name] !== undefined ? stopPid(state.pids[name]!) : undefined);
+  await Promise.all(["kwok", "kube-controller-manager", "kube-apiserver"].map(stop));
+  await stop("etcd");
   rmSync(state.workDir, { recursive: true, force: true });
 }
