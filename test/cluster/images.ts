@@ -96,8 +96,32 @@ function podmanEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Runs a command to completion; the error carries the tail of its output. */
-async function run(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; log?: string } = {}) {
+const PROGRESS_INTERVAL_MS = 30_000;
+
+/**
+ * Runs a command to completion; the error carries the tail of its output. With `progress`, a line
+ * every 30 s says it is still running (CI shows progress during long steps).
+ */
+async function run(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; log?: string; progress?: ProgressSink } = {},
+) {
+  const started = Date.now();
+  const ticker = options.progress
+    ? setInterval(
+        () => options.progress?.(`[images]   ... ${command} ${args[0]} still running after ${Math.round((Date.now() - started) / 1000)}s`),
+        PROGRESS_INTERVAL_MS,
+      )
+    : undefined;
+  try {
+    return await runQuietly(command, args, options);
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+async function runQuietly(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; log?: string }) {
   const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
   const collect = (chunk: Buffer) => {
@@ -149,7 +173,7 @@ async function ensureBaseImage(env: NodeJS.ProcessEnv, progress: ProgressSink): 
   mkdirSync(work, { recursive: true });
   try {
     progress(`[images] building ${BASE_IMAGE} (debootstrap bookworm + node ${NODE_VERSION}), about a minute`);
-    await run("debootstrap", ["--variant=minbase", "bookworm", rootfs, aptMirror()], { log: join(work, "debootstrap.log") });
+    await run("debootstrap", ["--variant=minbase", "bookworm", rootfs, aptMirror()], { log: join(work, "debootstrap.log"), progress });
     for (const dir of ["usr/share/doc", "usr/share/man", "usr/share/info", "var/lib/apt/lists", "var/cache/apt"]) {
       rmSync(join(rootfs, dir), { recursive: true, force: true });
       mkdirSync(join(rootfs, dir), { recursive: true });
@@ -239,7 +263,7 @@ async function buildAppImage(image: string, env: NodeJS.ProcessEnv, progress: Pr
         join(context, "Dockerfile"),
         context,
       ],
-      { env, log: join(imagesDir(), "app-build.log") },
+      { env, log: join(imagesDir(), "app-build.log"), progress },
     );
     progress(`[images] built ${image} in ${Math.round((Date.now() - started) / 1000)}s`);
   } finally {
