@@ -47,7 +47,11 @@ async function ensureModules(modules: readonly ToolModule[], dir: string, progre
   return dir;
 }
 
-async function buildModule(mod: ToolModule, dir: string, progress: ProgressSink): Promise<void> {
+/**
+ * Builds one Go tool module's packages into `dir` (through a staging folder renamed into place),
+ * printing progress every 30 s; the error carries the tail of the compiler's output.
+ */
+export async function buildModule(mod: ToolModule, dir: string, progress: ProgressSink): Promise<void> {
   const staging = join(dir, `.build-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });

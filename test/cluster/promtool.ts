@@ -7,16 +7,14 @@
  * each dashboard query selects. A cold build compiles a few hundred packages (Prometheus's
  * service-discovery plugins come with promtool), so progress is printed every 30 s.
  *
- * Like build.ts, the binaries are built into a temporary folder and renamed into place; a lock
- * folder makes test files that need them at the same time wait for one build instead of racing.
+ * The build itself is build.ts's (a staging folder renamed into place, progress every 30 s); a
+ * lock folder makes test files that need the tools at the same time wait for one build.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ProgressSink } from "./build.ts";
+import { buildModule, type ProgressSink } from "./build.ts";
 import { cacheRoot, TOOLS_DIR } from "./versions.ts";
 
 /** Prometheus 3.16.0 (Go module versions are v0.3XX.Y for Prometheus 3.XX.Y). */
@@ -30,7 +28,6 @@ const LDFLAGS = [
   "-w",
   `-X github.com/prometheus/common/version.Version=${PROMETHEUS_MODULE_VERSION.replace(/^v0\.(\d)(\d\d)\./, "$1.$2.")}`,
 ].join(" ");
-const PROGRESS_INTERVAL_MS = 30_000;
 /** A lock older than this belongs to a build that died; a cold build takes minutes, not this. */
 const STALE_LOCK_MS = 30 * 60_000;
 
@@ -87,41 +84,8 @@ export async function ensurePrometheusTools(progress: ProgressSink = stderrSink)
 }
 
 async function build(dir: string, progress: ProgressSink): Promise<void> {
-  const staging = join(dir, `.build-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  const started = Date.now();
-  const label = BINARIES.join(", ");
-  progress(`[cluster] building ${label} (Prometheus ${PROMETHEUS_MODULE_VERSION}) from ${MODULE_DIR}; progress every 30 s`);
-  let compiled = 0;
-  let lastPackage = "";
-  const child = spawn("go", ["build", "-v", "-trimpath", "-ldflags", LDFLAGS, "-o", `${staging}/`, ...PACKAGES], {
-    cwd: MODULE_DIR,
-    env: { ...process.env, CGO_ENABLED: "0", GOTOOLCHAIN: "local" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const errorTail: string[] = [];
-  createInterface({ input: child.stderr }).on("line", (line) => {
-    compiled += 1;
-    lastPackage = line;
-    errorTail.push(line);
-    if (errorTail.length > 40) errorTail.shift();
-  });
-  const ticker = setInterval(() => {
-    const seconds = Math.round((Date.now() - started) / 1000);
-    progress(`[cluster]   ... ${label}: ${compiled} packages compiled in ${seconds}s (last: ${lastPackage})`);
-  }, PROGRESS_INTERVAL_MS);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", resolve);
-  }).finally(() => clearInterval(ticker));
-  if (code !== 0) {
-    rmSync(staging, { recursive: true, force: true });
-    throw new Error(`go build of ${label} failed (exit ${code}); last output:\n${errorTail.join("\n")}`);
-  }
-  for (const name of BINARIES) renameSync(join(staging, name), join(dir, name));
-  rmSync(staging, { recursive: true, force: true });
-  progress(`[cluster] built ${label} in ${Math.round((Date.now() - started) / 1000)}s`);
+  progress(`[cluster] Prometheus ${PROMETHEUS_MODULE_VERSION} for promtool (its service-discovery plugins come along)`);
+  await buildModule({ dir: MODULE_DIR, packages: PACKAGES, binaries: BINARIES, ldflags: LDFLAGS }, dir, progress);
 }
 
 if (import.meta.main) {
