@@ -2,7 +2,9 @@
  * Benchmark backends on 127.0.0.1, standing in for the pod's server:
  * - echo: writes back what it reads;
  * - source: reads a decimal byte count and a newline, then sends that many bytes (a repeating
- *   pattern) as fast as the connection takes them, with backpressure.
+ *   pattern) as fast as the connection takes them, with backpressure;
+ * - sink: reads a decimal byte count and a newline, then counts that many bytes and answers one
+ *   byte (`k`) once they have all arrived (so an upload is timed to its last byte at the pod).
  * Neither closes first: port-forward runtimes differ in how they carry a close (KWOK does not
  * carry a half-close at all), so clients count bytes and close themselves.
  */
@@ -50,6 +52,31 @@ export async function startSource(): Promise<{ port: number; server: Server }> {
       pump();
     };
     socket.on("data", onData);
+  });
+  return { port: await listen(server), server };
+}
+
+export async function startSink(): Promise<{ port: number; server: Server }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => socket.destroy());
+    let header = "";
+    let remaining = Number.NaN; // bytes still to come; NaN until the header line is complete
+    socket.on("data", (chunk: Buffer) => {
+      let payload = chunk.length;
+      if (Number.isNaN(remaining)) {
+        const newline = chunk.indexOf(10);
+        if (newline < 0) {
+          header += chunk.toString("latin1");
+          return;
+        }
+        header += chunk.toString("latin1", 0, newline);
+        remaining = Number(header);
+        payload = chunk.length - newline - 1;
+      }
+      const before = remaining;
+      remaining -= payload;
+      if (before > 0 && remaining <= 0) socket.write("k");
+    });
   });
   return { port: await listen(server), server };
 }

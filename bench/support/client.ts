@@ -48,3 +48,42 @@ export async function peakRssMiB(pid: number): Promise<number> {
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
+
+const UPLOAD_CHUNK = Buffer.alloc(256 * 1024, "tunnelkeeper-upload-");
+
+/**
+ * Uploads `bytes` to the sink behind `port` (writes with backpressure) and waits for the sink's
+ * one-byte answer that all of them arrived; resolves the seconds it took.
+ */
+export function upload(port: number, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const socket = connect({ host: "127.0.0.1", port, noDelay: true });
+    let remaining = bytes;
+    let done = false;
+    const pump = () => {
+      while (remaining > 0) {
+        const piece = remaining >= UPLOAD_CHUNK.length ? UPLOAD_CHUNK : UPLOAD_CHUNK.subarray(0, remaining);
+        remaining -= piece.length;
+        if (!socket.write(piece)) {
+          socket.once("drain", pump);
+          return;
+        }
+      }
+    };
+    socket.on("connect", () => {
+      socket.write(`${bytes}\n`);
+      pump();
+    });
+    socket.once("data", () => {
+      done = true;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      socket.destroy();
+      resolve(seconds);
+    });
+    socket.on("error", reject);
+    socket.on("close", () => {
+      if (!done) reject(new Error(`connection closed before the sink confirmed ${bytes} bytes (${bytes - remaining} written)`));
+    });
+  });
+}

@@ -53,11 +53,18 @@ function launch(
   });
 }
 
-export function startTunnelkeeperForward(target: ForwarderTarget): Promise<RunningForwarder> {
+export interface TunnelkeeperForwardOptions {
+  /** Run node with `--cpu-prof` and write the profile here when the forwarder stops. */
+  readonly cpuProfDir?: string | undefined;
+}
+
+export function startTunnelkeeperForward(target: ForwarderTarget, options: TunnelkeeperForwardOptions = {}): Promise<RunningForwarder> {
+  const profile = options.cpuProfDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir];
   return launch(
     "tunnelkeeper",
     process.execPath,
     [
+      ...profile,
       join(REPO_ROOT, "src", "main.ts"),
       "forward",
       target.resource,
