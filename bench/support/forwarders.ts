@@ -14,6 +14,8 @@ export interface RunningForwarder {
   readonly pid: number;
   /** remote port → local port */
   readonly ports: ReadonlyMap<number, number>;
+  /** Lines the forwarder printed so far (stdout and stderr). */
+  readonly output: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -46,7 +48,7 @@ function launch(
       const match = /Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/.exec(line);
       if (!match) return;
       ports.set(Number(match[2]), Number(match[1]));
-      if (remotePorts.every((p) => ports.has(p))) resolve({ name, pid: child.pid ?? 0, ports, stop });
+      if (remotePorts.every((p) => ports.has(p))) resolve({ name, pid: child.pid ?? 0, ports, output, stop });
     });
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`${name} exited (${code}) before listening:\n${output.join("\n")}`)));
@@ -56,6 +58,8 @@ function launch(
 export interface TunnelkeeperForwardOptions {
   /** Run node with `--cpu-prof` and write the profile here when the forwarder stops. */
   readonly cpuProfDir?: string | undefined;
+  /** More node command-line options for the forwarder (e.g. `--trace-gc`). */
+  readonly nodeOptions?: readonly string[];
 }
 
 export function startTunnelkeeperForward(target: ForwarderTarget, options: TunnelkeeperForwardOptions = {}): Promise<RunningForwarder> {
@@ -65,6 +69,7 @@ export function startTunnelkeeperForward(target: ForwarderTarget, options: Tunne
     process.execPath,
     [
       ...profile,
+      ...(options.nodeOptions ?? []),
       join(REPO_ROOT, "src", "main.ts"),
       "forward",
       target.resource,

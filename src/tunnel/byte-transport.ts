@@ -2,8 +2,11 @@
  * The byte transport a SPDY session (or a legacy v4 connection) runs over.
  *
  * Contract:
- *  - `write(bytes)` queues bytes and returns false once the transport's buffer is above its
- *    high-water mark; the writer must then wait for `onDrain`. Writes after close are dropped.
+ *  - `write(bytes, release?)` queues bytes and returns false once the transport's buffer is above
+ *    its high-water mark; the writer must then wait for `onDrain`. Writes after close are dropped.
+ *    `release`, when given, runs at most once, after the transport (and the socket below it) no
+ *    longer reads `bytes`, so the writer may reuse that memory; it does not run when the write
+ *    failed or was dropped (the writer then just lets the buffer go).
  *  - Inbound bytes arrive through `onData` in order. A message-oriented transport (WebSocket)
  *    delivers one message per call; byte-stream users must not rely on boundaries.
  *  - `pause()` stops `onData` until `resume()` (it pauses the socket, so the peer's TCP window
@@ -25,7 +28,7 @@ export interface TransportSink {
 
 export interface ByteTransport {
   attach(sink: TransportSink): void;
-  write(bytes: Buffer): boolean;
+  write(bytes: Buffer, release?: () => void): boolean;
   pause(): void;
   resume(): void;
   close(): void;

@@ -18,6 +18,8 @@
  *    PF_ERR_ABORTED. The promise resolves only with an OPEN WebSocket, binary type nodebuffer,
  *    without permessage-deflate (pointless for already-framed bytes, costly in CPU), and PAUSED:
  *    the transport that attaches resumes it, so early messages (v4 port prefixes) are not lost.
+ *  - Masking: frames we send over wss:// carry the all-zero masking key (see `maskKeyFor`);
+ *    over plaintext ws:// every frame gets a fresh random key, as RFC 6455 requires.
  */
 
 import type { ClientRequest, IncomingMessage } from "node:http";
@@ -50,11 +52,40 @@ export function portForwardUrl(server: string, namespace: string, pod: string, p
   return url;
 }
 
+/**
+ * Masking decision (issue #15): over TLS, client frames carry the all-zero masking key.
+ *
+ * RFC 6455 §5.3 and §10.3 ask a client for an unpredictable masking key per frame so that a
+ * script in a browser cannot choose the bytes that appear on the wire and use them to poison
+ * the cache of a proxy that does not understand WebSocket (Huang et al., "Talking to Yourself
+ * for Fun and Profit"). Masking defends only bytes that such an intermediary can read. Inside
+ * TLS no intermediary reads them: they are encrypted with keys that only we and the API server
+ * hold (a proxy from the kubeconfig sees a CONNECT tunnel), so the mask protects nothing there.
+ * It is not free either: ws 8 masks in JavaScript unless the native `bufferutil` addon is
+ * installed (Node 24 has no `http.websocketMask`), and even native masking copies every payload
+ * byte once more. Profile of a 1 GiB upload: `_mask` plus the masked copy in `Sender.frame` were
+ * about a third of the forwarder's CPU. With an all-zero key ws skips both (the frame still has
+ * the MASK bit, which servers require; XOR with zero leaves the payload as it is), and the API
+ * server's unmasking of zero bytes is a no-op in effect.
+ *
+ * Plaintext ws:// (an API server without TLS, test setups) keeps ws's default random keys, so
+ * the wire there is what RFC 6455 expects. We do not add `bufferutil` for that path: it is a
+ * native addon for a configuration production clusters do not use.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+export function maskKeyFor(url: URL): ((mask: Buffer) => void) | undefined {
+  return url.protocol === "wss:" ? zeroMask : undefined;
+}
+
 export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
   const target: HandshakeTarget = { namespace: options.namespace, pod: options.pod, protocol: options.subprotocol };
   const cluster = options.kubeConfig.getCurrentCluster();
   if (cluster === null) throw networkFailure(new Error("the kubeconfig has no current cluster"), target);
   const url = portForwardUrl(cluster.server, options.namespace, options.pod, options.ports);
+  const generateMask = maskKeyFor(url);
   const requestOptions: WebSocket.ClientOptions = {};
   try {
     await options.kubeConfig.applyToHTTPSOptions(requestOptions);
@@ -69,6 +100,7 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
       ...requestOptions,
       headers: { ...requestOptions.headers, "Sec-WebSocket-Protocol": options.subprotocol },
       perMessageDeflate: false,
+      ...(generateMask === undefined ? {} : { generateMask }),
       handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
       followRedirects: false,
     });

@@ -4,7 +4,9 @@
  * Contract:
  *  - Each `write` is one binary message; the return value is `bufferedAmount < highWaterBytes`
  *    and `onDrain` follows once a send completes below the mark (ws has no 'drain' event; its
- *    send callback fires when the socket accepted the bytes).
+ *    send callback fires when the socket accepted the bytes). The send callback is also when
+ *    `release` runs: ws keeps no reference to a sent payload once the socket wrote it (with
+ *    the all-zero mask it never modifies the payload; with a random mask it masks a copy).
  *  - Each inbound binary message is one `onData` call. A text message is fatal
  *    (PF_ERR_WS_PROTOCOL): the peer's TunnelingConnection reader treats it the same way.
  *  - `pause`/`resume` pause the underlying socket (ws.pause()), closing the TCP window.
@@ -72,9 +74,13 @@ export class WebSocketTransport implements ByteTransport {
     if (!this.#paused) this.#socket.resume();
   }
 
-  write(bytes: Buffer): boolean {
+  write(bytes: Buffer, release?: () => void): boolean {
     if (this.#state.kind !== "open") return false;
-    this.#socket.send(bytes, { binary: true }, (error) => this.#onSent(error, bytes.length));
+    const length = bytes.length;
+    this.#socket.send(bytes, { binary: true }, (error) => {
+      this.#onSent(error, length);
+      if (!error) release?.();
+    });
     if (this.#socket.bufferedAmount < this.#highWaterBytes) return true;
     this.#needDrain = true;
     return false;

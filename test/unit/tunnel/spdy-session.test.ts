@@ -224,6 +224,8 @@ describe("SpdySession with PortForwardConnection", () => {
     const stalled = connect(1);
     await until(() => clientTransport.paused, "transport paused");
     assert.equal(session.readingPaused, true);
+    // Inbound pieces reach the readable buffer one deferred flush after the transport paused.
+    await until(() => stalled.readableLength >= 1024 * 1024, "readable buffer filled");
     const stalledBuffered = stalled.readableLength;
     // The connection's readable high-water mark (1 MiB) is reached before the transport pauses.
     assert.ok(stalledBuffered >= 1024 * 1024 && stalledBuffered < big.length, `${stalledBuffered}`);

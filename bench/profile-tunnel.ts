@@ -1,0 +1,143 @@
+/**
+ * `npm run bench -- profile-tunnel [--direction upload|download|connect] [--bytes N] [--connections N] [--out DIR]`
+ *
+ * One `tunnelkeeper forward` under `node --cpu-prof`, one phase of the tunnel benchmark (a 1 GiB
+ * upload or download, or sequential new connections), then the forwarder stops and writes its
+ * .cpuprofile to --out (default ./profiles). Prints the forwarder's CPU seconds for the phase
+ * and the top self-time functions of the profile. For finding where the CPU goes, not a figure.
+ */
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { startControlPlane } from "../test/cluster/control-plane.ts";
+import { createBackedPod } from "../test/cluster/pods.ts";
+import { startEcho, startSink, startSource } from "./support/backends.ts";
+import { download, roundTrip, upload } from "./support/client.ts";
+import { startTunnelkeeperForward } from "./support/forwarders.ts";
+import { percentile } from "./support/parallel.ts";
+import { cpuSeconds } from "./support/process-stats.ts";
+
+/** CPU seconds per thread name (main thread, V8 workers, libuv pool) from /proc/<pid>/task. */
+function threadCpu(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const key = tid === String(pid) ? "main" : name;
+      byName.set(key, (byName.get(key) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return byName;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Self time per function (name, file:line) as a share of all samples, largest first. */
+function topSelfTime(file: string, limit: number): string[] {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfileNode[] };
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    total += hits;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url === "" ? "" : ` ${url.replace(/^.*\/(node_modules|src)\//, "$1/")}:${lineNumber + 1}`;
+    const key = `${functionName || "(anonymous)"}${where}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + hits);
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([key, hits]) => `${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`);
+}
+
+export async function run(argv: string[]): Promise<unknown> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      direction: { type: "string", default: "upload" },
+      bytes: { type: "string", default: String(1024 * 1024 * 1024) },
+      connections: { type: "string", default: "2000" },
+      out: { type: "string", default: "profiles" },
+      "node-option": { type: "string", multiple: true, default: [] },
+      "no-profile": { type: "boolean", default: false },
+    },
+  });
+  const out = resolve(values.out);
+  mkdirSync(out, { recursive: true });
+  const before = new Set(readdirSync(out));
+  const bytes = Number(values.bytes);
+  const plane = await startControlPlane();
+  const [echo, source, sink] = await Promise.all([startEcho(), startSource(), startSink()]);
+  try {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(plane.state.kubeconfig);
+    await createBackedPod(kubeConfig, {
+      namespace: "bench",
+      name: "backend",
+      ports: [
+        { podPort: 8080, host: "127.0.0.1", port: echo.port },
+        { podPort: 8081, host: "127.0.0.1", port: source.port },
+        { podPort: 8082, host: "127.0.0.1", port: sink.port },
+      ],
+    });
+    const forwarder = await startTunnelkeeperForward(
+      { kubeconfig: plane.state.kubeconfig, namespace: "bench", resource: "pod/backend", remotePorts: [8080, 8081, 8082] },
+      { cpuProfDir: values["no-profile"] ? undefined : out, nodeOptions: values["node-option"] },
+    );
+    for (let i = 0; i < 20; i++) await roundTrip(forwarder.ports.get(8080)!);
+    const cpuBefore = cpuSeconds(forwarder.pid);
+    const threadsBefore = threadCpu(forwarder.pid);
+    let summary: string;
+    if (values.direction === "connect") {
+      const latencies: number[] = [];
+      for (let i = 0; i < Number(values.connections); i++) latencies.push(await roundTrip(forwarder.ports.get(8080)!));
+      latencies.sort((a, b) => a - b);
+      summary = `p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms`;
+    } else {
+      const seconds =
+        values.direction === "download"
+          ? await download(forwarder.ports.get(8081)!, bytes)
+          : await upload(forwarder.ports.get(8082)!, bytes);
+      summary = `${(bytes / 1048576 / seconds).toFixed(1)} MiB/s`;
+    }
+    const cpu = cpuSeconds(forwarder.pid) - cpuBefore;
+    const threads = [...threadCpu(forwarder.pid)]
+      .map(([name, seconds]) => [name, seconds - (threadsBefore.get(name) ?? 0)] as const)
+      .filter(([, seconds]) => seconds > 0)
+      .map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`)
+      .join(", ");
+    await forwarder.stop();
+    const gcLines = forwarder.output.filter((line) => /\b(Scavenge|Mark-Compact|Mark-sweep|Minor|MinorMS)\b/.test(line));
+    if (gcLines.length > 0) {
+      const kinds = new Map<string, number>();
+      for (const line of gcLines) {
+        const kind = /\b(Scavenge|Mark-Compact|Mark-sweep|MinorMS|Minor Mark-Sweep)\b/.exec(line)?.[1] ?? "?";
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      }
+      process.stdout.write(`GC events (whole run): ${JSON.stringify(Object.fromEntries(kinds))}\n${gcLines.slice(-5).join("\n")}\n`);
+    }
+    const written = readdirSync(out).filter((f) => !before.has(f) && f.endsWith(".cpuprofile"));
+    const file = join(out, written[0] ?? "");
+    const top = written.length === 0 ? [] : topSelfTime(file, 25);
+    process.stdout.write(
+      `${values.direction}: ${summary}, forwarder CPU ${cpu.toFixed(2)} s (${(cpu / (bytes / 1073741824)).toFixed(2)} s/GiB; by thread: ${threads})\nprofile ${file}\n` +
+        `${top.join("\n")}\n`,
+    );
+    return { direction: values.direction, cpuSeconds: cpu, profile: file };
+  } finally {
+    echo.server.close();
+    source.server.close();
+    sink.server.close();
+    await plane.stop();
+  }
+}
