@@ -80,6 +80,8 @@ export interface GatewayConfig {
    * stops sending new connections here first); 0 outside a cluster, where nothing routes to us.
    */
   readonly shutdownDelayMs: number;
+  /** Attribute client addresses to pods for spec.access (`--peer-cache`, default true). */
+  readonly peerCache: boolean;
 }
 
 export type ForwardProtocol = "Auto" | "Tunnel" | "Legacy";
@@ -182,6 +184,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     listenHost: flagValue(parsed, "listen-host") ?? (command === "gateway" ? "0.0.0.0" : "127.0.0.1"),
     drainTimeoutMs: parseDurationMs(flagValue(parsed, "drain-timeout") ?? "30s", "--drain-timeout"),
     shutdownDelayMs: parseDurationMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),
+    peerCache: (flagValue(parsed, "peer-cache") ?? "true") === "true",
   };
   switch (command) {
     case "controller":

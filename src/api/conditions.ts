@@ -3,7 +3,8 @@
  * tools (kstatus, Argo CD, Flux, alerting on the condition metric) match on them.
  *
  * `Ready`, `TargetResolved`, `TunnelConnected` and `ServiceReady` are normal-true and always present.
- * `Reconciling`, `Stalled` and `Degraded` are abnormal-true and present only while true (kstatus).
+ * `Reconciling`, `Stalled`, `Degraded` and `AccessDenied` are abnormal-true and present only while
+ * true (kstatus). `AccessDenied` never affects Ready: allowed clients are served all along.
  */
 
 export const ConditionType = {
@@ -14,6 +15,8 @@ export const ConditionType = {
   TunnelConnected: "TunnelConnected",
   ServiceReady: "ServiceReady",
   Degraded: "Degraded",
+  /** Abnormal-true: some gateway refused a connection that spec.access does not admit, recently. */
+  AccessDenied: "AccessDenied",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -22,6 +25,7 @@ export const ABNORMAL_TRUE_CONDITION_TYPES: readonly ConditionType[] = [
   ConditionType.Reconciling,
   ConditionType.Stalled,
   ConditionType.Degraded,
+  ConditionType.AccessDenied,
 ];
 
 export const Reason = {
@@ -46,6 +50,9 @@ export const Reason = {
   ServicePending: "ServicePending",
   ServiceConflict: "ServiceConflict",
   PortsExhausted: "PortsExhausted",
+  // Access (spec.access), reported by gateways.
+  SourceUnknown: "SourceUnknown",
+  PeerNotAllowed: "PeerNotAllowed",
   // Summary.
   Forwarding: "Forwarding",
 } as const;

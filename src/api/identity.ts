@@ -20,6 +20,8 @@ export const CONTROLLER_FIELD_MANAGER = "tunnelkeeper-controller";
 export const GATEWAY_FIELD_MANAGER_PREFIX = "tunnelkeeper-gateway/";
 /** Name under which the controller reports Events (events.k8s.io/v1 `reportingController`). */
 export const REPORTING_CONTROLLER = `${GROUP}/controller`;
+/** Name under which gateway replicas report Events (refused connections). */
+export const REPORTING_GATEWAY = `${GROUP}/gateway`;
 
 /** Field manager of one gateway replica, so each replica owns exactly its own `status.gateways` entry. */
 export function gatewayFieldManager(gatewayPod: string): string {

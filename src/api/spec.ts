@@ -6,6 +6,7 @@
  * a PortForward can never reach across namespaces.
  */
 import { z } from "zod";
+import { AccessSchema, EXTERNAL_NEEDS_IPBLOCK, EXTERNAL_NEEDS_IPBLOCK_RULE, hasRequiredIpBlock } from "./access.ts";
 import { boundedDuration, celRegex, celRules, DNS1123_LABEL, dns1035Label, dns1123Subdomain } from "./validation.ts";
 
 export const MAX_PORTS = 64;
@@ -268,8 +269,13 @@ export const PortForwardSpecSchema = z
         "Tunnel protocol to the API server: Auto (default) tries the multiplexed SPDY-over-WebSocket tunnel and falls back to the legacy v4.channel.k8s.io WebSocket; Tunnel or Legacy force one.",
     }),
     cluster: ClusterSchema.optional(),
+    access: AccessSchema.optional(),
   })
-  .meta({ description: "Desired port-forward: what to forward to, which ports, and the Service to expose them." });
+  .refine(hasRequiredIpBlock, { message: EXTERNAL_NEEDS_IPBLOCK, path: ["access"] })
+  .meta({
+    description: "Desired port-forward: what to forward to, which ports, the Service to expose them, and who may connect.",
+    ...celRules(EXTERNAL_NEEDS_IPBLOCK_RULE),
+  });
 
 export type PortForwardSpec = z.output<typeof PortForwardSpecSchema>;
 export type PortForwardSpecInput = z.input<typeof PortForwardSpecSchema>;

@@ -65,6 +65,22 @@ export const TargetStatusSchema = z
 export const GATEWAY_PROTOCOLS = ["Tunnel", "Legacy"] as const;
 export type GatewayProtocol = (typeof GATEWAY_PROTOCOLS)[number];
 
+export const LastDeniedSchema = z
+  .object({
+    time: timestamp("When the connection was refused."),
+    source: z.string().max(64).meta({ description: "The client's address as the gateway saw it." }),
+    client: z
+      .string()
+      .max(317)
+      .optional()
+      .meta({ description: "The client pod, namespace/name, when the gateway could attribute the address." }),
+    reason: z.enum(["SourceUnknown", "PeerNotAllowed"]).meta({
+      description:
+        "SourceUnknown: the address is no pod the gateway knows (outside the cluster, SNAT, a node) and no ipBlock admits it; PeerNotAllowed: a known pod that no peer of spec.access admits.",
+    }),
+  })
+  .meta({ description: "The latest connection this gateway refused." });
+
 export const GatewayStatusSchema = z
   .object({
     pod: z.string().max(253).meta({ description: "Name of the gateway pod that reports this entry (and owns it)." }),
@@ -89,6 +105,10 @@ export const GatewayStatusSchema = z
       .optional()
       .meta({ description: "CamelCase reason for the current state when not connected, e.g. Forbidden or Reconnecting." }),
     lastError: z.string().max(4096).optional().meta({ description: "Last tunnel error seen by this gateway." }),
+    deniedConnections: counter(
+      "Client connections this gateway refused because spec.access does not admit them, since it started.",
+    ).optional(),
+    lastDenied: LastDeniedSchema.optional(),
     since: timestamp("When `connected` last changed.").optional(),
   })
   .meta({ description: "State of the tunnels of one gateway replica, written by that replica." });

@@ -92,6 +92,14 @@ const DRAIN_TIMEOUT: FlagSpec = {
   usage: "On SIGTERM/SIGINT, how long open connections may finish before they are closed (no wait when none is open).",
 };
 
+const PEER_CACHE: FlagSpec = {
+  name: "peer-cache",
+  type: "boolean",
+  default: "true",
+  usage:
+    "Attribute client addresses to pods (a slim cache of pod IPs and labels, and namespace labels) so podSelector and namespaceSelector peers of spec.access can admit them. With --peer-cache=false only ipBlock peers admit anyone.",
+};
+
 function listenHost(host: string): FlagSpec {
   return { name: "listen-host", type: "string", default: host, usage: "Address the gateway's PortForward listeners bind to." };
 }
@@ -158,6 +166,7 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
         usage:
           "On SIGTERM, how long to keep accepting after withdrawing the heartbeat Lease (so kube-proxy stops routing here first), before draining. The chart sets it; 0 outside a cluster.",
       },
+      PEER_CACHE,
       HELP,
     ],
   },
@@ -180,6 +189,7 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
       GATEWAY_PORT_RANGE,
       listenHost("127.0.0.1"),
       DRAIN_TIMEOUT,
+      PEER_CACHE,
       HELP,
     ],
   },

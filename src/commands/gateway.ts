@@ -1,12 +1,15 @@
 /**
  * `tunnelkeeper gateway`: the Gateway and its heartbeat as runnables for a Manager.
- * Health: /readyz waits for the caches' first list and the first heartbeat.
+ * Health: /readyz waits for the caches' first list (the peer cache's too) and the first heartbeat.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import { REPORTING_GATEWAY } from "../api/identity.ts";
 import type { GatewayConfig } from "../config.ts";
 import { Gateway } from "../gateway/gateway.ts";
 import { registerGatewayMetrics } from "../gateway/gateway-metrics.ts";
 import { Heartbeat } from "../gateway/heartbeat.ts";
+import { PeerCache } from "../gateway/peer-cache.ts";
+import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import type { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Registry } from "../observability/metrics.ts";
@@ -20,16 +23,45 @@ export interface GatewayRunnableDeps {
   readonly registry: Registry;
   readonly health: HealthServer;
   readonly log: Logger;
+  /** Watched namespaces (empty: all): the peer cache attributes pods of these only. */
+  readonly namespaces: readonly string[];
 }
+
+/** Refusal Events: at most one per PortForward per minute from each replica. */
+const DENIAL_EVENT_WINDOW_MS = 60_000;
 
 export function gatewayRunnables(deps: GatewayRunnableDeps): Runnable[] {
   const { kubeConfig, config, cache } = deps;
   const log = deps.log.child({ component: "gateway", pod: config.podName });
-  const gateway = new Gateway({ kubeConfig, cache, config, log, metrics: registerGatewayMetrics(deps.registry) });
+  const peers = config.peerCache
+    ? new PeerCache({
+        kubeConfig,
+        namespaces: deps.namespaces,
+        observer: (kind) => ({
+          failed: (phase, error, retryInMs) => log.warn("Watch failed; retrying", { kind, phase, retryInMs, error }),
+        }),
+      })
+    : undefined;
+  const events = new EventRecorder({
+    reportingController: REPORTING_GATEWAY,
+    reportingInstance: config.podName,
+    createEvent: kubeCreateEvent(kubeConfig),
+    dedupWindowMs: DENIAL_EVENT_WINDOW_MS,
+  });
+  const gateway = new Gateway({
+    kubeConfig,
+    cache,
+    config,
+    log,
+    metrics: registerGatewayMetrics(deps.registry),
+    ...(peers === undefined ? {} : { peers }),
+    events,
+  });
   const heartbeat = new Heartbeat({ kubeConfig, pod: config.podName, namespace: config.podNamespace, podIP: config.podIP, log });
-  deps.health.addReadinessCheck("gateway-caches-synced", () => cache.synced);
+  deps.health.addReadinessCheck("gateway-caches-synced", () => cache.synced && (peers?.synced ?? true));
   deps.health.addReadinessCheck("gateway-heartbeat", () => heartbeat.renewed);
   return [
+    ...(peers === undefined ? [] : [{ name: "peer-cache", start: (signal: AbortSignal) => peers.start(signal) }]),
     { name: "gateway-heartbeat", start: (signal) => heartbeat.start(signal), close: () => heartbeat.release() },
     {
       name: "gateway",

@@ -64,7 +64,7 @@ export function buildOperator(parts: OperatorParts): Operator {
     );
   }
   if (parts.gateway !== undefined) {
-    runnables.push(...gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, health, log }));
+    runnables.push(...gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, health, log, namespaces: common.namespaces }));
   }
   const manager = new Manager({
     gracePeriodMs: (parts.gateway?.drainTimeoutMs ?? 0) + 15_000,

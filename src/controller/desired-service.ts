@@ -40,6 +40,11 @@ export function ownedServiceLabels(pf: PortForward): Record<string, string> {
  * so the controller lists them in an EndpointSlice of its own (desired-endpoint-slice.ts).
  * A controller owner reference makes garbage collection delete it with the PortForward. User labels and annotations come from spec.service only — never Argo CD's
  * tracking label or annotation, and never overriding tunnelkeeper's own labels.
+ *
+ * A LoadBalancer Service gets `loadBalancerSourceRanges` = the ipBlock CIDRs of spec.access (the
+ * CRD requires at least one for NodePort and LoadBalancer), so the cloud load balancer drops
+ * other sources before they reach a node; `except` ranges cannot be expressed there and are left
+ * to the gateway. A NodePort has no such field: the gateway's check is what stands.
  */
 export function buildDesiredService(pf: PortForward, allocation: readonly PortAllocation[]): V1Service {
   const labels = {
@@ -60,6 +65,7 @@ export function buildDesiredService(pf: PortForward, allocation: readonly PortAl
     },
     spec: {
       type: pf.spec.service.type,
+      ...(pf.spec.service.type === "LoadBalancer" ? { loadBalancerSourceRanges: ipBlockRanges(pf) } : {}),
       // An explicitly empty selector: spec.selector is an atomic map, so applying it with force
       // takes the whole field over and removes a selector someone else added (which would make
       // the EndpointSlice controller route this Service to the selected pods, bypassing the
@@ -77,6 +83,10 @@ export function buildDesiredService(pf: PortForward, allocation: readonly PortAl
       }),
     },
   };
+}
+
+function ipBlockRanges(pf: PortForward): string[] {
+  return (pf.spec.access?.from ?? []).flatMap((peer) => (peer.ipBlock === undefined ? [] : [peer.ipBlock.cidr]));
 }
 
 /** The owner reference that makes `pf` the controller of an object (garbage collection). */

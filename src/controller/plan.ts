@@ -10,11 +10,13 @@
  * Status ownership: the returned status never contains `gateways`; those entries belong to the
  * gateway replicas (one field manager each). The controller only reads them.
  */
+
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { ConditionType, Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus } from "../api/status.ts";
+import { accessDeniedCause } from "./access-denied.ts";
 import { type AllocationResult, allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
 import { type ConditionInput, findCondition, setAbnormalCondition, setCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
@@ -171,6 +173,8 @@ export function plan(observed: Observed, now: Date): Plan {
   conditions = setCondition(conditions, tunnelVerdict.input, now, generation);
   conditions = setCondition(conditions, serviceVerdict.input, now, generation);
   conditions = setAbnormalCondition(conditions, ConditionType.Degraded, degraded, now, generation);
+  const accessDenied = accessDeniedCause(gateways, now);
+  conditions = setAbnormalCondition(conditions, ConditionType.AccessDenied, accessDenied, now, generation);
 
   const targets: TargetStatus[] = resolved.targets.slice(0, MAX_LISTED_TARGETS).map((t) => {
     const via = connectedGateways
@@ -207,7 +211,10 @@ export function plan(observed: Observed, now: Date): Plan {
     endpointSlice,
     status,
     events: planEvents(pf.status?.conditions ?? [], conditions),
-    requeueAfterMs: blocking === undefined || stalled !== undefined ? REQUEUE_HEALTHY_MS : REQUEUE_PROGRESSING_MS,
+    requeueAfterMs: Math.min(
+      blocking === undefined || stalled !== undefined ? REQUEUE_HEALTHY_MS : REQUEUE_PROGRESSING_MS,
+      accessDenied?.expiresInMs ?? Number.POSITIVE_INFINITY,
+    ),
   };
 }
 

@@ -9,12 +9,19 @@
  * all has its tunnel closed. A new connection arriving while no tunnel is open waits up to
  * `connectWaitMs` for one (a replaced pod's tunnel is usually seconds away), then is reset.
  *
+ * Access: with `authorize`, each accepted connection is checked before anything else happens;
+ * a denied one is reset at once (RST, no byte read or written) and never waits for a tunnel.
+ * Every connection, denied or not, is reported once when it ends through `onConnectionEnded`
+ * (the gateway's access log).
+ *
  *   running ──close(drainMs)──▶ draining (listeners closed; open sessions may finish) ──▶ closed
  */
 import { createServer, type Server, type Socket } from "node:net";
 import type { LoadBalancing } from "../api/spec.ts";
 import type { Logger } from "../observability/log.ts";
 import type { TunnelCloseReasonCode } from "../tunnel/index.ts";
+import type { AccessDecision, PeerPod } from "./access-decision.ts";
+import { normalizeAddress } from "./access-decision.ts";
 import { DEFAULT_HALF_CLOSE_GRACE_MS, type SessionOutcome, spliceConnection } from "./client-session.ts";
 import type { ConnectionResult, GatewayMetrics } from "./gateway-metrics.ts";
 import { pickTarget } from "./load-balancer.ts";
@@ -60,6 +67,30 @@ export interface ForwarderSnapshot {
   readonly listenErrors: readonly string[];
 }
 
+/** The access decision for one connection and who the client is, when known. */
+export interface ConnectionAccess {
+  readonly decision: AccessDecision;
+  readonly client: PeerPod | undefined;
+}
+
+/** One client connection, reported when it ends (denied ones included). */
+export interface ConnectionRecord {
+  /** Client address (IPv4-mapped IPv6 shown as IPv4) and port. */
+  readonly clientAddress: string;
+  readonly clientPort: number | undefined;
+  readonly client: PeerPod | undefined;
+  /** The PortForward (Service) port the client connected to. */
+  readonly port: number;
+  readonly targetPod: string | undefined;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  readonly result: ConnectionResult;
+  readonly decision: AccessDecision | undefined;
+  /** Why an upstream or client error happened. */
+  readonly error: string | undefined;
+}
+
 export interface ForwarderOptions {
   /** For logs and metrics: `namespace/name`. */
   readonly name: string;
@@ -71,6 +102,10 @@ export interface ForwarderOptions {
   readonly onChange?: () => void;
   /** Called when a listener accepts a connection (`forward` prints kubectl's "Handling connection for"). */
   readonly onConnection?: (binding: ForwarderBinding) => void;
+  /** Decides whether a client may use this forward; absent, every client may (the laptop `forward`). */
+  readonly authorize?: (remoteAddress: string) => ConnectionAccess;
+  /** Called once for every client connection when it ends (the access log). */
+  readonly onConnectionEnded?: (record: ConnectionRecord) => void;
   readonly connectWaitMs?: number;
   readonly halfCloseGraceMs?: number;
 }
@@ -221,15 +256,39 @@ export class Forwarder {
   async #handle(socket: Socket, binding: ForwarderBinding): Promise<void> {
     const { metrics, log } = this.#options;
     socket.on("error", () => undefined); // reported through the session outcome
+    const startedAt = performance.now();
+    const clientAddress = normalizeAddress(socket.remoteAddress);
+    const access = this.#options.authorize?.(clientAddress);
+    const report = (fields: Pick<ConnectionRecord, "result" | "targetPod" | "bytesUp" | "bytesDown" | "error">) =>
+      this.#options.onConnectionEnded?.({
+        clientAddress,
+        clientPort: socket.remotePort,
+        client: access?.client,
+        port: binding.port,
+        durationMs: performance.now() - startedAt,
+        decision: access?.decision,
+        ...fields,
+      });
+    if (access !== undefined && !access.decision.allowed) {
+      socket.resetAndDestroy();
+      metrics.connectionDenied(this.name, access.decision.reason);
+      report({ result: "denied", targetPod: undefined, bytesUp: 0, bytesDown: 0, error: undefined });
+      return;
+    }
     if (this.#state !== "running") {
       socket.resetAndDestroy();
+      report({ result: "draining", targetPod: undefined, bytesUp: 0, bytesDown: 0, error: undefined });
       return;
     }
     this.#sessions.add(socket);
     metrics.connectionOpened(this.name);
     let result: ConnectionResult = "no_target";
+    let targetPod: string | undefined;
+    let error: string | undefined;
+    const bytes = { up: 0, down: 0 };
     try {
       const chosen = await this.#chooseTunnel(socket);
+      targetPod = chosen?.target.pod;
       const targetPort = chosen?.target.ports.find((p) => p.port === binding.port)?.targetPort;
       if (chosen === undefined || targetPort === undefined || socket.destroyed) {
         socket.resetAndDestroy();
@@ -238,19 +297,24 @@ export class Forwarder {
       let upstream: ReturnType<PodTunnel["connect"]>;
       try {
         upstream = chosen.tunnel.connect(targetPort);
-      } catch (error) {
-        log.debug("Could not open a forwarded connection", { portforward: this.name, pod: chosen.target.pod, error });
+      } catch (connectError) {
+        log.debug("Could not open a forwarded connection", { portforward: this.name, pod: chosen.target.pod, error: connectError });
         result = "upstream_error";
-        this.#lastConnectionError = `pod ${chosen.target.pod}: ${error instanceof Error ? error.message : String(error)}`;
+        error = connectError instanceof Error ? connectError.message : String(connectError);
+        this.#lastConnectionError = `pod ${chosen.target.pod}: ${error}`;
         socket.resetAndDestroy();
         return;
       }
       socket.resume();
       const outcome: SessionOutcome = await spliceConnection(socket, upstream, {
         halfCloseGraceMs: this.#options.halfCloseGraceMs ?? DEFAULT_HALF_CLOSE_GRACE_MS,
-        onBytes: (direction, count) => metrics.bytes(this.name, direction, count),
+        onBytes: (direction, count) => {
+          bytes[direction] += count;
+          metrics.bytes(this.name, direction, count);
+        },
       });
       result = outcome.kind;
+      if (outcome.kind !== "completed") error = outcome.error.message;
       if (outcome.kind === "upstream_error") {
         log.debug("Forwarded connection failed", { portforward: this.name, pod: chosen.target.pod, error: outcome.error });
         this.#lastConnectionError = `pod ${chosen.target.pod}: ${outcome.error.message}`;
@@ -258,6 +322,7 @@ export class Forwarder {
     } finally {
       this.#sessions.delete(socket);
       metrics.connectionClosed(this.name, result);
+      report({ result, targetPod, bytesUp: bytes.up, bytesDown: bytes.down, error });
       if (this.#sessions.size === 0) this.#sessionsDrained?.();
       this.#changed();
     }

@@ -3,15 +3,18 @@
  * PortForward namespace/name where it helps alerting, never pod names or client addresses.
  */
 import type { Registry } from "../observability/metrics.ts";
+import type { DenialReason } from "./access-decision.ts";
 
 const DIAL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export type ConnectionResult = "completed" | "client_error" | "upstream_error" | "no_target" | "draining";
+export type ConnectionResult = "completed" | "client_error" | "upstream_error" | "no_target" | "draining" | "denied";
 
 export interface GatewayMetrics {
   tunnelUp(portforward: string, delta: 1 | -1): void;
   connectionOpened(portforward: string): void;
   connectionClosed(portforward: string, result: ConnectionResult): void;
+  /** A connection refused by the PortForward's spec.access (reset at once; never opened). */
+  connectionDenied(portforward: string, reason: DenialReason): void;
   bytes(portforward: string, direction: "up" | "down", count: number): void;
   dialed(result: string, seconds: number): void;
   reconnect(reason: string): void;
@@ -34,6 +37,11 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
     name: "tunnelkeeper_gateway_connections_total",
     help: "Client connections handled, by PortForward and result",
     labelNames: ["portforward", "result"],
+  });
+  const denied = registry.counter({
+    name: "tunnelkeeper_gateway_connections_denied_total",
+    help: "Client connections refused because spec.access does not admit the source, by PortForward and reason (source_unknown, peer_not_allowed)",
+    labelNames: ["portforward", "reason"],
   });
   const bytes = registry.counter({
     name: "tunnelkeeper_gateway_bytes_total",
@@ -63,6 +71,10 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
       active.dec({ portforward });
       total.inc({ portforward, result });
     },
+    connectionDenied: (portforward, reason) => {
+      denied.inc({ portforward, reason });
+      total.inc({ portforward, result: "denied" });
+    },
     bytes: (portforward, direction, count) => bytes.inc({ portforward, direction }, count),
     dialed: (result, seconds) => dial.observe({ result }, seconds),
     reconnect: (reason) => reconnects.inc({ reason }),
@@ -75,6 +87,7 @@ export const NO_GATEWAY_METRICS: GatewayMetrics = {
   tunnelUp: () => undefined,
   connectionOpened: () => undefined,
   connectionClosed: () => undefined,
+  connectionDenied: () => undefined,
   bytes: () => undefined,
   dialed: () => undefined,
   reconnect: () => undefined,

@@ -30,12 +30,19 @@ function reasonFor(snapshot: ForwarderSnapshot, hasReadyTargets: boolean): strin
   }
 }
 
+/** Connections this replica refused for one PortForward (spec.access). */
+export interface DenialSummary {
+  readonly count: number;
+  readonly last: NonNullable<GatewayStatus["lastDenied"]>;
+}
+
 export function buildGatewayEntry(
   pod: string,
   snapshot: ForwarderSnapshot,
   hasReadyTargets: boolean,
   previous: GatewayStatus | undefined,
   now: Date,
+  denials?: DenialSummary,
 ): GatewayStatus {
   // Connected means this replica carries traffic: a live tunnel to a ready pod AND a listener on
   // every allocated gateway port. A tunnel alone is not enough: the controller's Ready would say
@@ -55,17 +62,29 @@ export function buildGatewayEntry(
     reconnects: snapshot.reconnects,
     ...(reason === undefined ? {} : { reason }),
     ...(error === undefined ? {} : { lastError: error.slice(0, MAX_ERROR_LENGTH) }),
+    ...(denials === undefined ? {} : { deniedConnections: denials.count, lastDenied: denials.last }),
     since: previous !== undefined && previous.connected === connected && previous.since !== undefined ? previous.since : now.toISOString(),
   };
 }
 
-/** Whether `next` differs from `previous` in more than its counters (so it is written at once). */
+/**
+ * Whether `next` differs from `previous` in more than its counters (so it is written at once).
+ * Refusals count as counters, except the first one (so the AccessDenied condition appears at
+ * once): a client retrying in a loop must not turn into a status write per attempt.
+ */
 export function isSignificantChange(previous: GatewayStatus | undefined, next: GatewayStatus): boolean {
   if (previous === undefined) return true;
-  const strip = ({ activeConnections: _a, reconnects: _r, ...rest }: GatewayStatus) => JSON.stringify(rest);
+  if (previous.lastDenied === undefined && next.lastDenied !== undefined) return true;
+  const strip = ({ activeConnections: _a, reconnects: _r, deniedConnections: _d, lastDenied: _l, ...rest }: GatewayStatus) =>
+    JSON.stringify(rest);
   return strip(previous) !== strip(next);
 }
 
 export function countersChanged(previous: GatewayStatus | undefined, next: GatewayStatus): boolean {
-  return previous === undefined || previous.activeConnections !== next.activeConnections || previous.reconnects !== next.reconnects;
+  return (
+    previous === undefined ||
+    previous.activeConnections !== next.activeConnections ||
+    previous.reconnects !== next.reconnects ||
+    previous.deniedConnections !== next.deniedConnections
+  );
 }

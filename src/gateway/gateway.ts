@@ -8,10 +8,16 @@
  *   the gateway reacts to a replaced pod without waiting for the controller) and update the
  *   Forwarder; fed by cache changes (watch/portforward-keys.ts);
  * - report: apply this replica's status entry when it changed; fed by Forwarder changes.
+ * Access: every connection is checked against the PortForward's spec.access (access-decision.ts)
+ * with the peer cache's view of the source address; refusals are counted, logged, summarised in
+ * this replica's status entry and reported as a Warning Event at most once a minute per
+ * PortForward. Every connection leaves one access-log line (access-log.ts) when it ends.
  * Shutdown (`close`): stop accepting, let open connections finish for the drain timeout, close
  * tunnels, then withdraw this replica's status entries.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { Peer } from "../api/access.ts";
+import { Reason } from "../api/conditions.ts";
 import { API_VERSION, gatewayFieldManager, KIND, PLURAL } from "../api/identity.ts";
 import { type PortForward, parsePortForward } from "../api/portforward.ts";
 import type { GatewayStatus } from "../api/status.ts";
@@ -20,6 +26,7 @@ import type { GatewayConfig } from "../config.ts";
 import { resolveTargets } from "../controller/resolve-targets.ts";
 import { applyStatus } from "../kube/apply.ts";
 import { isNotFound } from "../kube/errors.ts";
+import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { parseKey } from "../runtime/store.ts";
@@ -27,9 +34,18 @@ import { WorkQueue } from "../runtime/work-queue.ts";
 import { openTunnel } from "../tunnel/index.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
-import { Forwarder, type ForwarderSpec } from "./forwarder.ts";
+import { decideAccess } from "./access-decision.ts";
+import { ACCESS_LOG_MESSAGE, accessLogFields } from "./access-log.ts";
+import { type ConnectionAccess, type ConnectionRecord, Forwarder, type ForwarderSpec } from "./forwarder.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
-import { buildGatewayEntry, COUNTER_REPORT_INTERVAL_MS, countersChanged, isSignificantChange } from "./gateway-status.ts";
+import {
+  buildGatewayEntry,
+  COUNTER_REPORT_INTERVAL_MS,
+  countersChanged,
+  type DenialSummary,
+  isSignificantChange,
+} from "./gateway-status.ts";
+import type { PeerCache } from "./peer-cache.ts";
 
 export interface GatewayOptions {
   readonly kubeConfig: KubeConfig;
@@ -37,6 +53,13 @@ export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly log: Logger;
   readonly metrics: GatewayMetrics;
+  /**
+   * Attributes source addresses to pods. Without it no source is attributable, so only ipBlock
+   * peers can admit anyone (`--peer-cache=false`).
+   */
+  readonly peers?: PeerCache;
+  /** Warning Events for refused connections (deduplicated per PortForward for a minute). */
+  readonly events?: EventRecorder;
   readonly clock?: Clock;
 }
 
@@ -47,6 +70,10 @@ interface Served {
   hasReadyTargets: boolean;
   reported: GatewayStatus | undefined;
   reportedAt: number;
+  /** spec.access.from as of the latest sync (undefined: the default, this namespace only). */
+  peers: readonly Peer[] | undefined;
+  uid: string | undefined;
+  denials: DenialSummary | undefined;
 }
 
 /** Pure: the Forwarder's desired state for `pf` given the cache's view of its namespace. */
@@ -57,6 +84,11 @@ export function forwarderSpecFor(pf: PortForward, observation: Parameters<typeof
     bindings: (pf.status?.ports ?? []).map((p) => ({ port: p.port, listenPort: p.gatewayPort })),
     loadBalancing: pf.spec.loadBalancing,
   };
+}
+
+/** Refusals an earlier run of this replica reported, so a restart keeps counting from there. */
+function previousDenials(entry: GatewayStatus | undefined): DenialSummary | undefined {
+  return entry?.lastDenied === undefined ? undefined : { count: entry.deniedConnections ?? 0, last: entry.lastDenied };
 }
 
 export class Gateway {
@@ -76,7 +108,8 @@ export class Gateway {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.race([this.#options.cache.hasSynced(), new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
+    const synced = Promise.all([this.#options.cache.hasSynced(), this.#options.peers?.hasSynced()]);
+    await Promise.race([synced, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
     const retrying = (work: (key: string) => Promise<void>, queue: WorkQueue, what: string) => async (key: string) => {
       try {
         await work(key);
@@ -134,22 +167,82 @@ export class Gateway {
       served = undefined;
     }
     if (served === undefined) {
+      const state: { served?: Served } = {};
       const forwarder = new Forwarder({
         name: key,
         listenHost: config.listenHost,
         log: log.child({ portforward: key }),
         metrics,
         onChange: () => this.#report.add(key),
+        authorize: (address) => this.#authorize(address, namespace ?? "", state.served?.peers),
+        onConnectionEnded: (record) => this.#connectionEnded(key, state.served, record),
         openTunnel: (pod, signal) =>
           openTunnel({ kubeConfig, namespace: namespace ?? "", pod, protocol: pf.spec.protocol, keepaliveIntervalMs, signal }),
       });
-      served = { forwarder, settings, hasReadyTargets: false, reported: this.#reportedEntry(pf), reportedAt: 0 };
+      const previous = this.#reportedEntry(pf);
+      served = {
+        forwarder,
+        settings,
+        hasReadyTargets: false,
+        reported: previous,
+        reportedAt: 0,
+        peers: pf.spec.access?.from,
+        uid: pf.metadata.uid,
+        denials: undefined,
+      };
+      state.served = served;
       this.#served.set(key, served);
     }
+    served.peers = pf.spec.access?.from;
+    served.uid = pf.metadata.uid;
     const spec = forwarderSpecFor(pf, cache.observationFor(namespace ?? ""));
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
     await served.forwarder.update(spec);
     this.#report.add(key);
+  }
+
+  #authorize(address: string, namespace: string, peers: readonly Peer[] | undefined): ConnectionAccess {
+    const cache = this.#options.peers;
+    const client = cache?.lookup(address);
+    const decision = decideAccess({
+      source: address,
+      pod: client,
+      namespaceLabels: (ns) => cache?.namespaceLabels(ns),
+      namespace,
+      peers,
+    });
+    return { decision, client };
+  }
+
+  #connectionEnded(key: string, served: Served | undefined, record: ConnectionRecord): void {
+    const { log, config } = this.#options;
+    log.info(ACCESS_LOG_MESSAGE, accessLogFields(key, config.podName, record));
+    if (served === undefined || record.decision === undefined || record.decision.allowed) return;
+    const client = record.client === undefined ? undefined : `${record.client.namespace}/${record.client.name}`;
+    const reason = record.decision.reason === "source_unknown" ? Reason.SourceUnknown : Reason.PeerNotAllowed;
+    served.denials = {
+      count: (served.denials?.count ?? served.reported?.deniedConnections ?? 0) + 1,
+      last: {
+        time: new Date(this.#clock.now()).toISOString(),
+        source: record.clientAddress,
+        ...(client === undefined ? {} : { client }),
+        reason,
+      },
+    };
+    this.#report.add(key);
+    const { namespace, name } = parseKey(key);
+    const who = client === undefined ? record.clientAddress : `${record.clientAddress} (pod ${client})`;
+    this.#options.events
+      ?.record(
+        { apiVersion: API_VERSION, kind: KIND, name, namespace: namespace ?? "", ...(served.uid === undefined ? {} : { uid: served.uid }) },
+        {
+          type: "Warning",
+          reason: "ConnectionDenied",
+          action: "Deny",
+          note: `Gateway ${config.podName} refused a connection from ${who} to port ${record.port}: ${reason === Reason.SourceUnknown ? "the address is no pod the gateway knows and no ipBlock peer admits it" : "no peer of spec.access admits this pod"}. Further refusals within a minute are only counted (status.gateways[].deniedConnections, tunnelkeeper_gateway_connections_denied_total) and logged.`,
+        },
+      )
+      .catch((error: unknown) => log.warn("Failed to record Event", { reason: "ConnectionDenied", error }));
   }
 
   /** Our entry as the PortForward's status shows it (after a restart, the last one we wrote). */
@@ -167,6 +260,7 @@ export class Gateway {
       served.hasReadyTargets,
       served.reported,
       new Date(now),
+      served.denials ?? previousDenials(served.reported),
     );
     const significant = isSignificantChange(served.reported, entry);
     if (!significant) {

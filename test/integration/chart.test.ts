@@ -438,6 +438,7 @@ describe("the rendered command lines", () => {
       listenHost: "0.0.0.0",
       drainTimeoutMs: 30_000,
       shutdownDelayMs: 5_000,
+      peerCache: true,
     });
     assert.deepEqual(gateway.common.metricsBindAddress, { host: "0.0.0.0", port: 8081 });
   });

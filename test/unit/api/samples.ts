@@ -47,6 +47,35 @@ export const SAMPLES: Sample[] = [
       .withSpecField("keepalive", { interval: "1m30s" })
       .withSpecField("protocol", "Legacy")
       .withSpecField("cluster", { kubeconfigSecretRef: { name: "remote", key: "config" } })
+      .withSpecField("access", {
+        from: [
+          { podSelector: { matchLabels: { role: "client" } } },
+          { namespaceSelector: { matchLabels: { team: "a" } }, podSelector: {} },
+          { ipBlock: { cidr: "198.51.100.0/24", except: ["198.51.100.128/25"] } },
+        ],
+      })
+      .raw(),
+    valid: true,
+  },
+  {
+    name: "access: every namespace",
+    object: aPortForward()
+      .withSpecField("access", { from: [{ namespaceSelector: {} }] })
+      .raw(),
+    valid: true,
+  },
+  {
+    name: "access: IPv6 ipBlock",
+    object: aPortForward()
+      .withSpecField("access", { from: [{ ipBlock: { cidr: "2001:db8::/32", except: ["2001:db8:1::/48"] } }] })
+      .raw(),
+    valid: true,
+  },
+  {
+    name: "NodePort with an ipBlock peer",
+    object: aPortForward()
+      .withService({ type: "NodePort" })
+      .withSpecField("access", { from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] })
       .raw(),
     valid: true,
   },
@@ -153,4 +182,57 @@ export const SAMPLES: Sample[] = [
   },
   { name: "unknown protocol", object: aPortForward().withSpecField("protocol", "SPDY").raw(), valid: false },
   { name: "unknown load balancing", object: aPortForward().withSpecField("loadBalancing", "Random").raw(), valid: false },
+  {
+    name: "access: empty from list",
+    object: aPortForward().withSpecField("access", { from: [] }).raw(),
+    valid: false,
+    message: "spec.access.from must list at least one peer",
+  },
+  {
+    name: "access: empty peer",
+    object: aPortForward()
+      .withSpecField("access", { from: [{}] })
+      .raw(),
+    valid: false,
+    message: "a peer must set podSelector, namespaceSelector or ipBlock",
+  },
+  {
+    name: "access: ipBlock with a selector",
+    object: aPortForward()
+      .withSpecField("access", { from: [{ ipBlock: { cidr: "10.0.0.0/8" }, podSelector: {} }] })
+      .raw(),
+    valid: false,
+    message: "never ipBlock with a selector",
+  },
+  {
+    name: "access: cidr that is no CIDR",
+    object: aPortForward()
+      .withSpecField("access", { from: [{ ipBlock: { cidr: "10.0.0.300/8" } }] })
+      .raw(),
+    valid: false,
+    message: "ipBlock.cidr must be a CIDR",
+  },
+  {
+    name: "access: except outside cidr",
+    object: aPortForward()
+      .withSpecField("access", { from: [{ ipBlock: { cidr: "10.0.0.0/16", except: ["10.1.0.0/24"] } }] })
+      .raw(),
+    valid: false,
+    message: "must lie inside ipBlock.cidr",
+  },
+  {
+    name: "LoadBalancer without an ipBlock peer",
+    object: aPortForward().withService({ type: "LoadBalancer" }).raw(),
+    valid: false,
+    message: "NodePort or LoadBalancer is reachable from outside the cluster",
+  },
+  {
+    name: "NodePort with pod peers only",
+    object: aPortForward()
+      .withService({ type: "NodePort" })
+      .withSpecField("access", { from: [{ namespaceSelector: {} }] })
+      .raw(),
+    valid: false,
+    message: "NodePort or LoadBalancer is reachable from outside the cluster",
+  },
 ];

@@ -49,7 +49,7 @@ describe("buildDesiredService", () => {
   }[] = [
     {
       name: "takes spec.service labels and annotations, name and type",
-      spec: { name: "db-fwd", type: "NodePort", labels: { team: "a" }, annotations: { "example.com/x": "1" } },
+      spec: { name: "db-fwd", type: "ClusterIP", labels: { team: "a" }, annotations: { "example.com/x": "1" } },
       labels: { team: "a", "app.kubernetes.io/managed-by": "tunnelkeeper", "tunnelkeeper.io/portforward": "web" },
       annotations: { "example.com/x": "1" },
     },
@@ -86,11 +86,31 @@ describe("buildDesiredService", () => {
     assert.equal(service.metadata?.annotations, undefined);
   });
 
-  it("uses spec.service.type and name", () => {
-    const pf = aPortForward("web").withService({ name: "public", type: "LoadBalancer" }).build();
+  it("uses spec.service.type and name; a LoadBalancer admits only the ipBlock ranges of spec.access", () => {
+    const pf = aPortForward("web")
+      .withService({ name: "public", type: "LoadBalancer" })
+      .withSpecField("access", {
+        from: [
+          { ipBlock: { cidr: "198.51.100.0/24", except: ["198.51.100.7/32"] } },
+          { namespaceSelector: {} },
+          { ipBlock: { cidr: "2001:db8::/32" } },
+        ],
+      })
+      .build();
     const service = buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }]);
     assert.equal(service.metadata?.name, "public");
     assert.equal(service.spec?.type, "LoadBalancer");
+    assert.deepEqual(service.spec?.loadBalancerSourceRanges, ["198.51.100.0/24", "2001:db8::/32"]);
+  });
+
+  it("sets no loadBalancerSourceRanges on a NodePort or ClusterIP Service", () => {
+    for (const type of ["NodePort", "ClusterIP"]) {
+      const pf = aPortForward("web")
+        .withService({ type })
+        .withSpecField("access", { from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] })
+        .build();
+      assert.equal(buildDesiredService(pf, [{ port: 80, gatewayPort: 20001 }]).spec?.loadBalancerSourceRanges, undefined);
+    }
   });
 
   it("refuses to build a Service for a port without an allocation", () => {
