@@ -33,6 +33,11 @@ export const MANAGED_BY_VALUE = "tunnelkeeper";
 /** Set on every object created for a PortForward; its value is the PortForward's name. */
 export const LABEL_PORTFORWARD = `${GROUP}/portforward`;
 
+/** On NetworkPolicies in the gateway namespace: the namespace of the PortForward they belong to. */
+export const LABEL_PORTFORWARD_NAMESPACE = `${GROUP}/portforward-namespace`;
+/** On NetworkPolicies in the gateway namespace: `namespace/name` of their PortForward (labels cap values at 63). */
+export const ANNOTATION_PORTFORWARD_KEY = `${GROUP}/portforward-key`;
+
 /** Argo CD's default tracking label; never copied onto objects we create. */
 export const ARGOCD_INSTANCE_LABEL = "app.kubernetes.io/instance";
 /** Argo CD's annotation-based tracking key; never copied onto objects we create. */

@@ -9,8 +9,9 @@
  * all has its tunnel closed. A new connection arriving while no tunnel is open waits up to
  * `connectWaitMs` for one (a replaced pod's tunnel is usually seconds away), then is reset.
  *
- * Access: with `authorize`, each accepted connection is checked before anything else happens;
- * a denied one is reset at once (RST, no byte read or written) and never waits for a tunnel.
+ * Access: with `authorize`, each accepted connection is checked before anything else happens
+ * (the socket stays paused, nothing is read); a denied one is reset as soon as the decision is
+ * made (RST, no byte read or written) and never waits for a tunnel.
  * Every connection, denied or not, is reported once when it ends through `onConnectionEnded`
  * (the gateway's access log).
  *
@@ -103,7 +104,7 @@ export interface ForwarderOptions {
   /** Called when a listener accepts a connection (`forward` prints kubectl's "Handling connection for"). */
   readonly onConnection?: (binding: ForwarderBinding) => void;
   /** Decides whether a client may use this forward; absent, every client may (the laptop `forward`). */
-  readonly authorize?: (remoteAddress: string) => ConnectionAccess;
+  readonly authorize?: (remoteAddress: string) => ConnectionAccess | Promise<ConnectionAccess>;
   /** Called once for every client connection when it ends (the access log). */
   readonly onConnectionEnded?: (record: ConnectionRecord) => void;
   readonly connectWaitMs?: number;
@@ -258,7 +259,7 @@ export class Forwarder {
     socket.on("error", () => undefined); // reported through the session outcome
     const startedAt = performance.now();
     const clientAddress = normalizeAddress(socket.remoteAddress);
-    const access = this.#options.authorize?.(clientAddress);
+    const access = await this.#options.authorize?.(clientAddress);
     const report = (fields: Pick<ConnectionRecord, "result" | "targetPod" | "bytesUp" | "bytesDown" | "error">) =>
       this.#options.onConnectionEnded?.({
         clientAddress,

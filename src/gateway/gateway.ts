@@ -86,6 +86,10 @@ export function forwarderSpecFor(pf: PortForward, observation: Parameters<typeof
   };
 }
 
+/** How long a connection from an address the peer cache does not know waits for it (see #authorize). */
+export const UNKNOWN_SOURCE_GRACE_MS = 1_000;
+const UNKNOWN_SOURCE_POLL_MS = 50;
+
 /** Refusals an earlier run of this replica reported, so a restart keeps counting from there. */
 function previousDenials(entry: GatewayStatus | undefined): DenialSummary | undefined {
   return entry?.lastDenied === undefined ? undefined : { count: entry.deniedConnections ?? 0, last: entry.lastDenied };
@@ -201,17 +205,32 @@ export class Gateway {
     this.#report.add(key);
   }
 
-  #authorize(address: string, namespace: string, peers: readonly Peer[] | undefined): ConnectionAccess {
+  /**
+   * The access decision for one connection. A source the peer cache does not know yet is given
+   * UNKNOWN_SOURCE_GRACE_MS to appear before it is refused: a new pod can connect before the
+   * kubelet has reported its IP to the API server (seen on the real node: a client pod's first
+   * connection arrived before its IP did). Known pods that no peer admits are refused at once.
+   */
+  async #authorize(address: string, namespace: string, peers: readonly Peer[] | undefined): Promise<ConnectionAccess> {
     const cache = this.#options.peers;
-    const client = cache?.lookup(address);
-    const decision = decideAccess({
-      source: address,
-      pod: client,
-      namespaceLabels: (ns) => cache?.namespaceLabels(ns),
-      namespace,
-      peers,
-    });
-    return { decision, client };
+    const decide = (): ConnectionAccess => {
+      const client = cache?.lookup(address);
+      const decision = decideAccess({
+        source: address,
+        pod: client,
+        namespaceLabels: (ns) => cache?.namespaceLabels(ns),
+        namespace,
+        peers,
+      });
+      return { decision, client };
+    };
+    let access = decide();
+    const deadline = this.#clock.now() + UNKNOWN_SOURCE_GRACE_MS;
+    while (cache !== undefined && !access.decision.allowed && access.client === undefined && this.#clock.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, UNKNOWN_SOURCE_POLL_MS));
+      access = decide();
+    }
+    return access;
   }
 
   #connectionEnded(key: string, served: Served | undefined, record: ConnectionRecord): void {

@@ -7,6 +7,12 @@
 //                               SHA-256 of both printed (sent, received, equal)
 //   stream HOST PORT SECONDS MS a new connection every MS ms for SECONDS: 64 bytes out and back
 //                               within 5 s, one line per connection {at, ok, ms, error}
+//   refused HOST PORT COUNT     COUNT connections that are expected to be reset after the TCP
+//                               handshake (an access denial): each sends 64 bytes; one line per
+//                               attempt {reached, resetMs (connect() → error/close), received, error}.
+//                               reached: the handshake completed (a reset, ECONNRESET, not a
+//                               refusal by kube-proxy, ECONNREFUSED); unreached attempts are retried
+//   get URL                     an HTTP GET; prints {status, body}
 import { createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 
@@ -44,6 +50,41 @@ function roundTrip(host, port, payload, timeoutMs) {
     });
     socket.on("error", (err) => finish(err.code ?? err.message));
     socket.on("close", () => finish(count === payload.length ? undefined : `closed after ${count} of ${payload.length} bytes`));
+  });
+}
+
+function refusedOnce(host, port) {
+  return new Promise((resolve) => {
+    const startedAt = process.hrtime.bigint();
+    let connectedAt;
+    let received = 0;
+    let settled = false;
+    const socket = connect({ host, port });
+    const finish = (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      // A reset can beat the connect callback: then the handshake is inside resetMs.
+      const resetMs = Number(process.hrtime.bigint() - (connectedAt ?? startedAt)) / 1e6;
+      resolve({
+        reached: connectedAt !== undefined || error === "ECONNRESET",
+        connected: connectedAt !== undefined,
+        resetMs,
+        received,
+        error,
+      });
+    };
+    const timer = setTimeout(() => finish("not refused within 10 s"), 10_000);
+    socket.on("connect", () => {
+      connectedAt = process.hrtime.bigint();
+      socket.write(randomBytes(64));
+    });
+    socket.on("data", (chunk) => {
+      received += chunk.length;
+    });
+    socket.on("error", (err) => finish(err.code ?? err.message));
+    socket.on("close", () => finish(received > 0 ? "closed after bytes came back" : "closed"));
   });
 }
 
@@ -86,7 +127,26 @@ if (mode === "verify") {
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   await Promise.all(pending);
+} else if (mode === "refused") {
+  const count = Number(rest[0]);
+  // This pod's IP reaches the API server (and the gateway's peer cache) a moment after its
+  // container starts; the gateway gives an address it does not know yet up to 1 s before it
+  // refuses it as unknown. Start after that, to measure the refusal of a known pod.
+  await new Promise((r) => setTimeout(r, 2000));
+  for (let i = 0; i < count; i++) {
+    // Until kube-proxy has programmed the Service, connect fails outright (no handshake); a
+    // denial completes the handshake and is then reset, which is what this measures.
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const result = await refusedOnce(host, port);
+      console.log(JSON.stringify({ host, port, ...result }));
+      if (result.reached) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+} else if (mode === "get") {
+  const response = await fetch(host);
+  console.log(JSON.stringify({ status: response.status, body: await response.text() }));
 } else {
-  console.error(`usage: tcp-client.mjs verify HOST PORT BYTES | stream HOST PORT SECONDS INTERVAL_MS`);
+  console.error(`usage: tcp-client.mjs verify HOST PORT BYTES | stream HOST PORT SECONDS INTERVAL_MS | refused HOST PORT COUNT | get URL`);
   process.exit(2);
 }
