@@ -25,10 +25,12 @@ test("two gateway replicas serve and report; a stopped or crashed one drops out"
   const echo = await startEchoServer(t);
   await createBackedPod(cluster.admin, { namespace, name: "web-0", ports: [{ podPort: 8080, host: "127.0.0.1", port: echo.port }] });
   await portForwards.create("web", { target: { pod: "web-0" }, ports: [{ port: 80, targetPort: 8080 }] });
+  // Each replica writes its own entry; the controller lists them under targets[] on its next
+  // status write, so the two can be a reconcile apart: wait for both.
   const both = await portForwards.until(
     "web",
-    "Ready=True with both replicas connected",
-    (p) => isReady(p) && entries(p).filter((g) => g.connected).length === 2,
+    "Ready=True with both replicas connected and listed under the target",
+    (p) => isReady(p) && entries(p).filter((g) => g.connected).length === 2 && (p.status?.targets?.[0]?.gateways?.length ?? 0) === 2,
   );
   assert.deepEqual(pods(both), ["gw-a", "gw-b"]);
   assert.deepEqual(both.status?.targets?.[0]?.gateways?.slice().sort(), ["gw-a", "gw-b"], "the target lists both replicas");
