@@ -31,41 +31,19 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { ensureNodeBinaries, type ProgressSink } from "./build.ts";
 import type { ControlPlaneState } from "./control-plane.ts";
-import { ensureNodeImages, type NodeImages } from "./images.ts";
+import { ensureNodeImages } from "./images.ts";
 import { isAlive, stopPid } from "./managed-process.ts";
+import { clusterManifests, type NodeState, nodeConfigFiles, SIMULATED_NODE_TAINT } from "./node-config.ts";
 import { issueClientCert, writeCertKubeconfig } from "./pki.ts";
 import { freePort, httpOk } from "./probes.ts";
 import { cacheRoot } from "./versions.ts";
 
 const execFileAsync = promisify(execFile);
 
-/** The NoSchedule taint the KWOK node carries while a real node is up. */
-export const SIMULATED_NODE_TAINT = { key: "tunnelkeeper.io/simulated-node", value: "true", effect: "NoSchedule" } as const;
-export const CLUSTER_DOMAIN = "cluster.local";
-const DAEMON_STOP_GRACE_MS = 2_000;
+export type { NodeState } from "./node-config.ts";
 
-export interface NodeState {
-  readonly name: string;
-  readonly id: string;
-  readonly root: string;
-  /** The node's network namespace, bound to a file in `root` (not under /run/netns: `ip netns` would mount that on the host). */
-  readonly netns: string;
-  readonly hostVeth: string;
-  readonly nodeVeth: string;
-  readonly hostIp: string;
-  readonly nodeIp: string;
-  readonly podCidr: string;
-  /** The cgroup (in every v1 hierarchy) under which kubelet puts pods and this node's daemons run. */
-  readonly cgroup: string;
-  readonly images: NodeImages;
-  /** Whether this node made the host's empty /run/netns folder (the mount point of its private bind); teardown removes it then. */
-  createdRunNetns?: boolean;
-  /** The KWOK node, tainted NoSchedule while this node is up. */
-  readonly simulatedNode: string;
-  readonly kubectl: string;
-  readonly kubeconfig: string;
-  pids: Record<string, number>;
-}
+/** The NoSchedule taint the KWOK node carries while a real node is up. */
+const DAEMON_STOP_GRACE_MS = 2_000;
 
 export interface NodeOptions {
   readonly progress?: ProgressSink;
@@ -192,172 +170,6 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what} did not happen within ${timeoutMs / 1000}s${tail ? `; ${logName} log tail:\n${tail}` : ""}`);
 }
 
-function writeConfigs(state: NodeState, apiPort: number, caCert: string): void {
-  const r = state.root;
-  const containerd = `version = 2
-root = "${r}/containerd/root"
-state = "${r}/containerd/state"
-oom_score = 0
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "${r}/containerd/containerd.sock"
-[ttrpc]
-  address = "${r}/containerd/containerd.sock.ttrpc"
-[debug]
-  address = "${r}/containerd/debug.sock"
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${r}/containerd/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${state.images.pause}"
-  # root lacks CAP_SYS_RESOURCE here: never try to lower a container's oom_score_adj
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  enable_selinux = false
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        BinaryName = "/usr/sbin/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "${r}/cni/net.d"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "${r}/containerd/certs.d"
-`;
-  writeFileSync(join(r, "containerd", "config.toml"), containerd);
-  const cni = {
-    cniVersion: "1.0.0",
-    name: "tunnelkeeper-node",
-    plugins: [
-      {
-        type: "bridge",
-        bridge: "cni0",
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: {
-          type: "host-local",
-          ranges: [[{ subnet: state.podCidr }]],
-          routes: [{ dst: "0.0.0.0/0" }],
-          dataDir: join(r, "cni", "ipam"),
-        },
-      },
-      { type: "portmap", capabilities: { portMappings: true } },
-    ],
-  };
-  writeFileSync(join(r, "cni", "net.d", "10-tunnelkeeper.conflist"), JSON.stringify(cni, null, 2));
-  const kubelet = {
-    apiVersion: "kubelet.config.k8s.io/v1beta1",
-    kind: "KubeletConfiguration",
-    // This machine's cgroups are v1 (hybrid); 1.35+ refuses them unless told otherwise.
-    failCgroupV1: false,
-    cgroupDriver: "cgroupfs",
-    cgroupsPerQOS: true,
-    cgroupRoot: `/${state.cgroup}`,
-    containerRuntimeEndpoint: `unix://${r}/containerd/containerd.sock`,
-    imageServiceEndpoint: `unix://${r}/containerd/containerd.sock`,
-    address: state.nodeIp,
-    port: 10250,
-    readOnlyPort: 0,
-    healthzBindAddress: "127.0.0.1",
-    healthzPort: 10248,
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: caCert } },
-    authorization: { mode: "Webhook" },
-    podLogsDir: join(r, "kubelet-logs", "pods"),
-    resolvConf: join(r, "kubelet", "resolv.conf"),
-    clusterDomain: CLUSTER_DOMAIN,
-    clusterDNS: [state.nodeIp],
-    oomScoreAdj: 0,
-    protectKernelDefaults: false,
-    evictionHard: { "memory.available": "200Mi", "nodefs.available": "2%", "imagefs.available": "2%", "nodefs.inodesFree": "2%" },
-    imageGCHighThresholdPercent: 100,
-    imageGCLowThresholdPercent: 99,
-    maxPods: 60,
-    serializeImagePulls: false,
-    registerNode: true,
-    // Pods leave quickly in tests; the default 30 s of node-status lag would slow every wait.
-    nodeStatusUpdateFrequency: "5s",
-  };
-  writeFileSync(join(r, "kubelet", "config.json"), JSON.stringify(kubelet, null, 2));
-  writeFileSync(join(r, "kubelet", "resolv.conf"), `nameserver ${state.nodeIp}\n`);
-  const proxy = {
-    apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
-    kind: "KubeProxyConfiguration",
-    mode: "nftables",
-    clientConnection: { kubeconfig: join(r, "pki", "kube-proxy.kubeconfig") },
-    hostnameOverride: state.name,
-    bindAddress: "0.0.0.0",
-    clusterCIDR: state.podCidr,
-    detectLocalMode: "ClusterCIDR",
-    healthzBindAddress: "127.0.0.1:10256",
-    metricsBindAddress: "127.0.0.1:10249",
-    nodePortAddresses: [`${state.nodeIp}/32`],
-    // Zero means "leave the kernel's value alone": kube-proxy then writes no global conntrack sysctl.
-    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
-  };
-  writeFileSync(join(r, "kube-proxy.json"), JSON.stringify(proxy, null, 2));
-  const corefile = `.:53 {
-    errors
-    health ${state.nodeIp}:8080
-    ready ${state.nodeIp}:8181
-    kubernetes ${CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {
-        kubeconfig ${join(r, "pki", "coredns.kubeconfig")} coredns
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 5
-    }
-    cache 5
-    loadbalance
-}
-`;
-  writeFileSync(join(r, "Corefile"), corefile);
-  writeFileSync(join(r, "apiserver-port"), String(apiPort));
-}
-
-/** RBAC for CoreDNS's identity and the `kubernetes` Service's endpoints as the node sees them. */
-function clusterManifests(state: NodeState): string {
-  const objects = [
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: "tunnelkeeper-test:coredns" },
-      rules: [
-        { apiGroups: [""], resources: ["services", "pods", "namespaces"], verbs: ["list", "watch"] },
-        { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
-      ],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "tunnelkeeper-test:coredns" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "tunnelkeeper-test:coredns" },
-      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "system:coredns" }],
-    },
-    {
-      apiVersion: "discovery.k8s.io/v1",
-      kind: "EndpointSlice",
-      metadata: {
-        name: `kubernetes-${state.name}`,
-        namespace: "default",
-        labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "tunnelkeeper-test-node" },
-      },
-      addressType: "IPv4",
-      endpoints: [{ addresses: [state.nodeIp], conditions: { ready: true } }],
-      ports: [{ name: "https", port: 6443, protocol: "TCP" }],
-    },
-  ];
-  return objects.map((o) => JSON.stringify(o)).join("\n---\n");
-}
-
 /**
  * Starts a real node for the control plane (building binaries and images first when missing);
  * resolves once the node is Ready, kube-proxy has programmed its table and CoreDNS answers.
@@ -411,7 +223,7 @@ export async function startNode(plane: ControlPlaneState, options: NodeOptions =
   writeFileSync(join(root, "state.json"), JSON.stringify(state, null, 2));
   const save = () => writeFileSync(join(root, "state.json"), JSON.stringify(state, null, 2));
   try {
-    writeConfigs(state, plane.ports.apiserver, join(plane.workDir, "ca.crt"));
+    for (const [file, text] of Object.entries(nodeConfigFiles(state, join(plane.workDir, "ca.crt")))) writeFileSync(join(root, file), text);
     for (const hierarchy of cgroupHierarchies(true)) mkdirSync(join(hierarchy, state.cgroup, "daemons"), { recursive: true });
 
     // 1. network namespace + veth; no default route inside, so nothing leaves for the world.
