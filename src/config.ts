@@ -65,6 +65,11 @@ export interface ControllerConfig {
   /** Where gateway replicas keep their heartbeat Leases. */
   readonly gatewayNamespace: string;
   readonly gatewayPortRange: { readonly min: number; readonly max: number };
+  /**
+   * Labels of the gateway pods (`--gateway-pod-selector`): when set, the controller maintains a
+   * NetworkPolicy per PortForward selecting them; unset, none.
+   */
+  readonly gatewayPodLabels?: Readonly<Record<string, string>>;
 }
 
 export interface GatewayConfig {
@@ -118,6 +123,18 @@ function parsePortRange(text: string): { min: number; max: number } {
     throw new ConfigError(`--gateway-port-range must be MIN-MAX within 1-65535, got "${text}"`);
   }
   return { min, max };
+}
+
+function gatewayPodLabels(text: string | undefined): { gatewayPodLabels?: Record<string, string> } {
+  if (text === undefined || text.trim() === "") return {};
+  const labels: Record<string, string> = {};
+  for (const part of text.split(",")) {
+    const match = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(part.trim());
+    if (!match)
+      throw new ConfigError(`--gateway-pod-selector must be KEY=VALUE[,KEY=VALUE...] (matchLabels of the gateway pods), got "${text}"`);
+    labels[match[1]!] = match[2]!;
+  }
+  return { gatewayPodLabels: labels };
 }
 
 function defaultKubeconfig(env: NodeJS.ProcessEnv): string | undefined {
@@ -176,6 +193,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     leaderElectionNamespace: flagValue(parsed, "leader-election-namespace") ?? (env.POD_NAMESPACE || "tunnelkeeper-system"),
     gatewayNamespace: podNamespace,
     gatewayPortRange: parsePortRange(flagValue(parsed, "gateway-port-range") ?? "20000-29999"),
+    ...gatewayPodLabels(flagValue(parsed, "gateway-pod-selector")),
   };
   const gateway: GatewayConfig = {
     podName: instance,

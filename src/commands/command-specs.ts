@@ -136,6 +136,13 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
       },
       GATEWAY_NAMESPACE,
       GATEWAY_PORT_RANGE,
+      {
+        name: "gateway-pod-selector",
+        type: "string",
+        default: "",
+        usage:
+          "KEY=VALUE,... labels of the gateway pods. When set, the controller maintains a NetworkPolicy per PortForward in the gateway namespace that admits exactly the peers of spec.access to its gateway ports (the chart sets it).",
+      },
       HELP,
     ],
   },

@@ -45,6 +45,9 @@ export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
     metrics: registerControllerMetrics(deps.registry),
     conditionMetrics: registerConditionMetrics(deps.registry),
     log: log.child({ controller: "portforward" }),
+    ...(config.gatewayPodLabels === undefined
+      ? {}
+      : { networkPolicies: { namespace: config.gatewayNamespace, gatewayPodLabels: config.gatewayPodLabels } }),
   });
   deps.health.addReadinessCheck("controller-caches-synced", () => cache.synced);
 

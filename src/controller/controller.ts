@@ -5,19 +5,27 @@
  * watch/portforward-keys.ts (owned Services and EndpointSlices map to their owner, which is how
  * drift is repaired), and a change in the set of live gateways enqueues every PortForward
  * (their EndpointSlices list the gateways).
+ * With NetworkPolicies configured, an informer on the managed NetworkPolicies of the gateway
+ * namespace maps each one back to its PortForward (annotation tunnelkeeper.io/portforward-key):
+ * an edited or deleted policy is repaired, one whose PortForward is gone is deleted.
  * Workers start once every informer has listed once, so no reconcile plans from a partial view.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import { ANNOTATION_PORTFORWARD_KEY, LABEL_MANAGED_BY, MANAGED_BY_VALUE } from "../api/identity.ts";
+import { isGone } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import { kubeListWatch } from "../kube/list-watch.ts";
 import type { Logger } from "../observability/log.ts";
 import type { ControllerMetrics } from "../observability/metrics.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
+import { Informer } from "../runtime/informer.ts";
 import { objectKey } from "../runtime/store.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
 import type { PortRange } from "./allocate-ports.ts";
 import type { ConditionMetrics } from "./condition-metrics.ts";
+import type { NetworkPolicyObject, NetworkPolicySettings } from "./desired-network-policy.ts";
 import { GatewayRegistry } from "./gateway-registry.ts";
 import { Reconciler } from "./reconciler.ts";
 
@@ -34,6 +42,8 @@ export interface ControllerOptions {
   readonly log: Logger;
   readonly concurrency?: number;
   readonly clock?: Clock;
+  /** Maintain a NetworkPolicy per PortForward on the gateway pods (`--gateway-pod-selector`). */
+  readonly networkPolicies?: NetworkPolicySettings;
 }
 
 export class PortForwardController {
@@ -41,6 +51,7 @@ export class PortForwardController {
   readonly gateways: GatewayRegistry;
   readonly #options: ControllerOptions;
   readonly #reconciler: Reconciler;
+  readonly #policies: Informer<NetworkPolicyObject> | undefined;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -53,6 +64,25 @@ export class PortForwardController {
       clock,
       onChange: () => this.#enqueueAll(),
     });
+    const settings = options.networkPolicies;
+    this.#policies =
+      settings === undefined
+        ? undefined
+        : new Informer<NetworkPolicyObject>({
+            name: `networkpolicies/${settings.namespace}`,
+            ...kubeListWatch<NetworkPolicyObject>(options.kubeConfig, {
+              apiVersion: "networking.k8s.io/v1",
+              plural: "networkpolicies",
+              kind: "NetworkPolicy",
+              namespace: settings.namespace,
+              labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`,
+            }),
+            errors: { isGone },
+          });
+    this.#policies?.addHandler(({ old, new: current }) => {
+      const key = (current ?? old)?.metadata.annotations?.[ANNOTATION_PORTFORWARD_KEY];
+      if (key !== undefined) this.queue.add(key);
+    });
     this.#reconciler = new Reconciler({
       kubeConfig: options.kubeConfig,
       cache: options.cache,
@@ -62,6 +92,7 @@ export class PortForwardController {
       log: options.log,
       clock,
       ...(options.conditionMetrics === undefined ? {} : { conditionMetrics: options.conditionMetrics }),
+      ...(settings === undefined || this.#policies === undefined ? {} : { networkPolicies: { settings, store: this.#policies.store } }),
     });
     enqueueConcernedPortForwards(options.cache, (key) => this.queue.add(key));
   }
@@ -73,8 +104,8 @@ export class PortForwardController {
   /** Runs until `signal` aborts: waits for the caches, then reconciles with bounded concurrency. */
   async run(signal: AbortSignal): Promise<void> {
     const { cache, log, metrics } = this.#options;
-    const registry = this.gateways.start(signal);
-    await Promise.race([Promise.all([cache.hasSynced(), this.gateways.hasSynced()]), aborted(signal)]);
+    const registry = Promise.all([this.gateways.start(signal), this.#policies?.start(signal)]);
+    await Promise.race([Promise.all([cache.hasSynced(), this.gateways.hasSynced(), this.#policies?.hasSynced()]), aborted(signal)]);
     if (signal.aborted) {
       this.queue.shutdown();
       await registry;

@@ -11,6 +11,9 @@
  * - Gateway ports claimed by in-flight reconciles are remembered in-process, so concurrent
  *   reconciles of different PortForwards never hand out the same port before their Services
  *   reach the cache (allocate-ports.ts explains why the Services are the record otherwise).
+ * - NetworkPolicies (when configured): one per PortForward in the gateway namespace
+ *   (desired-network-policy.ts), applied and repaired like the Service; deleted here when the
+ *   PortForward is gone, since owner references cannot cross namespaces.
  * - Status entries of gateways that are gone are removed by a JSON patch after a grace period
  *   (server-side apply cannot remove another field manager's entries).
  */
@@ -19,15 +22,23 @@ import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../api/iden
 import { type PortForward, parsePortForward } from "../api/portforward.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import { type ApplyTarget, applyObject, applyStatus } from "../kube/apply.ts";
+import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { kubeRequest, resourcePath } from "../kube/request.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Clock } from "../runtime/clock.ts";
+import type { StoreReader } from "../runtime/store.ts";
 import { parseKey } from "../runtime/store.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { type GatewayPortRecord, gatewayPortRecords, type PortRange } from "./allocate-ports.ts";
 import type { ConditionMetrics } from "./condition-metrics.ts";
 import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
+import {
+  buildDesiredNetworkPolicy,
+  type NetworkPolicyObject,
+  type NetworkPolicySettings,
+  networkPolicyNameOf,
+} from "./desired-network-policy.ts";
 import { isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 
 /** How long an entry of a gateway that is not live stays before it is removed (see header). */
@@ -42,6 +53,8 @@ export interface ReconcilerDeps {
   readonly log: Logger;
   readonly clock: Clock;
   readonly conditionMetrics?: ConditionMetrics;
+  /** NetworkPolicies on the gateway pods; absent: none are managed. */
+  readonly networkPolicies?: { readonly settings: NetworkPolicySettings; readonly store: StoreReader<NetworkPolicyObject> };
 }
 
 export interface ReconcileResult {
@@ -76,6 +89,7 @@ export class Reconciler {
   readonly #claims = new Map<string, GatewayPortRecord[]>();
   readonly #appliedServices = new Map<string, Applied>();
   readonly #appliedSlices = new Map<string, Applied>();
+  readonly #appliedPolicies = new Map<string, Applied>();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -85,8 +99,10 @@ export class Reconciler {
     const { cache, clock } = this.#deps;
     const raw = cache.portForwards.get(key);
     if (raw === undefined || raw.metadata?.deletionTimestamp !== undefined) {
-      // Garbage collection removes the Service and EndpointSlice (owner references).
+      // Garbage collection removes the Service and EndpointSlice (owner references); the
+      // NetworkPolicy lives in another namespace and is deleted here.
       this.#forget(key);
+      await this.#deleteNetworkPolicy(key, signal);
       return { requeueAfterMs: 0 };
     }
     const parsed = parsePortForward(raw);
@@ -122,6 +138,15 @@ export class Reconciler {
     }
 
     const cachedService = cache.services.get(serviceKey(planned.service));
+    const policies = this.#deps.networkPolicies;
+    const desiredPolicy =
+      policies === undefined
+        ? undefined
+        : buildDesiredNetworkPolicy(
+            pf,
+            (planned.status.ports ?? []).map((p) => p.gatewayPort),
+            policies.settings,
+          );
     const [storedService] = await Promise.all([
       this.#applyIfChanged(this.#appliedServices, key, planned.service, "services", cachedService, signal),
       this.#applyIfChanged(
@@ -130,6 +155,14 @@ export class Reconciler {
         planned.endpointSlice,
         "endpointslices",
         cache.endpointSlices.get(serviceKey(planned.endpointSlice)),
+        signal,
+      ),
+      this.#applyIfChanged(
+        this.#appliedPolicies,
+        key,
+        desiredPolicy,
+        "networkpolicies",
+        desiredPolicy === undefined ? undefined : policies?.store.get(serviceKey(desiredPolicy)),
         signal,
       ),
     ]);
@@ -165,6 +198,30 @@ export class Reconciler {
     this.#claims.delete(key);
     this.#appliedServices.delete(key);
     this.#appliedSlices.delete(key);
+    this.#appliedPolicies.delete(key);
+  }
+
+  async #deleteNetworkPolicy(key: string, signal: AbortSignal | undefined): Promise<void> {
+    const policies = this.#deps.networkPolicies;
+    if (policies === undefined) return;
+    const { namespace, name } = parseKey(key);
+    const policyName = networkPolicyNameOf(namespace ?? "", name);
+    if (policies.store.get(`${policies.settings.namespace}/${policyName}`) === undefined) return;
+    try {
+      await kubeRequest(this.#deps.kubeConfig, {
+        method: "DELETE",
+        path: resourcePath({
+          apiVersion: "networking.k8s.io/v1",
+          plural: "networkpolicies",
+          namespace: policies.settings.namespace,
+          name: policyName,
+        }),
+        signal,
+      });
+      this.#deps.log.info("Deleted NetworkPolicy of a PortForward that is gone", { portforward: key, networkPolicy: policyName });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   #portRecords(key: string): GatewayPortRecord[] {
@@ -177,7 +234,7 @@ export class Reconciler {
   }
 
   /** Applies `desired` unless it is what was last applied and still stored; returns the stored object when applied. */
-  async #applyIfChanged<T extends V1Service | V1EndpointSlice>(
+  async #applyIfChanged<T extends V1Service | V1EndpointSlice | NetworkPolicyObject>(
     applied: Map<string, Applied>,
     key: string,
     desired: T | undefined,

@@ -210,4 +210,69 @@ describe("spec.access: who may use a PortForward, on a real node", { concurrency
       assert.equal(line.targetPod, undefined);
     }
   });
+
+  it("keeps a NetworkPolicy per PortForward on the gateway pods: the API server holds it, it matches spec.access, drift is repaired, it goes with its PortForward", async () => {
+    const policy = (name: string) =>
+      kubectlResult(["get", "networkpolicy", "-n", SYSTEM, `pf.${own}.${name}`, "-o", "json"]).then((r) =>
+        r.code === 0 ? (JSON.parse(r.stdout) as NetworkPolicyJson) : undefined,
+      );
+    const gatewayPort = async (name: string) =>
+      Number(await kubectl(["get", "pf", "-n", own, name, "-o", "jsonpath={.status.ports[0].gatewayPort}"]));
+    const gatewaySelector = JSON.parse(
+      await kubectl(["get", "deployment", "-n", SYSTEM, `${RELEASE}-gateway`, "-o", "jsonpath={.spec.selector.matchLabels}"]),
+    ) as Record<string, string>;
+    const ownNamespace = { matchLabels: { "kubernetes.io/metadata.name": own } };
+
+    const defaults = await eventually("the default-peers NetworkPolicy", () => policy("default-peers"));
+    assert.deepEqual(defaults.spec.podSelector.matchLabels, gatewaySelector, "selects exactly the gateway pods");
+    assert.deepEqual(defaults.spec.policyTypes, ["Ingress"]);
+    assert.deepEqual(defaults.spec.ingress, [
+      { ports: [{ protocol: "TCP", port: await gatewayPort("default-peers") }], from: [{ namespaceSelector: ownNamespace }] },
+    ]);
+    assert.equal(defaults.metadata.annotations?.["tunnelkeeper.io/portforward-key"], `${own}/default-peers`);
+    const thirdPolicy = await eventually("the third-allowed NetworkPolicy", () => policy("third-allowed"));
+    assert.deepEqual(thirdPolicy.spec.ingress, [
+      {
+        ports: [{ protocol: "TCP", port: await gatewayPort("third-allowed") }],
+        from: [
+          { namespaceSelector: ownNamespace, podSelector: {} },
+          { namespaceSelector: { matchLabels: { "access-test/allowed": "yes" } } },
+        ],
+      },
+    ]);
+
+    // Drift: someone opens the policy to everyone; the controller puts it back.
+    await kubectl([
+      "patch",
+      "networkpolicy",
+      "-n",
+      SYSTEM,
+      `pf.${own}.default-peers`,
+      "--type=json",
+      "-p",
+      JSON.stringify([{ op: "replace", path: "/spec/ingress/0/from", value: [{ namespaceSelector: {} }] }]),
+    ]);
+    await eventually("the edited policy repaired", async () => {
+      const current = await policy("default-peers");
+      return JSON.stringify(current?.spec.ingress[0]?.from) === JSON.stringify([{ namespaceSelector: ownNamespace }]) ? true : undefined;
+    });
+    // Deleted by hand: recreated.
+    await kubectl(["delete", "networkpolicy", "-n", SYSTEM, `pf.${own}.default-peers`]);
+    await eventually("the deleted policy recreated", async () => ((await policy("default-peers")) === undefined ? undefined : true));
+    // The PortForward goes: so does its policy.
+    await kubectl(["delete", "pf", "-n", own, "third-allowed", "--wait=true"]);
+    await eventually("the policy of a deleted PortForward removed", async () =>
+      (await policy("third-allowed")) === undefined ? true : undefined,
+    );
+    assert.ok(await policy("default-peers"), "other PortForwards keep theirs");
+  });
 });
+
+interface NetworkPolicyJson {
+  metadata: { annotations?: Record<string, string> };
+  spec: {
+    podSelector: { matchLabels: Record<string, string> };
+    policyTypes: string[];
+    ingress: { ports: { protocol: string; port: number }[]; from: object[] }[];
+  };
+}
