@@ -9,6 +9,12 @@
  * 2. Failover: --replacements (default 20) times, the only target pod is deleted and a
  *    replacement with the same labels is created; measures from the replacement being Ready
  *    (as the API server reports it) to the first successful round trip through the gateway.
+ * 3. Access: the PortForward admits the bench's clients by `ipBlock 127.0.0.1/32` (they are no
+ *    pods); --peer-pods (default 1,000) KWOK pods in another namespace fill the gateway's peer
+ *    cache, and --peer-cache off runs the gateway with --peer-cache=false, so two runs give the
+ *    cache's RSS cost at --connections. Then --denials (default 20) sequential connections to a
+ *    PortForward that does not admit 127.0.0.1: connect → reset, as the client sees it (an
+ *    unattributable source, so with the peer cache each waits its 1 s grace first).
  * A script, never a test: it prints figures and writes JSON.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -57,6 +63,20 @@ function echoOn(socket: Socket, payload: Buffer): Promise<void> {
   });
 }
 
+/** Connects and resolves the ms from connect() to the reset (the access denial). */
+function timeToReset(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.on("data", () => reject(new Error("a denied connection got bytes")));
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "ECONNRESET") resolve(performance.now() - started);
+      else reject(error);
+    });
+    socket.once("close", () => resolve(performance.now() - started));
+  });
+}
+
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port });
@@ -85,8 +105,17 @@ async function waitForReady(custom: CustomObjectsApi, name: string): Promise<num
 export async function run(argv: string[]): Promise<unknown> {
   const { values } = parseArgs({
     args: argv,
-    options: { connections: { type: "string", default: "10000" }, replacements: { type: "string", default: "20" } },
+    options: {
+      connections: { type: "string", default: "10000" },
+      replacements: { type: "string", default: "20" },
+      "peer-cache": { type: "string", default: "on" },
+      "peer-pods": { type: "string", default: "1000" },
+      denials: { type: "string", default: "20" },
+    },
   });
+  const peerCache = values["peer-cache"] !== "off";
+  const peerPods = Number(values["peer-pods"]);
+  const denials = Number(values.denials);
   const connections = Number(values.connections);
   const replacements = Number(values.replacements);
   const plane = await startControlPlane();
@@ -104,7 +133,26 @@ export async function run(argv: string[]): Promise<unknown> {
       kubeconfig: plane.state.kubeconfig,
       args: ["--log-level", "warn"],
     });
-    const gateway = await startOperatorProcess({ command: "gateway", kubeconfig: plane.state.kubeconfig, args: ["--log-level", "warn"] });
+    // Pods elsewhere in the cluster, as the peer cache holds them in a real cluster.
+    await ensureNamespace(admin, `${NAMESPACE}-peers`);
+    for (let i = 0; i < peerPods; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, peerPods - i) }, (_, j) =>
+          core.createNamespacedPod({
+            namespace: `${NAMESPACE}-peers`,
+            body: {
+              metadata: { name: `peer-${i + j}`, labels: { app: "peer", "app.kubernetes.io/name": "peer", team: `t${(i + j) % 10}` } },
+              spec: { nodeName: "kwok-node-0", containers: [{ name: "c", image: "peer:bench" }] },
+            },
+          }),
+        ),
+      );
+    }
+    const gateway = await startOperatorProcess({
+      command: "gateway",
+      kubeconfig: plane.state.kubeconfig,
+      args: ["--log-level", "warn", `--peer-cache=${peerCache}`],
+    });
     const gatewayPid = gateway.child.pid ?? 0;
 
     // 1. Concurrency.
@@ -125,7 +173,11 @@ export async function run(argv: string[]): Promise<unknown> {
         apiVersion: "tunnelkeeper.io/v1alpha1",
         kind: "PortForward",
         metadata: { name: "wide" },
-        spec: { target: { selector: { matchLabels: { app: "wide" } } }, ports: [{ port: 80, targetPort: 8080 }] },
+        spec: {
+          target: { selector: { matchLabels: { app: "wide" } } },
+          ports: [{ port: 80, targetPort: 8080 }],
+          access: { from: [{ ipBlock: { cidr: "127.0.0.1/32" } }] },
+        },
       },
     });
     const widePort = await waitForReady(custom, "wide");
@@ -148,6 +200,25 @@ export async function run(argv: string[]): Promise<unknown> {
     await Promise.all(sockets.map((socket) => echoOn(socket, randomBytes(PAYLOAD))));
     const secondSeconds = (performance.now() - secondStarted) / 1000;
     const active = /tunnelkeeper_gateway_connections_active\{[^}]*\} (\d+)/.exec(await gateway.metrics())?.[1];
+    const rssWithConnections = await peakRssMiB(gatewayPid);
+
+    // 3. Denials: a PortForward with the default access (its namespace's pods only).
+    await custom.createNamespacedCustomObject({
+      group: "tunnelkeeper.io",
+      version: "v1alpha1",
+      namespace: NAMESPACE,
+      plural: "portforwards",
+      body: {
+        apiVersion: "tunnelkeeper.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: "closed" },
+        spec: { target: { selector: { matchLabels: { app: "wide" } } }, ports: [{ port: 81, targetPort: 8080 }] },
+      },
+    });
+    const closedPort = await waitForReady(custom, "closed");
+    const denialMs: number[] = [];
+    for (let i = 0; i < denials; i++) denialMs.push(await timeToReset(closedPort));
+    denialMs.sort((a, b) => a - b);
     const gatewayPeakRss = await peakRssMiB(gatewayPid);
     for (const socket of sockets) socket.destroy();
     sockets.length = 0;
@@ -209,6 +280,9 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
       gatewayPeakRssMiB: gatewayPeakRss,
       gatewayRssBeforeMiB: rssBefore,
+      peerCache,
+      peerPods,
+      denial: { samples: denialMs.length, p50Ms: percentile(denialMs, 0.5), maxMs: denialMs.at(-1) },
       failover: {
         replacements,
         p50Seconds: percentile(failovers, 0.5),
@@ -226,9 +300,14 @@ export async function run(argv: string[]): Promise<unknown> {
         `| concurrent connections held, every byte verified (2 × 1 KiB each) | ${connections} | 10,000 |`,
         `| time to open and verify them (batches of ${BATCH}) | ${openSeconds.toFixed(1)} s | – |`,
         `| second 1 KiB round on all of them at once | ${secondSeconds.toFixed(1)} s | – |`,
-        `| gateway peak RSS (VmHWM) | ${gatewayPeakRss.toFixed(0)} MiB | < 512 MiB |`,
-        `| failover, replacement Ready → first connection, p50 (${replacements} replacements) | ${report.failover.p50Seconds.toFixed(3)} s | – |`,
-        `| failover p99 | ${report.failover.p99Seconds.toFixed(3)} s | < 2 s |`,
+        `| gateway peak RSS (VmHWM), peer cache ${peerCache ? "on" : "off"}, ${peerPods} other pods | ${gatewayPeakRss.toFixed(0)} MiB (${rssWithConnections.toFixed(0)} MiB with all ${connections} open; ${rssBefore.toFixed(0)} MiB before) | < 512 MiB |`,
+        `| denied connection, connect → reset, p50 / max (${denialMs.length}, unattributable source) | ${(percentile(denialMs, 0.5) ?? 0).toFixed(1)} / ${(denialMs.at(-1) ?? 0).toFixed(1)} ms | – |`,
+        ...(replacements === 0
+          ? []
+          : [
+              `| failover, replacement Ready → first connection, p50 (${replacements} replacements) | ${report.failover.p50Seconds.toFixed(3)} s | – |`,
+              `| failover p99 | ${report.failover.p99Seconds.toFixed(3)} s | < 2 s |`,
+            ]),
         "",
       ].join("\n"),
     );

@@ -7,13 +7,14 @@
 //                               SHA-256 of both printed (sent, received, equal)
 //   stream HOST PORT SECONDS MS a new connection every MS ms for SECONDS: 64 bytes out and back
 //                               within 5 s, one line per connection {at, ok, ms, error}
-//   refused HOST PORT COUNT     COUNT connections that are expected to be reset after the TCP
+//   refused HOST PORT COUNT [WAIT_MS]  COUNT connections that are expected to be reset after the TCP
 //                               handshake (an access denial): each sends 64 bytes; one line per
 //                               attempt {reached, resetMs (connect() → error/close), received, error}.
 //                               reached: the handshake completed (a reset, ECONNRESET, not a
 //                               refusal by kube-proxy, ECONNREFUSED); unreached attempts are retried
 //   get URL                     an HTTP GET; prints {status, body}
 import { createHash, randomBytes } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { connect } from "node:net";
 
 function roundTrip(host, port, payload, timeoutMs) {
@@ -129,15 +130,18 @@ if (mode === "verify") {
   await Promise.all(pending);
 } else if (mode === "refused") {
   const count = Number(rest[0]);
-  // This pod's IP reaches the API server (and the gateway's peer cache) a moment after its
-  // container starts; the gateway gives an address it does not know yet up to 1 s before it
-  // refuses it as unknown. Start after that, to measure the refusal of a known pod.
-  await new Promise((r) => setTimeout(r, 2000));
+  // This pod's IP reaches the API server (and the gateway's peer cache) when the kubelet next
+  // reports the pod's status, which on the loaded 2-core node took up to ~3 s after the
+  // container started; the gateway gives an address it does not know yet up to 1 s before it
+  // refuses it. Start after WAIT_MS (default 2 s), to measure the refusal of a known pod.
+  await new Promise((r) => setTimeout(r, Number(rest[1] ?? 2000)));
+  // Resolve once, so a DNS lookup is never inside resetMs.
+  const { address } = await lookup(host, { family: 4 });
   for (let i = 0; i < count; i++) {
     // Until kube-proxy has programmed the Service, connect fails outright (no handshake); a
     // denial completes the handshake and is then reset, which is what this measures.
     for (let attempt = 0; attempt < 30; attempt++) {
-      const result = await refusedOnce(host, port);
+      const result = await refusedOnce(address, port);
       console.log(JSON.stringify({ host, port, ...result }));
       if (result.reached) break;
       await new Promise((r) => setTimeout(r, 1000));
