@@ -197,6 +197,7 @@ const CONTROLLER_CLUSTER_RULES = [
 ];
 const CONTROLLER_ROLE_RULES = [
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update"] },
+  { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
 ];
 const GATEWAY_CLUSTER_RULES = [
   { apiGroups: ["tunnelkeeper.io"], resources: ["portforwards"], verbs: ["get", "list", "watch"] },
@@ -205,6 +206,8 @@ const GATEWAY_CLUSTER_RULES = [
   { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "replicasets", "daemonsets"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: [""], resources: ["pods/portforward"], verbs: ["get", "create"] },
 ];
 // patch: the gateway renews its heartbeat Lease by server-side apply (src/gateway/heartbeat.ts).
@@ -243,6 +246,8 @@ describe("helm template with default values", () => {
       "CustomResourceDefinition/portforwards.tunnelkeeper.io",
       "Deployment/tk-tunnelkeeper-controller",
       "Deployment/tk-tunnelkeeper-gateway",
+      "NetworkPolicy/tk-tunnelkeeper-controller",
+      "NetworkPolicy/tk-tunnelkeeper-gateway",
       "PodDisruptionBudget/tk-tunnelkeeper-controller",
       "PodDisruptionBudget/tk-tunnelkeeper-gateway",
       "Role/tk-tunnelkeeper-controller",
@@ -318,6 +323,7 @@ describe("helm template with default values", () => {
       "--leader-election-namespace=tunnelkeeper-system",
       "--gateway-namespace=tunnelkeeper-system",
       "--gateway-port-range=20000-29999",
+      "--gateway-pod-selector=app.kubernetes.io/component=gateway,app.kubernetes.io/instance=tk,app.kubernetes.io/name=tunnelkeeper",
     ]);
     assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "metrics" });
     assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "metrics" });
@@ -424,6 +430,11 @@ describe("the rendered command lines", () => {
       leaderElectionNamespace: "tunnelkeeper-system",
       gatewayNamespace: "tunnelkeeper-system",
       gatewayPortRange: { min: 20000, max: 29999 },
+      gatewayPodLabels: {
+        "app.kubernetes.io/component": "gateway",
+        "app.kubernetes.io/instance": "tk",
+        "app.kubernetes.io/name": "tunnelkeeper",
+      },
     });
     assert.deepEqual(controller.common.metricsBindAddress, { host: "0.0.0.0", port: 8080 });
     assert.deepEqual(controller.common.namespaces, []);
