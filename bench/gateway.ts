@@ -13,13 +13,15 @@
  *    pods); --peer-pods (default 1,000) KWOK pods in another namespace fill the gateway's peer
  *    cache, and --peer-cache off runs the gateway with --peer-cache=false, so two runs give the
  *    cache's RSS cost at --connections. Then --denials (default 20) sequential connections to a
- *    PortForward that does not admit 127.0.0.1: connect → reset, as the client sees it (an
+ *    PortForward with the default access, from this machine's non-loopback address (loopback is
+ *    always admitted): connect → reset, as the client sees it (an
  *    unattributable source, so with the peer cache each waits its 1 s grace first).
  * A script, never a test: it prints figures and writes JSON.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -65,9 +67,15 @@ function echoOn(socket: Socket, payload: Buffer): Promise<void> {
 
 /** Connects and resolves the ms from connect() to the reset (the access denial). */
 function timeToReset(port: number): Promise<number> {
+  // Loopback is always admitted (the gateway's own network namespace): connect from an address
+  // of this machine that is not loopback, which no peer of the PortForward admits.
+  const host = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
+  if (host === undefined) throw new Error("no non-loopback IPv4 address to measure a denial from");
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = connect({ host, port });
     socket.on("data", () => reject(new Error("a denied connection got bytes")));
     socket.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "ECONNRESET") resolve(performance.now() - started);

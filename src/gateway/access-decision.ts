@@ -10,6 +10,10 @@
  * - An ipBlock peer matches the address itself, attributed or not (SNAT, node addresses,
  *   clients outside the cluster are only ever admitted this way).
  * - No peers (`spec.access` absent): pods of the PortForward's own namespace.
+ * - Loopback sources (127.0.0.0/8, ::1) are always allowed: they can only come from inside the
+ *   gateway's own network namespace — the gateway pod itself in a cluster, or the machine that
+ *   runs `tunnelkeeper run` (whose listeners bind 127.0.0.1), whose user already holds the
+ *   kubeconfig. Reported as peer -2.
  * - Denials carry a reason from a closed set (they label a metric): `source_unknown` when the
  *   address is no pod the gateway knows and no ipBlock matches, `peer_not_allowed` when it is a
  *   known pod that no peer admits.
@@ -41,16 +45,17 @@ export const DENIAL_REASONS = ["source_unknown", "peer_not_allowed"] as const;
 export type DenialReason = (typeof DENIAL_REASONS)[number];
 
 export type AccessDecision =
-  | { readonly allowed: true /** Index in spec.access.from; -1 for the default peer. */; readonly peer: number }
+  | { readonly allowed: true /** Index in spec.access.from; -1 for the default peer, -2 for loopback. */; readonly peer: number }
   | { readonly allowed: false; readonly reason: DenialReason };
 
 export function decideAccess(request: AccessRequest): AccessDecision {
   const { pod, peers, namespace } = request;
+  const address = parseIp(request.source);
+  if (address !== undefined && isLoopback(address)) return { allowed: true, peer: -2 };
   if (peers === undefined) {
     if (pod?.namespace === namespace) return { allowed: true, peer: -1 };
     return { allowed: false, reason: pod === undefined ? "source_unknown" : "peer_not_allowed" };
   }
-  const address = parseIp(request.source);
   for (const [index, peer] of peers.entries()) {
     if (peer.ipBlock !== undefined) {
       if (address !== undefined && isInIpBlock(address, peer.ipBlock)) return { allowed: true, peer: index };
@@ -59,6 +64,10 @@ export function decideAccess(request: AccessRequest): AccessDecision {
     if (pod !== undefined && matchesPodPeer(peer, pod, request)) return { allowed: true, peer: index };
   }
   return { allowed: false, reason: pod === undefined ? "source_unknown" : "peer_not_allowed" };
+}
+
+function isLoopback(address: { family: 4 | 6; bits: bigint }): boolean {
+  return address.family === 4 ? address.bits >> 24n === 127n : address.bits === 1n;
 }
 
 function matchesPodPeer(peer: Peer, pod: PeerPod, request: AccessRequest): boolean {

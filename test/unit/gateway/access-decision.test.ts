@@ -28,6 +28,9 @@ describe("decideAccess", () => {
     { name: "default: a pod of the PortForward's namespace is allowed", pod: pod("shop", "client"), allowed: true, peer: -1 },
     { name: "default: a pod of another namespace is refused", pod: pod("other", "client"), allowed: false, reason: "peer_not_allowed" },
     { name: "default: an unknown address is refused", allowed: false, reason: "source_unknown" },
+    { name: "loopback (the gateway's own network namespace) is always allowed", source: "127.0.0.1", allowed: true, peer: -2 },
+    { name: "IPv6 loopback too", source: "::1", peers: [{ podSelector: {} }], allowed: true, peer: -2 },
+    { name: "IPv4-mapped loopback too", source: "::ffff:127.0.0.5", allowed: true, peer: -2 },
     {
       name: "lone podSelector means pods of the PortForward's namespace",
       pod: pod("other", "api", { app: "api" }),
