@@ -206,9 +206,10 @@ const GATEWAY_CLUSTER_RULES = [
   { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "replicasets", "daemonsets"], verbs: ["get", "list", "watch"] },
-  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: [""], resources: ["pods/portforward"], verbs: ["get", "create"] },
+  // cluster-scoped: stays in the ClusterRole of a namespaced install too
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
 ];
 // patch: the gateway renews its heartbeat Lease by server-side apply (src/gateway/heartbeat.ts).
 const GATEWAY_ROLE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create", "patch", "delete"] }];
@@ -371,9 +372,38 @@ describe("helm template with default values", () => {
     for (const file of ["controller/rbac.yaml", "gateway/rbac.yaml"]) {
       const lines = readFileSync(join(CHART, "templates", file), "utf8").split("\n");
       lines.forEach((line, i) => {
-        if (/^ {2}- apiGroups:/.test(line)) assert.match(lines[i - 1] ?? "", /^\s+#/, `${file}:${i + 1} has no comment`);
+        if (/^\s*- apiGroups:/.test(line)) assert.match(lines[i - 1] ?? "", /^\s*#/, `${file}:${i + 1} has no comment`);
       });
     }
+  });
+
+  it("makes a namespaced install (watchNamespaces) all Roles, but the gateway's read access to namespaces", async () => {
+    const watched = ["shop", "team-a"];
+    const { objects } = await render({ watchNamespaces: watched });
+    const strip = (rules: Obj[]) => rules.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs }));
+    const cluster = objects.filter((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding");
+    assert.deepEqual(
+      cluster.filter((o) => !/-(view|edit)$/.test(o.metadata.name)).map((o) => `${o.kind}/${o.metadata.name}`),
+      ["ClusterRole/tk-tunnelkeeper-gateway", "ClusterRoleBinding/tk-tunnelkeeper-gateway"],
+      "only the gateway's namespaces rule is cluster-wide (view/edit aggregate users' rights)",
+    );
+    assert.deepEqual(strip(find(objects, "ClusterRole", "tk-tunnelkeeper-gateway").rules), GATEWAY_CLUSTER_RULES.slice(-1));
+    for (const namespace of watched) {
+      const roles = objects.filter((o) => o.kind === "Role" && o.metadata.namespace === namespace);
+      const rules = (component: string) => strip(roles.find((r) => r.metadata.name === `tk-tunnelkeeper-${component}`)!.rules);
+      assert.deepEqual(rules("controller"), CONTROLLER_CLUSTER_RULES, `the controller's rules as a Role in ${namespace}`);
+      assert.deepEqual(rules("gateway"), GATEWAY_CLUSTER_RULES.slice(0, -1), `the gateway's namespaced rules as a Role in ${namespace}`);
+      for (const component of ["controller", "gateway"]) {
+        const binding = objects.find(
+          (o) => o.kind === "RoleBinding" && o.metadata.namespace === namespace && o.metadata.name === `tk-tunnelkeeper-${component}`,
+        )!;
+        assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `tk-tunnelkeeper-${component}` });
+      }
+    }
+    const policy = find(objects, "ValidatingAdmissionPolicy", "tk-tunnelkeeper-portforward-authz");
+    assert.equal(policy.spec.validations[0].expression, 'variables.pfNamespace in ["shop","team-a"]');
+    const off = await render({ watchNamespaces: watched, admissionPolicy: { enabled: true, rejectUnwatchedNamespaces: false } });
+    assert.equal(find(off.objects, "ValidatingAdmissionPolicy", "tk-tunnelkeeper-portforward-authz").spec.validations.length, 1);
   });
 
   it("aggregates PortForward rights into view, edit and admin", async () => {
