@@ -12,16 +12,14 @@
  * 3. Access: the PortForward admits the bench's clients by `ipBlock 127.0.0.1/32` (they are no
  *    pods); --peer-pods (default 1,000) KWOK pods in another namespace fill the gateway's peer
  *    cache, and --peer-cache off runs the gateway with --peer-cache=false, so two runs give the
- *    cache's RSS cost at --connections. Then --denials (default 20) sequential connections to a
- *    PortForward with the default access, from this machine's non-loopback address (loopback is
- *    always admitted): connect → reset, as the client sees it (an
- *    unattributable source, so with the peer cache each waits its 1 s grace first).
+ *    cache's RSS cost at --connections. Denial latency is measured where it is real, from client
+ *    pods on the real node (test/in-cluster/access.test.ts): every source here is loopback, which
+ *    the gateway always admits, and the benchmark sends traffic to no other address.
  * A script, never a test: it prints figures and writes JSON.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -65,26 +63,6 @@ function echoOn(socket: Socket, payload: Buffer): Promise<void> {
   });
 }
 
-/** Connects and resolves the ms from connect() to the reset (the access denial). */
-function timeToReset(port: number): Promise<number> {
-  // Loopback is always admitted (the gateway's own network namespace): connect from an address
-  // of this machine that is not loopback, which no peer of the PortForward admits.
-  const host = Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
-  if (host === undefined) throw new Error("no non-loopback IPv4 address to measure a denial from");
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = connect({ host, port });
-    socket.on("data", () => reject(new Error("a denied connection got bytes")));
-    socket.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "ECONNRESET") resolve(performance.now() - started);
-      else reject(error);
-    });
-    socket.once("close", () => resolve(performance.now() - started));
-  });
-}
-
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port });
@@ -118,12 +96,10 @@ export async function run(argv: string[]): Promise<unknown> {
       replacements: { type: "string", default: "20" },
       "peer-cache": { type: "string", default: "on" },
       "peer-pods": { type: "string", default: "1000" },
-      denials: { type: "string", default: "20" },
     },
   });
   const peerCache = values["peer-cache"] !== "off";
   const peerPods = Number(values["peer-pods"]);
-  const denials = Number(values.denials);
   const connections = Number(values.connections);
   const replacements = Number(values.replacements);
   const plane = await startControlPlane();
@@ -210,23 +186,6 @@ export async function run(argv: string[]): Promise<unknown> {
     const active = /tunnelkeeper_gateway_connections_active\{[^}]*\} (\d+)/.exec(await gateway.metrics())?.[1];
     const rssWithConnections = await peakRssMiB(gatewayPid);
 
-    // 3. Denials: a PortForward with the default access (its namespace's pods only).
-    await custom.createNamespacedCustomObject({
-      group: "tunnelkeeper.io",
-      version: "v1alpha1",
-      namespace: NAMESPACE,
-      plural: "portforwards",
-      body: {
-        apiVersion: "tunnelkeeper.io/v1alpha1",
-        kind: "PortForward",
-        metadata: { name: "closed" },
-        spec: { target: { selector: { matchLabels: { app: "wide" } } }, ports: [{ port: 81, targetPort: 8080 }] },
-      },
-    });
-    const closedPort = await waitForReady(custom, "closed");
-    const denialMs: number[] = [];
-    for (let i = 0; i < denials; i++) denialMs.push(await timeToReset(closedPort));
-    denialMs.sort((a, b) => a - b);
     const gatewayPeakRss = await peakRssMiB(gatewayPid);
     for (const socket of sockets) socket.destroy();
     sockets.length = 0;
@@ -290,7 +249,6 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayRssBeforeMiB: rssBefore,
       peerCache,
       peerPods,
-      denial: { samples: denialMs.length, p50Ms: percentile(denialMs, 0.5), maxMs: denialMs.at(-1) },
       failover: {
         replacements,
         p50Seconds: percentile(failovers, 0.5),
@@ -309,7 +267,6 @@ export async function run(argv: string[]): Promise<unknown> {
         `| time to open and verify them (batches of ${BATCH}) | ${openSeconds.toFixed(1)} s | – |`,
         `| second 1 KiB round on all of them at once | ${secondSeconds.toFixed(1)} s | – |`,
         `| gateway peak RSS (VmHWM), peer cache ${peerCache ? "on" : "off"}, ${peerPods} other pods | ${gatewayPeakRss.toFixed(0)} MiB (${rssWithConnections.toFixed(0)} MiB with all ${connections} open; ${rssBefore.toFixed(0)} MiB before) | < 512 MiB |`,
-        `| denied connection, connect → reset, p50 / max (${denialMs.length}, unattributable source) | ${(percentile(denialMs, 0.5) ?? 0).toFixed(1)} / ${(denialMs.at(-1) ?? 0).toFixed(1)} ms | – |`,
         ...(replacements === 0
           ? []
           : [
