@@ -60,6 +60,74 @@ function topSelfTime(file: string, limit: number): string[] {
     .map(([key, hits]) => `${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`);
 }
 
+interface ProbeConnection {
+  requestId: string;
+  openedAt: number;
+  errorReplyMs: number;
+  dataReplyMs: number;
+  firstWriteMs: number;
+  firstDataMs: number;
+  firstPushMs: number;
+}
+
+/**
+ * Splits each sampled connection's client-side latency into: before the tunnel saw it (accept,
+ * choosing a tunnel), waiting for the data stream's SYN_REPLY (the server side: API server,
+ * kubelet or KWOK, and back), the echo's round trip after both the reply and the byte were
+ * there, and after the echo reached the tunnel (our flush, the client socket); and checks each
+ * against the forwarder's GC pauses. Compares the slowest 1 % with all.
+ */
+function explainLatency(samples: readonly { startedAt: number; ms: number }[], probeFile: string): string {
+  const probe = JSON.parse(readFileSync(probeFile, "utf8")) as {
+    timeOrigin: number;
+    eventLoopDelayMs: Record<string, number>;
+    gcs: { startTime: number; duration: number; kind: number }[];
+    connections: ProbeConnection[];
+  };
+  const connections = [...probe.connections].sort((a, b) => Number(a.requestId) - Number(b.requestId)).slice(-samples.length);
+  const rows = samples.map((sample, i) => {
+    const c = connections[i]!;
+    const opened = probe.timeOrigin + c.openedAt;
+    const end = sample.startedAt + sample.ms;
+    const gcMs = probe.gcs
+      .map((gc) => {
+        const start = probe.timeOrigin + gc.startTime;
+        return Math.max(0, Math.min(end, start + gc.duration) - Math.max(sample.startedAt, start));
+      })
+      .reduce((a, b) => a + b, 0);
+    const ready = Math.max(c.dataReplyMs, c.firstWriteMs);
+    return {
+      total: sample.ms,
+      beforeTunnel: opened - sample.startedAt,
+      synReply: c.dataReplyMs,
+      echo: c.firstDataMs - ready,
+      afterEcho: end - (opened + c.firstDataMs),
+      gcMs,
+    };
+  });
+  const sorted = [...rows].sort((a, b) => a.total - b.total);
+  const slow = sorted.slice(Math.floor(sorted.length * 0.99));
+  const mean = (list: typeof rows, key: keyof (typeof rows)[number]) => list.reduce((sum, r) => sum + r[key], 0) / list.length;
+  const keys = ["total", "beforeTunnel", "synReply", "echo", "afterEcho", "gcMs"] as const;
+  const line = (label: string, list: typeof rows) =>
+    `${label.padEnd(16)} ${keys.map((k) => `${k} ${mean(list, k).toFixed(2)}`).join("  ")}`;
+  const gcPauses = probe.gcs.map((g) => g.duration).sort((a, b) => b - a);
+  return [
+    "latency breakdown (mean ms; synReply = SYN_STREAM sent → data stream's SYN_REPLY, the server side):",
+    line("all", rows),
+    line(`slowest ${slow.length}`, slow),
+    `slowest with a GC pause overlapping: ${slow.filter((r) => r.gcMs > 0).length} of ${slow.length}; all: ${rows.filter((r) => r.gcMs > 0).length} of ${rows.length}`,
+    `forwarder GCs during the run: ${probe.gcs.length}, longest ${gcPauses
+      .slice(0, 5)
+      .map((d) => d.toFixed(1))
+      .join(", ")} ms`,
+    `forwarder event-loop delay: ${JSON.stringify(probe.eventLoopDelayMs)}`,
+    "slowest 10:",
+    ...sorted.slice(-10).map((r) => `  ${keys.map((k) => `${k} ${r[k].toFixed(2)}`).join("  ")}`),
+    "",
+  ].join("\n");
+}
+
 export async function run(argv: string[]): Promise<unknown> {
   const { values } = parseArgs({
     args: argv,
@@ -70,12 +138,14 @@ export async function run(argv: string[]): Promise<unknown> {
       out: { type: "string", default: "profiles" },
       "node-option": { type: "string", multiple: true, default: [] },
       "no-profile": { type: "boolean", default: false },
+      probe: { type: "boolean", default: false },
     },
   });
   const out = resolve(values.out);
   mkdirSync(out, { recursive: true });
   const before = new Set(readdirSync(out));
   const bytes = Number(values.bytes);
+  const probeFile = join(out, `probe-${process.pid}.json`);
   const plane = await startControlPlane();
   const [echo, source, sink] = await Promise.all([startEcho(), startSource(), startSink()]);
   try {
@@ -92,17 +162,27 @@ export async function run(argv: string[]): Promise<unknown> {
     });
     const forwarder = await startTunnelkeeperForward(
       { kubeconfig: plane.state.kubeconfig, namespace: "bench", resource: "pod/backend", remotePorts: [8080, 8081, 8082] },
-      { cpuProfDir: values["no-profile"] ? undefined : out, nodeOptions: values["node-option"] },
+      {
+        cpuProfDir: values["no-profile"] ? undefined : out,
+        nodeOptions: values["node-option"],
+        probeFile: values.probe ? probeFile : undefined,
+      },
     );
     for (let i = 0; i < 20; i++) await roundTrip(forwarder.ports.get(8080)!);
     const cpuBefore = cpuSeconds(forwarder.pid);
     const threadsBefore = threadCpu(forwarder.pid);
     let summary: string;
+    const samples: { startedAt: number; ms: number }[] = [];
     if (values.direction === "connect") {
       const latencies: number[] = [];
-      for (let i = 0; i < Number(values.connections); i++) latencies.push(await roundTrip(forwarder.ports.get(8080)!));
+      for (let i = 0; i < Number(values.connections); i++) {
+        const startedAt = performance.timeOrigin + performance.now();
+        const ms = await roundTrip(forwarder.ports.get(8080)!);
+        latencies.push(ms);
+        samples.push({ startedAt, ms });
+      }
       latencies.sort((a, b) => a - b);
-      summary = `p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms`;
+      summary = `p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms, p99.9 ${percentile(latencies, 0.999).toFixed(2)} ms`;
     } else {
       const seconds =
         values.direction === "download"
@@ -117,6 +197,7 @@ export async function run(argv: string[]): Promise<unknown> {
       .map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`)
       .join(", ");
     await forwarder.stop();
+    if (values.probe && samples.length > 0) process.stdout.write(explainLatency(samples, probeFile));
     const gcLines = forwarder.output.filter((line) => /\b(Scavenge|Mark-Compact|Mark-sweep|Minor|MinorMS)\b/.test(line));
     if (gcLines.length > 0) {
       const kinds = new Map<string, number>();

@@ -60,6 +60,8 @@ export interface TunnelkeeperForwardOptions {
   readonly cpuProfDir?: string | undefined;
   /** More node command-line options for the forwarder (e.g. `--trace-gc`). */
   readonly nodeOptions?: readonly string[];
+  /** Preload forwarder-probe.ts and write its JSON (connection timings, GCs, loop delay) here at exit. */
+  readonly probeFile?: string | undefined;
 }
 
 export function startTunnelkeeperForward(target: ForwarderTarget, options: TunnelkeeperForwardOptions = {}): Promise<RunningForwarder> {
@@ -70,6 +72,7 @@ export function startTunnelkeeperForward(target: ForwarderTarget, options: Tunne
     [
       ...profile,
       ...(options.nodeOptions ?? []),
+      ...(options.probeFile === undefined ? [] : ["--import", join(REPO_ROOT, "bench", "support", "forwarder-probe.ts")]),
       join(REPO_ROOT, "src", "main.ts"),
       "forward",
       target.resource,
@@ -81,7 +84,7 @@ export function startTunnelkeeperForward(target: ForwarderTarget, options: Tunne
       "--log-level",
       "warn",
     ],
-    {},
+    options.probeFile === undefined ? {} : { TK_BENCH_PROBE_FILE: options.probeFile },
     target.remotePorts,
   );
 }

@@ -6,32 +6,39 @@
  * Decision (ADR): node:zlib has no public synchronous API over a persistent context
  * (`deflateSync`/`inflateSync` start a fresh stream; streaming objects are asynchronous, and
  * `_processChunk` is internal). We still keep exactly ONE logical stream per direction, and
- * compute it synchronously, by carrying the only state that survives a sync flush ourselves:
- * after Z_SYNC_FLUSH the deflate stream is byte-aligned and at a block boundary, so the next
- * block is decodable by a fresh raw inflater whose preset dictionary is the last 32 KiB of
- * everything the stream produced so far (the SPDY dictionary counts as the first bytes of that
- * history). So:
- *  - HeaderInflater: strips and checks the zlib header (CMF/FLG with FDICT, DICTID 0xe3c6a7c2)
- *    on the first block only, then raw-inflates each block with `dictionary = window`, and
- *    appends the output to the window. Identical output to a persistent inflater fed the same
- *    blocks in order (unit-tested against one).
- *  - HeaderDeflater: emits the zlib header (78 bb + DICTID) once, then raw-deflates each block
- *    with `dictionary = recent history` and Z_SYNC_FLUSH, which a persistent peer inflater
- *    (Go's zlib reader in spdystream) decodes as the continuation of one stream. History is
- *    capped (HISTORY_BYTES) to bound per-block CPU; any suffix of the history is a valid
- *    dictionary, it only costs a little compression.
+ * compute it synchronously:
+ *  - HeaderInflater: after Z_SYNC_FLUSH a deflate stream is byte-aligned and at a block
+ *    boundary, so the next block is decodable by a fresh raw inflater whose preset dictionary
+ *    is the last 32 KiB of everything the stream produced so far (the SPDY dictionary counts as
+ *    the first bytes of that history). It strips and checks the zlib header (CMF/FLG with FDICT,
+ *    DICTID 0xe3c6a7c2) on the first block only, then raw-inflates each block with
+ *    `dictionary = window`, and appends the output to the window. Identical output to a
+ *    persistent inflater fed the same blocks in order (unit-tested against one).
+ *  - HeaderDeflater: emits the zlib header (78 bb + DICTID) once, then each block as STORED
+ *    deflate blocks (BTYPE 00, RFC 1951 §3.2.4: the bytes as they are, at most 65,535 per block)
+ *    followed by the sync-flush marker (an empty stored block, 00 00 00 ff ff) — exactly what
+ *    zlib's level 0 writes. A persistent peer inflater (Go's compress/flate in spdystream)
+ *    decodes it as the continuation of one stream. Until issue #15 each block was raw-deflated
+ *    at level 6 by a fresh zlib context with the recent history as dictionary: about 0.1 ms of
+ *    CPU and ~300 KB of zlib state per block, i.e. ~600 KB per connection that V8 counts as
+ *    external memory, so a run of new connections triggered a full mark-compact (10–25 ms
+ *    pauses on this heap) every few hundred connections — the p99 of new connections. Our
+ *    header blocks are three short pairs (~70 bytes); compressing them would save ~40 bytes
+ *    per stream, nothing worth a zlib context.
  * The Adler-32 trailer is never reached (the stream is never finished), so it is not tracked.
- * Costs: one short-lived zlib context per header block, i.e. per stream, not per data frame.
+ * Costs: one short-lived zlib context per received header block (SYN_REPLY), none per sent one.
  */
 
-import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { constants, inflateRawSync } from "node:zlib";
 import { SPDY_DICTIONARY, SPDY_DICTIONARY_ID } from "./spdy-dictionary.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 /** Deflate's maximum back-reference distance: the inflate window. */
 const WINDOW_BYTES = 32 * 1024;
-/** How much history the deflater offers as dictionary (≥ the SPDY dictionary). */
-const HISTORY_BYTES = 4 * 1024;
+/** Largest payload of one stored deflate block (its LEN field is 16 bits). */
+const MAX_STORED_BLOCK_BYTES = 0xffff;
+/** Z_SYNC_FLUSH's marker: an empty, non-final stored block. */
+const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 /** Largest decompressed header block accepted (zip-bomb guard). */
 export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 
@@ -59,25 +66,28 @@ function appendWindow(window: Buffer, output: Buffer, limit: number): Buffer {
 }
 
 export class HeaderDeflater {
-  #history: Buffer = SPDY_DICTIONARY.subarray(SPDY_DICTIONARY.length - Math.min(HISTORY_BYTES, SPDY_DICTIONARY.length));
   #headerSent = false;
 
   /** Compresses one uncompressed header block; the result is the frame's header-block field. */
   compress(block: Buffer): Buffer {
-    let raw: Buffer;
-    try {
-      raw = deflateRawSync(block, {
-        dictionary: this.#history,
-        finishFlush: constants.Z_SYNC_FLUSH,
-        level: 6,
-      });
-    } catch (error) {
-      throw compressionError("deflate failed", error);
+    const prefix = this.#headerSent ? 0 : ZLIB_HEADER_BYTES;
+    const blocks = Math.ceil(block.length / MAX_STORED_BLOCK_BYTES);
+    const out = Buffer.allocUnsafe(prefix + blocks * 5 + block.length + SYNC_FLUSH_MARKER.length);
+    let offset = 0;
+    if (!this.#headerSent) {
+      offset += ZLIB_HEADER.copy(out, 0);
+      this.#headerSent = true;
     }
-    this.#history = appendWindow(this.#history, block, HISTORY_BYTES);
-    if (this.#headerSent) return raw;
-    this.#headerSent = true;
-    return Buffer.concat([ZLIB_HEADER, raw]);
+    for (let start = 0; start < block.length; start += MAX_STORED_BLOCK_BYTES) {
+      const length = Math.min(MAX_STORED_BLOCK_BYTES, block.length - start);
+      out[offset] = 0x00; // BFINAL 0, BTYPE 00 (stored); the stream is byte-aligned here
+      out.writeUInt16LE(length, offset + 1);
+      out.writeUInt16LE(~length & 0xffff, offset + 3);
+      offset += 5;
+      offset += block.copy(out, offset, start, start + length);
+    }
+    SYNC_FLUSH_MARKER.copy(out, offset);
+    return out;
   }
 }
 

@@ -28,6 +28,7 @@
  * RST_STREAM CANCEL. Errors are per connection and coded; the session is never affected.
  */
 
+import { channel } from "node:diagnostics_channel";
 import { Duplex } from "node:stream";
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { SpdySession } from "./spdy-session.ts";
@@ -38,6 +39,31 @@ import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 const MAX_ERROR_TEXT_BYTES = 64 * 1024;
 /** How long a data-stream FIN waits for the error stream's verdict (see the header). */
 export const ERROR_STREAM_WAIT_MS = 1_000;
+
+/**
+ * `node:diagnostics_channel` name: once per connection, when it closes, a
+ * `ConnectionTimings` message (only while someone subscribes; benchmarks and debugging use it
+ * to tell the server's share of a new connection's latency from ours).
+ */
+export const CONNECTION_TIMINGS_CHANNEL = "tunnelkeeper:tunnel:connection";
+const timingsChannel = channel(CONNECTION_TIMINGS_CHANNEL);
+
+/** Milliseconds after `openedAt` (performance.now() when the connection was opened); -1 = never. */
+export interface ConnectionTimings {
+  readonly port: number;
+  readonly requestId: string;
+  readonly openedAt: number;
+  /** SYN_REPLY of the error stream / the data stream arrived. */
+  readonly errorReplyMs: number;
+  readonly dataReplyMs: number;
+  /** The first byte to send reached us (`_write`). */
+  readonly firstWriteMs: number;
+  /** The first DATA from the pod arrived / was pushed to the consumer. */
+  readonly firstDataMs: number;
+  readonly firstPushMs: number;
+}
+
+type MutableTimings = { -readonly [K in keyof ConnectionTimings]: ConnectionTimings[K] };
 
 export interface PortForwardConnectionOptions {
   readonly session: SpdySession;
@@ -60,6 +86,7 @@ export class PortForwardConnection extends Duplex {
   #dataFinPending: TimerHandle | null = null;
   #inbound: Buffer[] = [];
   #inboundBytes = 0;
+  readonly #timings: MutableTimings | null;
 
   constructor(options: PortForwardConnectionOptions) {
     super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 1024 * 1024 });
@@ -67,20 +94,40 @@ export class PortForwardConnection extends Duplex {
     this.requestId = options.requestId;
     this.#session = options.session;
     this.#clock = options.clock ?? systemClock;
+    this.#timings = timingsChannel.hasSubscribers
+      ? {
+          port: this.port,
+          requestId: this.requestId,
+          openedAt: performance.now(),
+          errorReplyMs: -1,
+          dataReplyMs: -1,
+          firstWriteMs: -1,
+          firstDataMs: -1,
+          firstPushMs: -1,
+        }
+      : null;
+  }
+
+  #mark(key: "errorReplyMs" | "dataReplyMs" | "firstWriteMs" | "firstDataMs" | "firstPushMs"): void {
+    const timings = this.#timings;
+    if (timings !== null && timings[key] < 0) timings[key] = performance.now() - timings.openedAt;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
     const common = { port: String(this.port), requestid: this.requestId };
     try {
       this.#errorStream = this.#session.openStream(new Map([["streamtype", "error"], ...Object.entries(common)]), {
-        onReply: () => this.#errorStream?.end(),
+        onReply: () => {
+          this.#mark("errorReplyMs");
+          this.#errorStream?.end();
+        },
         onData: (data) => this.#collectErrorText(data),
         onRemoteFin: () => this.#onErrorStreamEnd(),
         onReset: () => this.#onErrorStreamEnd(),
         onSessionClose: (error) => this.destroy(error),
       });
       this.#dataStream = this.#session.openStream(new Map([["streamtype", "data"], ...Object.entries(common)]), {
-        onReply: () => {},
+        onReply: () => this.#mark("dataReplyMs"),
         onData: (data) => this.#queueInbound(data),
         onRemoteFin: () => this.#onDataStreamFin(),
         onReset: (status) => this.#onDataStreamReset(status),
@@ -94,6 +141,7 @@ export class PortForwardConnection extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#timings !== null) this.#mark("firstWriteMs");
     this.#dataStream!.write(chunk, callback);
   }
 
@@ -111,6 +159,7 @@ export class PortForwardConnection extends Duplex {
     for (const stream of [this.#dataStream, this.#errorStream]) {
       if (stream !== null && stream.state.kind !== "closed") stream.reset();
     }
+    if (this.#timings !== null) timingsChannel.publish(this.#timings);
     callback(error);
   }
 
@@ -146,6 +195,7 @@ export class PortForwardConnection extends Duplex {
 
   /** Collects a piece of inbound data; returns whether the consumer may take more. */
   #queueInbound(data: Buffer): boolean {
+    if (this.#timings !== null) this.#mark("firstDataMs");
     if (this.#inbound.length === 0) this.#clock.defer(() => this.#flushInbound());
     this.#inbound.push(data);
     this.#inboundBytes += data.length;
@@ -157,6 +207,7 @@ export class PortForwardConnection extends Duplex {
     const chunk = this.#inbound.length === 1 ? this.#inbound[0]! : Buffer.concat(this.#inbound, this.#inboundBytes);
     this.#inbound = [];
     this.#inboundBytes = 0;
+    if (this.#timings !== null) this.#mark("firstPushMs");
     if (!this.destroyed) this.push(chunk);
   }
 

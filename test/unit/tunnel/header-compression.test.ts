@@ -49,12 +49,22 @@ describe("HeaderDeflater", () => {
     peer.close();
   });
 
-  it("compresses repeated headers by referring back to earlier blocks", () => {
+  it("writes stored blocks (no zlib context per block): the header bytes as they are, then the marker", () => {
     const deflater = new HeaderDeflater();
-    const block = Buffer.from("streamtype error port 8080 requestid 12345");
-    const first = deflater.compress(block);
-    const again = deflater.compress(block);
-    assert.ok(again.length < first.length - 6, `${again.length} vs ${first.length}`);
+    deflater.compress(Buffer.from("first"));
+    assert.deepEqual(deflater.compress(Buffer.from("ab")), hex("00 02 00 fd ff 61 62 | 00 00 00 ff ff"));
+    assert.deepEqual(deflater.compress(Buffer.alloc(0)), hex("00 00 00 ff ff"));
+  });
+
+  it("splits a block larger than 65,535 bytes into several stored blocks that decode as one", async () => {
+    const deflater = new HeaderDeflater();
+    const peer = createInflate({ dictionary: SPDY_DICTIONARY });
+    const big = Buffer.alloc(150_000, "abcdefgh");
+    assert.deepEqual(await syncFlush(peer, deflater.compress(Buffer.from("x"))), Buffer.from("x"));
+    const compressed = deflater.compress(big);
+    assert.equal(compressed.length, big.length + 3 * 5 + 5);
+    assert.deepEqual(await syncFlush(peer, compressed), big);
+    peer.close();
   });
 });
 
