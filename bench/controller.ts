@@ -21,7 +21,9 @@
  * a little background). A second reading after a settle period shows any trailing writes.
  * A script, not a test: it reports figures and never fails on them.
  */
-import { availableParallelism } from "node:os";
+import { readFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { API_VERSION, KIND, PLURAL } from "../src/api/identity.ts";
@@ -199,7 +201,19 @@ export async function run(args: string[]): Promise<unknown> {
     process.stderr.write(`[bench] ${options.pods} pods created in ${seconds(podsCreatedMs)} s, Ready in ${seconds(podsReadyMs)} s\n`);
 
     const controllerStarted = performance.now();
-    controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig });
+    // The memory probe (bench/support/memory-probe.ts) splits the controller's peak RSS into
+    // JavaScript heap, ArrayBuffers and the rest; it is preloaded through NODE_OPTIONS.
+    const memoryFile = join(tmpdir(), `tunnelkeeper-controller-memory-${process.pid}.json`);
+    const savedNodeOptions = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${savedNodeOptions ?? ""} --import ${join(import.meta.dirname, "support", "memory-probe.ts")}`.trim();
+    process.env.TK_BENCH_MEMORY_FILE = memoryFile;
+    try {
+      controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig });
+    } finally {
+      if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = savedNodeOptions;
+      delete process.env.TK_BENCH_MEMORY_FILE;
+    }
     const controllerReadyMs = performance.now() - controllerStarted;
     const pid = controller.child.pid;
     if (pid === undefined) throw new Error("the controller process has no pid");
@@ -238,6 +252,13 @@ export async function run(args: string[]): Promise<unknown> {
     const settled = await scrapeRequestCounts(kc);
     watcher.stop();
     const reconciles = reconcileCounts(await controller.metrics());
+    await controller.stop();
+    controller = undefined;
+    const memory = JSON.parse(readFileSync(memoryFile, "utf8")) as {
+      atStart: Record<string, number>;
+      atPeak: Record<string, number>;
+      heapSpacesAtPeakMiB: Record<string, number>;
+    };
 
     const latencies = names.map((n) => (watcher.reconciledAt.get(n) ?? 0) - (createdAt.get(n) ?? 0)).sort((a, b) => a - b);
     const requests = diffCounts(before, atDone);
@@ -271,6 +292,10 @@ export async function run(args: string[]): Promise<unknown> {
         rssAfterMiB: mib(stats.rssMiB),
         cpuSeconds: stats.cpuSeconds,
         reconciles,
+        /** process.memoryUsage() (MiB) once started, and at the highest RSS sampled (100 ms). */
+        memoryAtStart: memory.atStart,
+        memoryAtPeak: memory.atPeak,
+        heapSpacesAtPeakMiB: memory.heapSpacesAtPeakMiB,
       },
       apiRequests: {
         total,
@@ -296,6 +321,14 @@ export async function run(args: string[]): Promise<unknown> {
       [
         "controller RSS before / peak (VmHWM) / after",
         `${result.controller.rssBeforeMiB} / ${result.controller.peakRssMiB} / ${result.controller.rssAfterMiB} MiB`,
+      ],
+      [
+        "controller memory at start: rss / heap used / external (of which ArrayBuffers)",
+        `${memory.atStart.rssMiB} / ${memory.atStart.heapUsedMiB} / ${memory.atStart.externalMiB} (${memory.atStart.arrayBuffersMiB}) MiB`,
+      ],
+      [
+        "controller memory at peak RSS: rss / heap total / heap used / external (ArrayBuffers)",
+        `${memory.atPeak.rssMiB} / ${memory.atPeak.heapTotalMiB} / ${memory.atPeak.heapUsedMiB} / ${memory.atPeak.externalMiB} (${memory.atPeak.arrayBuffersMiB}) MiB`,
       ],
       ["controller CPU time", `${result.controller.cpuSeconds} s`],
       ["reconciles by result", JSON.stringify(reconciles)],
