@@ -30,9 +30,7 @@ if (file !== undefined && file !== "") {
       JSON.stringify({
         atStart: mib(atStart),
         atPeak: mib(peak),
-        heapSpacesAtPeakMiB: Object.fromEntries(
-          spacesAtPeak.map((s) => [s.space_name, Math.round((s.space_used_size / MiB) * 10) / 10]),
-        ),
+        heapSpacesAtPeakMiB: Object.fromEntries(spacesAtPeak.map((s) => [s.space_name, Math.round((s.space_used_size / MiB) * 10) / 10])),
       }),
     );
   });

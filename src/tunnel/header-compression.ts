@@ -50,21 +50,6 @@ function compressionError(message: string, cause?: unknown): TunnelError {
   return new TunnelError(TunnelErrorCode.SpdyCompression, `SPDY header compression: ${message}`, { cause });
 }
 
-function appendWindow(window: Buffer, output: Buffer, limit: number): Buffer {
-  if (output.length === 0) return window;
-  const total = window.length + output.length;
-  if (total <= limit) return Buffer.concat([window, output], total);
-  const next = Buffer.allocUnsafe(limit);
-  if (output.length >= limit) {
-    output.copy(next, 0, output.length - limit);
-  } else {
-    const keep = limit - output.length;
-    window.copy(next, 0, window.length - keep);
-    output.copy(next, keep);
-  }
-  return next;
-}
-
 export class HeaderDeflater {
   #headerSent = false;
 
@@ -92,7 +77,15 @@ export class HeaderDeflater {
 }
 
 export class HeaderInflater {
-  #window: Buffer = SPDY_DICTIONARY;
+  /**
+   * The stream's history: `#history[#start … #end)` holds at most the last 32 KiB of output
+   * (the SPDY dictionary first). Appending copies into the free space behind it and only moves
+   * the last 32 KiB to the front when the buffer is full, so a block costs no new buffer (a new
+   * 32 KiB window per SYN_REPLY was 32 KiB of external memory per stream for V8 to collect).
+   */
+  #history: Buffer = Buffer.allocUnsafeSlow(4 * WINDOW_BYTES);
+  #start = 0;
+  #end = SPDY_DICTIONARY.copy(this.#history, 0);
   #headerSeen = false;
 
   /** Decompresses the next header block of this direction, in frame order. */
@@ -105,15 +98,31 @@ export class HeaderInflater {
     let output: Buffer;
     try {
       output = inflateRawSync(body, {
-        dictionary: this.#window,
+        dictionary: this.#history.subarray(this.#start, this.#end),
         finishFlush: constants.Z_SYNC_FLUSH,
         maxOutputLength: MAX_HEADER_BLOCK_BYTES,
       });
     } catch (error) {
       throw compressionError("inflate failed", error);
     }
-    this.#window = appendWindow(this.#window, output, WINDOW_BYTES);
+    this.#remember(output);
     return output;
+  }
+
+  #remember(output: Buffer): void {
+    if (output.length >= WINDOW_BYTES) {
+      this.#start = 0;
+      this.#end = output.copy(this.#history, 0, output.length - WINDOW_BYTES);
+      return;
+    }
+    if (this.#end + output.length > this.#history.length) {
+      const keep = Math.min(this.#end - this.#start, WINDOW_BYTES - output.length);
+      this.#history.copy(this.#history, 0, this.#end - keep, this.#end);
+      this.#start = 0;
+      this.#end = keep;
+    }
+    this.#end += output.copy(this.#history, this.#end);
+    if (this.#end - this.#start > WINDOW_BYTES) this.#start = this.#end - WINDOW_BYTES;
   }
 }
 

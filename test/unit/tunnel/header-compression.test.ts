@@ -76,6 +76,27 @@ describe("HeaderInflater", () => {
     peer.close();
   });
 
+  it("keeps the last 32 KiB of history across many blocks of every size (back-references into it decode)", async () => {
+    const peer = createDeflate({ dictionary: SPDY_DICTIONARY, level: 9 });
+    const inflater = new HeaderInflater();
+    const words = ["streamtype", "error", "data", "port", "requestid", "8080", "content-type", "x-forwarded-for"];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    let total = 0;
+    for (let i = 0; total < 600 * 1024; i++) {
+      const size = [4, 70, 900, 5000, 20_000, 33_000][next() % 6]!;
+      const parts: string[] = [];
+      while (parts.join(" ").length < size) parts.push(words[next() % words.length]! + String(next() % 1000));
+      const block = Buffer.from(parts.join(" ").slice(0, size));
+      total += block.length;
+      assert.deepEqual(inflater.decompress(await syncFlush(peer, block)), block, `block ${i} (${size} bytes)`);
+    }
+    peer.close();
+  });
+
   it("decodes a hand-written stored-block stream: header once, then continuation blocks", () => {
     const inflater = new HeaderInflater();
     // zlib header with FDICT + DICTID, stored block "ab" (len 0002, nlen fffd)
