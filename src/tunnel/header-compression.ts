@@ -42,7 +42,7 @@ const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 /** Largest decompressed header block accepted (zip-bomb guard). */
 export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 
-/** zlib header for level 6 with FDICT: CMF 0x78, FLG 0xbb ((0x78bb % 31) === 0), then DICTID. */
+/** zlib header with FDICT: CMF 0x78, FLG 0xbb ((0x78bb % 31) === 0; FLEVEL is informational only), then DICTID. */
 const ZLIB_HEADER = Buffer.from([0x78, 0xbb, 0xe3, 0xc6, 0xa7, 0xc2]);
 const ZLIB_HEADER_BYTES = 6;
 
