@@ -14,11 +14,11 @@
  * to mean every pod), and a peer must set at least one field.
  */
 import { z } from "zod";
+import { LabelSelectorRequirementSchema, MAX_LABELS } from "./label-selector.ts";
 import { celRules } from "./validation.ts";
 
 export const MAX_PEERS = 32;
 export const MAX_EXCEPT = 32;
-const MAX_LABELS = 64;
 
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 
@@ -116,29 +116,6 @@ export const IPBlockSchema = z
     }),
   });
 
-const PeerRequirementSchema = z
-  .object({
-    key: z.string().min(1).max(317).meta({ description: "Label key that the requirement applies to." }),
-    operator: z
-      .enum(["In", "NotIn", "Exists", "DoesNotExist"])
-      .meta({ description: "How the key relates to the values: In, NotIn, Exists or DoesNotExist." }),
-    values: z
-      .array(z.string().max(63).meta({ description: "A label value." }))
-      .max(64)
-      .optional()
-      .meta({ description: "Label values; non-empty for In and NotIn, empty for Exists and DoesNotExist." }),
-  })
-  .refine((r) => (r.operator === "In" || r.operator === "NotIn" ? (r.values?.length ?? 0) > 0 : (r.values?.length ?? 0) === 0), {
-    message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist",
-  })
-  .meta({
-    description: "A label selector requirement: a key, an operator and values.",
-    ...celRules({
-      rule: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
-      message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist",
-    }),
-  });
-
 /** A label selector where `{}` matches everything, as in NetworkPolicy peers. */
 const peerSelector = (description: string) =>
   z
@@ -148,7 +125,11 @@ const peerSelector = (description: string) =>
         .refine((value) => Object.keys(value).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} entries are allowed` })
         .optional()
         .meta({ description: "Labels that must all be present with exactly these values.", maxProperties: MAX_LABELS }),
-      matchExpressions: z.array(PeerRequirementSchema).max(16).optional().meta({ description: "Requirements that must all be satisfied." }),
+      matchExpressions: z
+        .array(LabelSelectorRequirementSchema)
+        .max(16)
+        .optional()
+        .meta({ description: "Requirements that must all be satisfied." }),
     })
     .meta({ description });
 

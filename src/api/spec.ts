@@ -7,10 +7,10 @@
  */
 import { z } from "zod";
 import { AccessSchema, EXTERNAL_NEEDS_IPBLOCK, EXTERNAL_NEEDS_IPBLOCK_RULE, hasRequiredIpBlock } from "./access.ts";
+import { LabelSelectorRequirementSchema, MAX_LABELS } from "./label-selector.ts";
 import { boundedDuration, celRegex, celRules, DNS1123_LABEL, dns1035Label, dns1123Subdomain } from "./validation.ts";
 
 export const MAX_PORTS = 64;
-export const MAX_LABELS = 64;
 export const MIN_PORT = 1;
 export const MAX_PORT = 65535;
 
@@ -21,29 +21,6 @@ const stringMap = (description: string) =>
       message: `at most ${MAX_LABELS} entries are allowed`,
     })
     .meta({ description, maxProperties: MAX_LABELS });
-
-export const LabelSelectorRequirementSchema = z
-  .object({
-    key: z.string().min(1).max(317).meta({ description: "Label key that the requirement applies to." }),
-    operator: z
-      .enum(["In", "NotIn", "Exists", "DoesNotExist"])
-      .meta({ description: "How the key relates to the values: In, NotIn, Exists or DoesNotExist." }),
-    values: z
-      .array(z.string().max(63).meta({ description: "A label value." }))
-      .max(64)
-      .optional()
-      .meta({ description: "Label values; non-empty for In and NotIn, empty for Exists and DoesNotExist." }),
-  })
-  .refine((r) => (r.operator === "In" || r.operator === "NotIn" ? (r.values?.length ?? 0) > 0 : (r.values?.length ?? 0) === 0), {
-    message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist",
-  })
-  .meta({
-    description: "A label selector requirement: a key, an operator and values.",
-    ...celRules({
-      rule: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
-      message: "values must be non-empty for operator In and NotIn, and empty for Exists and DoesNotExist",
-    }),
-  });
 
 const SELECTOR_NOT_EMPTY =
   "selector must have at least one matchLabels entry or matchExpressions item: an empty selector would match every pod in the namespace";
