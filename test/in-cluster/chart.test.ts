@@ -8,10 +8,19 @@
 // (failover time, failed connections during rollouts, takeover time) are test diagnostics:
 // `npx node test/run-suite.ts "test/in-cluster/*.test.ts"` prints them.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { CONTROLLER_LEASE_NAME } from "../../src/api/identity.ts";
+import {
+  clientPod,
+  installArgs,
+  parseLines,
+  RELEASE,
+  runClient,
+  type StreamReport,
+  SYSTEM,
+  streamReport,
+  testNamespace,
+} from "../support/in-cluster-pods.ts";
 import {
   apply,
   CHART_DIR,
@@ -25,36 +34,9 @@ import {
   testNode,
 } from "../support/real-node.ts";
 
-const RELEASE = "tunnelkeeper";
-const SYSTEM = "tunnelkeeper-system";
 const PF = "tunnelkeeper.io/v1alpha1";
-const CLIENT_SCRIPT = readFileSync(join(import.meta.dirname, "pods", "tcp-client.mjs"), "utf8");
 const namespaces: string[] = [];
-
-async function namespace(prefix: string): Promise<string> {
-  const name = `${prefix}-${Math.random().toString(16).slice(2, 8)}`;
-  await kubectl(["create", "namespace", name]);
-  namespaces.push(name);
-  // the client script, mounted into client pods
-  await apply([
-    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "tcp-client", namespace: name }, data: { "tcp-client.mjs": CLIENT_SCRIPT } },
-  ]);
-  return name;
-}
-
-function installArgs(): string[] {
-  const node = testNode();
-  return [
-    "--namespace",
-    SYSTEM,
-    "--set",
-    `image.repository=${node.images.appRepository}`,
-    "--set",
-    `image.tag=${node.images.appTag}`,
-    "--set",
-    "image.pullPolicy=Never",
-  ];
-}
+const namespace = (prefix: string) => testNamespace(prefix, namespaces);
 
 /** An echo backend container (busybox): every connection gets its bytes back. */
 function echoContainer(port = 9000) {
@@ -86,42 +68,6 @@ async function waitReady(ns: string, ...names: string[]): Promise<void> {
   await kubectl(["wait", "-n", ns, "--for=condition=Ready", "--timeout=180s", ...names.map((n) => `portforwards.tunnelkeeper.io/${n}`)]);
 }
 
-/** A pod of this checkout's image running the TCP client script; resolves its parsed JSON lines. */
-async function runClient(ns: string, name: string, args: readonly string[]): Promise<{ phase: string; lines: Record<string, unknown>[] }> {
-  await apply([clientPod(ns, name, args)]);
-  const { phase, logs } = await podOutcome(ns, name, 300_000);
-  return { phase, lines: parseLines(logs) };
-}
-
-function clientPod(ns: string, name: string, args: readonly string[]) {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: ns, labels: { role: "client" } },
-    spec: {
-      restartPolicy: "Never",
-      containers: [
-        {
-          name: "client",
-          image: testNode().images.app,
-          imagePullPolicy: "Never",
-          command: ["node", "/scripts/tcp-client.mjs", ...args],
-          volumeMounts: [{ name: "scripts", mountPath: "/scripts" }],
-          securityContext: RESTRICTED_CONTAINER,
-        },
-      ],
-      volumes: [{ name: "scripts", configMap: { name: "tcp-client" } }],
-    },
-  };
-}
-
-function parseLines(logs: string): Record<string, unknown>[] {
-  return logs
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 /** The fields of a pod this file reads (as `kubectl get -o json` returns them for a running pod). */
 interface LivePod {
   metadata: { name: string; labels?: Record<string, string> };
@@ -137,23 +83,6 @@ interface LivePod {
     }[];
   };
   status: { phase: string; containerStatuses?: { ready: boolean }[] };
-}
-
-interface StreamReport {
-  readonly total: number;
-  readonly failed: number;
-  readonly failures: string[];
-  /** Longest time between two successful connection starts, in ms. */
-  readonly longestGapMs: number;
-}
-
-function streamReport(lines: Record<string, unknown>[]): StreamReport {
-  const sorted = [...lines].sort((a, b) => Number(a.at) - Number(b.at));
-  const ok = sorted.filter((l) => l.ok).map((l) => Number(l.at));
-  let longestGapMs = 0;
-  for (let i = 1; i < ok.length; i++) longestGapMs = Math.max(longestGapMs, ok[i]! - ok[i - 1]!);
-  const failed = sorted.filter((l) => !l.ok);
-  return { total: sorted.length, failed: failed.length, failures: failed.slice(0, 5).map((l) => String(l.error)), longestGapMs };
 }
 
 /** Starts a stream client, waits until it has succeeded a few times, runs `during`, then collects it. */

@@ -104,10 +104,18 @@ export function parseLines(logs: string): Record<string, unknown>[] {
 export interface StreamReport {
   readonly total: number;
   readonly failed: number;
+  /** The first few failures' errors. */
   readonly failures: string[];
+  /** Longest time between two successful connection starts, in ms (how long new connections had no way through). */
+  readonly longestGapMs: number;
 }
 
+/** Sums up the lines of a `tcp-client.mjs stream` run. */
 export function streamReport(lines: Record<string, unknown>[]): StreamReport {
-  const failed = lines.filter((l) => !l.ok);
-  return { total: lines.length, failed: failed.length, failures: failed.slice(0, 5).map((l) => String(l.error)) };
+  const sorted = [...lines].sort((a, b) => Number(a.at) - Number(b.at));
+  const ok = sorted.filter((l) => l.ok).map((l) => Number(l.at));
+  let longestGapMs = 0;
+  for (let i = 1; i < ok.length; i++) longestGapMs = Math.max(longestGapMs, ok[i]! - ok[i - 1]!);
+  const failed = sorted.filter((l) => !l.ok);
+  return { total: sorted.length, failed: failed.length, failures: failed.slice(0, 5).map((l) => String(l.error)), longestGapMs };
 }
