@@ -11,7 +11,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { parseDurationMs as parseGoDurationMs } from "./api/validation.ts";
+import { tryParseDurationMs } from "./api/validation.ts";
 import { COMMAND_SPECS, type Command, isCommand } from "./commands/command-specs.ts";
 import { FlagError, flagBoolean, flagList, flagValue, type ParsedFlags, parseFlags } from "./commands/flags.ts";
 
@@ -22,8 +22,8 @@ export class ConfigError extends Error {
 }
 
 /** Parses a Go-style duration (`250ms`, `10s`, `1m30s`) or throws a ConfigError. */
-export function parseDurationMs(text: string, flag?: string): number {
-  const ms = parseGoDurationMs(text.trim());
+export function parseDurationFlagMs(text: string, flag?: string): number {
+  const ms = tryParseDurationMs(text.trim());
   if (ms === undefined)
     throw new ConfigError(`${flag === undefined ? "" : `${flag}: `}"${text}" is not a duration; use e.g. 500ms, 10s, 5m`);
   return ms;
@@ -200,8 +200,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     podNamespace,
     podIP: env.POD_IP ?? "",
     listenHost: flagValue(parsed, "listen-host") ?? (command === "gateway" ? "0.0.0.0" : "127.0.0.1"),
-    drainTimeoutMs: parseDurationMs(flagValue(parsed, "drain-timeout") ?? "30s", "--drain-timeout"),
-    shutdownDelayMs: parseDurationMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),
+    drainTimeoutMs: parseDurationFlagMs(flagValue(parsed, "drain-timeout") ?? "30s", "--drain-timeout"),
+    shutdownDelayMs: parseDurationFlagMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),
     peerCache: (flagValue(parsed, "peer-cache") ?? "true") === "true",
   };
   switch (command) {
@@ -275,7 +275,7 @@ function forwardConfig(parsed: ParsedFlags, program: string): ForwardConfig {
     else throw new ConfigError(`--address takes IP addresses or localhost, got "${address}"`);
   }
   const timeout = flagValue(parsed, "pod-running-timeout") ?? "1m";
-  const podRunningTimeoutMs = parseDurationMs(timeout, "--pod-running-timeout");
+  const podRunningTimeoutMs = parseDurationFlagMs(timeout, "--pod-running-timeout");
   if (podRunningTimeoutMs <= 0) throw new ConfigError(`--pod-running-timeout must be higher than zero, got "${timeout}"`);
   const offsetText = flagValue(parsed, "port-offset") ?? "0";
   const portOffset = Number(offsetText);

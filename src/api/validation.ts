@@ -76,7 +76,7 @@ const DURATION_UNIT_MS: Readonly<Record<string, number>> = {
 };
 
 /** Parses a Go-style duration ("10s", "1m30s", "500ms") into milliseconds; undefined if malformed. */
-export function parseDurationMs(text: string): number | undefined {
+export function tryParseDurationMs(text: string): number | undefined {
   if (!DURATION.test(text)) return undefined;
   let total = 0;
   for (const match of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)/g)) {
@@ -87,8 +87,8 @@ export function parseDurationMs(text: string): number | undefined {
 
 /** A duration string bounded to [min, max] (both Go duration literals, e.g. "1s" and "5m"). */
 export function boundedDuration(what: string, min: string, max: string, description: string) {
-  const minMs = parseDurationMs(min);
-  const maxMs = parseDurationMs(max);
+  const minMs = tryParseDurationMs(min);
+  const maxMs = tryParseDurationMs(max);
   if (minMs === undefined || maxMs === undefined) throw new Error(`invalid duration bounds ${min}..${max}`);
   const message = `${what} must be a duration between ${min} and ${max}, written like 10s, 1m or 1m30s`;
   return z
@@ -96,7 +96,7 @@ export function boundedDuration(what: string, min: string, max: string, descript
     .max(32)
     .refine(
       (value) => {
-        const ms = parseDurationMs(value);
+        const ms = tryParseDurationMs(value);
         return ms !== undefined && ms >= minMs && ms <= maxMs;
       },
       { message },

@@ -9,13 +9,13 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { PortForward } from "../api/portforward.ts";
-import { parseDurationMs } from "../api/validation.ts";
 import type { ForwardProtocol } from "../config.ts";
-import { type ResolveResult, resolveTargets } from "../controller/resolve-targets.ts";
 import { Forwarder, type ForwarderBinding, type ForwarderTarget } from "../gateway/forwarder.ts";
 import { NO_GATEWAY_METRICS } from "../gateway/gateway-metrics.ts";
 import { isForbidden, isUnauthorized } from "../kube/errors.ts";
 import type { Logger } from "../observability/log.ts";
+import { type ResolveResult, resolveTargets } from "../targets/resolve-targets.ts";
+import { tunnelSettingsFor } from "../targets/tunnel-settings.ts";
 import { openTunnel } from "../tunnel/index.ts";
 import { type CacheKind, ClusterCache } from "../watch/cluster-cache.ts";
 import { CommandError, describeFailure } from "./command-error.ts";
@@ -122,8 +122,7 @@ export interface FollowOptions {
 /** A Forwarder for `pf` that follows its targets through the cache. */
 export function followPortForward(options: FollowOptions): FollowedPortForward {
   const { kubeConfig, cache, pf, namespace, log } = options;
-  const protocol = options.protocol ?? pf.spec.protocol;
-  const keepaliveIntervalMs = parseDurationMs(pf.spec.keepalive.interval) ?? 10_000;
+  const settings = tunnelSettingsFor(pf, options.protocol);
   let bindings: readonly LocalBinding[] = [];
   let resolved = resolveTargets(pf, cache.observationFor(namespace));
   const listeners: (() => void)[] = [];
@@ -139,7 +138,8 @@ export function followPortForward(options: FollowOptions): FollowedPortForward {
       const local = bindings.find((b) => b.id === binding.port);
       if (local !== undefined) options.onConnection?.(local);
     },
-    openTunnel: (pod, signal) => openTunnel({ kubeConfig, namespace, pod, protocol, keepaliveIntervalMs, signal }),
+    openTunnel: (pod, signal) =>
+      openTunnel({ kubeConfig, namespace, pod, protocol: settings.protocol, keepaliveIntervalMs: settings.keepaliveIntervalMs, signal }),
   });
   const sync = async () => {
     resolved = resolveTargets(pf, cache.observationFor(namespace));

@@ -23,9 +23,9 @@ import { API_VERSION, KIND } from "../api/identity.ts";
 import { type PortForward, parsePortForward } from "../api/portforward.ts";
 import type { Target } from "../api/spec.ts";
 import { type Config, ConfigError } from "../config.ts";
-import { describeTarget, type ResolveResult } from "../controller/resolve-targets.ts";
 import { loadKubeConfig } from "../kube/client.ts";
 import type { Logger } from "../observability/log.ts";
+import { describeTarget, type ResolveResult } from "../targets/resolve-targets.ts";
 import { CommandError } from "./command-error.ts";
 import { followPortForward, kindsFor, type LocalBinding, startCache, untilSignal } from "./forward-engine.ts";
 

@@ -16,12 +16,12 @@ import { ConditionType, Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus } from "../api/status.ts";
+import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "../targets/resolve-targets.ts";
 import { accessDeniedCause } from "./access-denied.ts";
 import { type AllocationResult, allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
 import { type ConditionInput, findCondition, setAbnormalCondition, setCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
-import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "./resolve-targets.ts";
 
 export interface Observed extends TargetObservation {
   portForward: PortForward;

@@ -19,7 +19,7 @@
  *   known pod that no peer admits.
  */
 import { type IPBlock, type Peer, parseCidr, parseIp } from "../api/access.ts";
-import { matchesSelector } from "../controller/label-selector.ts";
+import { matchesSelector } from "../targets/label-selector.ts";
 
 /** What the gateway knows about the pod behind a source address. */
 export interface PeerPod {

@@ -21,9 +21,7 @@ import { Reason } from "../api/conditions.ts";
 import { API_VERSION, gatewayFieldManager, KIND, PLURAL } from "../api/identity.ts";
 import { type PortForward, parsePortForward } from "../api/portforward.ts";
 import type { GatewayStatus } from "../api/status.ts";
-import { parseDurationMs } from "../api/validation.ts";
 import type { GatewayConfig } from "../config.ts";
-import { resolveTargets } from "../controller/resolve-targets.ts";
 import { applyStatus } from "../kube/apply.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -31,6 +29,8 @@ import type { Logger } from "../observability/log.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { parseKey } from "../runtime/store.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
+import { resolveTargets } from "../targets/resolve-targets.ts";
+import { tunnelSettingsFor } from "../targets/tunnel-settings.ts";
 import { openTunnel } from "../tunnel/index.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
@@ -162,10 +162,9 @@ export class Gateway {
     }
     const pf = parsed.value;
     const { namespace } = parseKey(key);
-    const keepaliveIntervalMs = parseDurationMs(pf.spec.keepalive.interval) ?? 10_000;
-    const settings = JSON.stringify([pf.spec.protocol, keepaliveIntervalMs]);
+    const settings = tunnelSettingsFor(pf);
     let served = this.#served.get(key);
-    if (served !== undefined && served.settings !== settings) {
+    if (served !== undefined && served.settings !== settings.key) {
       this.#served.delete(key);
       await served.forwarder.close(0);
       served = undefined;
@@ -181,12 +180,19 @@ export class Gateway {
         authorize: (address) => this.#authorize(address, namespace ?? "", state.served?.peers),
         onConnectionEnded: (record) => this.#connectionEnded(key, state.served, record),
         openTunnel: (pod, signal) =>
-          openTunnel({ kubeConfig, namespace: namespace ?? "", pod, protocol: pf.spec.protocol, keepaliveIntervalMs, signal }),
+          openTunnel({
+            kubeConfig,
+            namespace: namespace ?? "",
+            pod,
+            protocol: settings.protocol,
+            keepaliveIntervalMs: settings.keepaliveIntervalMs,
+            signal,
+          }),
       });
       const previous = this.#reportedEntry(pf);
       served = {
         forwarder,
-        settings,
+        settings: settings.key,
         hasReadyTargets: false,
         reported: previous,
         reportedAt: 0,

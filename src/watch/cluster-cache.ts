@@ -19,11 +19,11 @@ import type {
 } from "@kubernetes/client-node";
 import { API_VERSION, KIND, PLURAL } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
-import type { TargetObservation } from "../controller/resolve-targets.ts";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { type ChangeHandler, Informer, type InformerObserver } from "../runtime/informer.ts";
 import { byNamespace, type KubeObject } from "../runtime/store.ts";
+import type { TargetObservation } from "../targets/resolve-targets.ts";
 
 const NAMESPACE_INDEX = "namespace";
 

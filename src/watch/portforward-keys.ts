@@ -8,8 +8,8 @@
  *   PortForward in its namespace whose target could resolve through it (`mayResolveThrough`).
  */
 import { LABEL_PORTFORWARD, LABEL_SERVICE_NAME } from "../api/identity.ts";
-import { mayResolveThrough, type TargetKind } from "../controller/resolve-targets.ts";
 import { type KubeObject, objectKey } from "../runtime/store.ts";
+import { mayResolveThrough, type TargetKind } from "../targets/resolve-targets.ts";
 import type { ClusterCache } from "./cluster-cache.ts";
 
 export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key: string) => void): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parsePortForward } from "../../../src/api/portforward.ts";
-import { parseDurationMs } from "../../../src/api/validation.ts";
+import { tryParseDurationMs } from "../../../src/api/validation.ts";
 import { aPortForward } from "../../support/builders.ts";
 import { SAMPLES } from "./samples.ts";
 
@@ -38,7 +38,7 @@ describe("PortForward zod schema", () => {
   });
 });
 
-describe("parseDurationMs", () => {
+describe("tryParseDurationMs", () => {
   const cases: [string, number | undefined][] = [
     ["10s", 10_000],
     ["1m30s", 90_000],
@@ -51,7 +51,7 @@ describe("parseDurationMs", () => {
   ];
   for (const [text, expected] of cases) {
     it(`parses ${JSON.stringify(text)} as ${expected}`, () => {
-      assert.equal(parseDurationMs(text), expected);
+      assert.equal(tryParseDurationMs(text), expected);
     });
   }
 });

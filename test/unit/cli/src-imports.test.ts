@@ -5,20 +5,11 @@ import { globSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
+import { specifiersOf } from "../../support/import-specifiers.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const SRC = join(ROOT, "src");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-
-/** Every module specifier a file names: static imports/exports, dynamic import(), require(). */
-export function specifiersOf(source: string): string[] {
-  const patterns = [
-    /\b(?:import|export)\s[^"'`;]*?\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*["']([^"']+)["']/g,
-    /\b(?:import|require)\s*\(\s*["'`]([^"'`]+)["'`]/g,
-  ];
-  return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((m) => m[1]!));
-}
 
 function packageName(specifier: string): string {
   const parts = specifier.split("/");

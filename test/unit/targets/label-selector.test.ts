@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatSelector, matchesSelector, type Selector } from "../../../src/controller/label-selector.ts";
+import { formatSelector, matchesSelector, type Selector } from "../../../src/targets/label-selector.ts";
 
 describe("matchesSelector", () => {
   const labels = { app: "web", tier: "front" };

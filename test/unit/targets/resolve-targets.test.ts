@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "../../../src/controller/resolve-targets.ts";
+import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "../../../src/targets/resolve-targets.ts";
 import { aDeployment, anEndpointSlice, aPod, aPortForward, aService } from "../../support/builders.ts";
 
 function targetsOf(result: ResolveResult) {
