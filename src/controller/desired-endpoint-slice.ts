@@ -12,6 +12,7 @@ import { isIPv6 } from "node:net";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { ENDPOINTSLICE_MANAGER, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_SERVICE_NAME } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
+import { byPod } from "../runtime/order.ts";
 import type { PortAllocation } from "./allocate-ports.ts";
 import { controllerReferenceTo, ownedServiceLabels, serviceNameOf } from "./desired-service.ts";
 
@@ -32,7 +33,7 @@ export function buildDesiredEndpointSlice(
   allocation: readonly PortAllocation[],
   gateways: readonly GatewayEndpoint[],
 ): V1EndpointSlice {
-  const reachable = gateways.filter((g) => g.ip !== "").sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  const reachable = gateways.filter((g) => g.ip !== "").sort(byPod);
   // One slice holds one address family; IPv6-only clusters get an IPv6 slice.
   const ipv6 = reachable.length > 0 && reachable.every((g) => isIPv6(g.ip));
   const family = reachable.filter((g) => isIPv6(g.ip) === ipv6);

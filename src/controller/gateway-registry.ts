@@ -14,6 +14,7 @@ import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { type Clock, sleep, systemClock } from "../runtime/clock.ts";
 import { Informer } from "../runtime/informer.ts";
+import { byPod } from "../runtime/order.ts";
 import type { KubeObject } from "../runtime/store.ts";
 import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
 
@@ -44,7 +45,7 @@ export function liveGateways(
       ip: lease.metadata?.annotations?.[ANNOTATION_POD_IP] ?? "",
     });
   }
-  return live.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  return live.sort(byPod);
 }
 
 export interface GatewayRegistryOptions {

@@ -16,6 +16,7 @@ import { ConditionType, Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus } from "../api/status.ts";
+import { byEntryKey } from "../runtime/order.ts";
 import { describeTarget, type ResolveResult, resolveTargets, type TargetObservation } from "../targets/resolve-targets.ts";
 import { accessDeniedCause } from "./access-denied.ts";
 import { type AllocationResult, allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
@@ -347,7 +348,7 @@ export function isStatusUnchanged(current: PortForwardStatus | undefined, next: 
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(byEntryKey))
       : v,
   );
 }

@@ -20,6 +20,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { LoadBalancing } from "../api/spec.ts";
 import type { Logger } from "../observability/log.ts";
+import { byPod } from "../runtime/order.ts";
 import type { TunnelCloseReasonCode } from "../tunnel/index.ts";
 import type { AccessDecision, PeerPod } from "./access-decision.ts";
 import { normalizeAddress } from "./access-decision.ts";
@@ -340,7 +341,7 @@ export class Forwarder {
           pod: t.pod,
           activeConnections: this.#tunnels.get(t.pod)!.activeConnections,
         }))
-        .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+        .sort(byPod);
       const picked = pickTarget(candidates, this.#spec.loadBalancing, this.#lastPicked);
       if (picked !== undefined) {
         this.#lastPicked = picked.pod;

@@ -19,6 +19,7 @@
  * `promtool check metrics`; this one costs a fraction per scrape at 1,000 PortForwards).
  */
 import { CONTROLLER_LEASE_NAME } from "../api/identity.ts";
+import { byEntryKey } from "../runtime/order.ts";
 import type { WorkQueueMetrics } from "../runtime/work-queue.ts";
 
 export type Labels = Readonly<Record<string, string>>;
@@ -130,7 +131,7 @@ abstract class Family<S> {
   expose(): string {
     const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
     if (this.labelNames.length === 0 && this.series.size === 0) this.stateFor(undefined);
-    const entries = [...this.series.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = [...this.series.entries()].sort(byEntryKey);
     for (const [, { values, state }] of entries) lines.push(...this.samples(values, state));
     return `${lines.join("\n")}\n`;
   }

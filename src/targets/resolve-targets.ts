@@ -28,6 +28,7 @@ import type {
 import { Reason } from "../api/conditions.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { PortSpec, Target } from "../api/spec.ts";
+import { byPod } from "../runtime/order.ts";
 import { formatSelector, isEmptySelector, matchesSelector, type Selector } from "./label-selector.ts";
 
 /** Objects observed in (at least) the PortForward's namespace. */
@@ -219,10 +220,6 @@ function lookupPodPort(pod: V1Pod, targetPort: number | string): PortLookup {
   return { ok: true, port: match.containerPort };
 }
 
-function byPodName(a: ResolvedTarget, b: ResolvedTarget): number {
-  return a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0;
-}
-
 function uidOf(pod: V1Pod | undefined): { uid?: string } {
   const uid = pod?.metadata?.uid;
   return uid === undefined ? {} : { uid };
@@ -246,7 +243,7 @@ function resolvePodTargets(pods: readonly V1Pod[], ports: readonly PortSpec[]): 
       targets.push({ pod: pod.metadata?.name ?? "", ...uidOf(pod), ready: isPodReady(pod), ports: resolved });
     }
   }
-  targets.sort(byPodName);
+  targets.sort(byPod);
   return summarise(targets, firstFailure, pods.length);
 }
 
@@ -389,7 +386,7 @@ function resolveServiceTargets(
       targets.push({ pod: endpoint.pod, ...uidOf(pod), ready, ports: resolved });
     }
   }
-  targets.sort(byPodName);
+  targets.sort(byPod);
   return summarise(targets, firstFailure, endpoints.length);
 }
 
