@@ -22,7 +22,10 @@ import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 export interface WorkQueueMetrics {
   /** `workqueue_depth`: keys waiting (not counting in-flight ones). */
   depth(n: number): void;
-  /** `workqueue_adds_total`: every add that was accepted (including dedup'd ones). */
+  /**
+   * `workqueue_adds_total`: adds that marked a key for processing. As in client-go, an add of a key
+   * that is already waiting is de-duplicated before it is counted; a re-add while in flight counts.
+   */
   added(): void;
   /** `workqueue_retries_total`: every `addRateLimited`. */
   retried(): void;
@@ -94,8 +97,8 @@ export class WorkQueue {
   /** Marks `key` for processing. No-op after shutdown. */
   add(key: string): void {
     if (this.#shuttingDown) return;
-    this.#metrics.added();
     if (this.#dirty.has(key)) return;
+    this.#metrics.added();
     this.#dirty.set(key, this.#clock.now());
     if (this.#processing.has(key)) return;
     this.#enqueue(key);
