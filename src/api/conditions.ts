@@ -39,6 +39,13 @@ export const Reason = {
   WorkloadNotFound: "WorkloadNotFound",
   ProtocolUnsupported: "ProtocolUnsupported",
   RemoteClusterUnsupported: "RemoteClusterUnsupported",
+  // A remote cluster (spec.cluster.kubeconfigSecretRef): its kubeconfig, then its API server.
+  RemoteKubeconfigInvalid: "RemoteKubeconfigInvalid",
+  RemoteConnecting: "RemoteConnecting",
+  RemoteUnreachable: "RemoteUnreachable",
+  RemoteTLSFailed: "RemoteTLSFailed",
+  RemoteUnauthorized: "RemoteUnauthorized",
+  RemoteForbidden: "RemoteForbidden",
   // Tunnels (reported by gateways).
   Connected: "Connected",
   NoGatewayReporting: "NoGatewayReporting",

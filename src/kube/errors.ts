@@ -115,3 +115,23 @@ export function isTransient(err: unknown): boolean {
   if (code === undefined) return true;
   return isConflict(err) || code === 429 || code >= 500 || isTimeout(err);
 }
+
+/**
+ * The system or TLS error code of a network-level failure (`ECONNREFUSED`, `ENOTFOUND`,
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`, …), looked for along the `cause` chain, where fetch puts it.
+ */
+export function networkErrorCodeOf(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current !== undefined; depth++) {
+    const record = asRecord(current);
+    if (record === undefined) return undefined;
+    if (typeof record.code === "string") return record.code;
+    current = record.cause;
+  }
+  return undefined;
+}
+
+/** Whether a network error code means the TLS handshake failed (certificate or protocol). */
+export function isTlsErrorCode(code: string): boolean {
+  return /CERT|SSL|TLS|SELF_SIGNED|VERIFY|EPROTO|ISSUER/.test(code);
+}

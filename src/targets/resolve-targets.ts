@@ -31,8 +31,15 @@ import type { PortSpec, Target } from "../api/spec.ts";
 import { byPod } from "../runtime/order.ts";
 import { formatSelector, isEmptySelector, matchesSelector, type Selector } from "./label-selector.ts";
 
-/** Objects observed in (at least) the PortForward's namespace. */
+/**
+ * Objects observed in (at least) the PortForward's namespace, or, for a PortForward with
+ * spec.cluster, in its namespace of the remote cluster (`remote`). `unavailable` says the
+ * observation could not be made (a remote cluster that cannot be read); resolution then fails
+ * with that reason.
+ */
 export interface TargetObservation {
+  readonly remote?: { readonly namespace: string };
+  readonly unavailable?: { readonly reason: RemoteReason; readonly message: string };
   pods: readonly V1Pod[];
   services?: readonly V1Service[];
   endpointSlices?: readonly V1EndpointSlice[];
@@ -64,7 +71,16 @@ export type TargetFailureReason =
   | typeof Reason.ServiceNotFound
   | typeof Reason.WorkloadNotFound
   | typeof Reason.ProtocolUnsupported
-  | typeof Reason.RemoteClusterUnsupported;
+  | RemoteReason;
+
+/** Why a remote cluster cannot be observed (src/remote/remote-health.ts says which applies). */
+export type RemoteReason =
+  | typeof Reason.RemoteKubeconfigInvalid
+  | typeof Reason.RemoteConnecting
+  | typeof Reason.RemoteUnreachable
+  | typeof Reason.RemoteTLSFailed
+  | typeof Reason.RemoteUnauthorized
+  | typeof Reason.RemoteForbidden;
 
 /** Either usable targets, or why there are none; `targets` lists what was found either way. */
 export type ResolveResult =
@@ -84,18 +100,20 @@ export function describeTarget(target: Target): string {
 }
 
 export function resolveTargets(pf: PortForward, observed: TargetObservation): ResolveResult {
-  const namespace = pf.metadata.namespace;
+  const namespace = observed.remote?.namespace ?? pf.metadata.namespace;
   const local = <T extends { metadata?: { namespace?: string } }>(items: readonly T[] | undefined): T[] =>
     (items ?? []).filter((item) => namespace === undefined || item.metadata?.namespace === namespace);
   const pods = local(observed.pods);
   const { target, ports } = pf.spec;
-  const where = namespace === undefined ? "" : ` in namespace "${namespace}"`;
+  const where =
+    namespace === undefined ? "" : ` in namespace "${namespace}"${observed.remote === undefined ? "" : " of the remote cluster"}`;
 
-  if (pf.spec.cluster?.kubeconfigSecretRef !== undefined) {
+  if (observed.unavailable !== undefined) return fail(observed.unavailable.reason, observed.unavailable.message);
+  if (pf.spec.cluster?.kubeconfigSecretRef !== undefined && observed.remote === undefined) {
     // Resolving here would name pods of the wrong cluster; the gateway must not dial them either.
     return fail(
-      Reason.RemoteClusterUnsupported,
-      "spec.cluster.kubeconfigSecretRef (targets in another cluster) is not supported by this version of tunnelkeeper; remove it to forward to this cluster.",
+      Reason.RemoteConnecting,
+      `spec.cluster.kubeconfigSecretRef names a remote cluster, which has not been observed yet; its targets are never looked up in this cluster.`,
     );
   }
 

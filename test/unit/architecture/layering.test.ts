@@ -15,6 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["observability", "kube", "tunnel"],
   ["targets"],
   ["watch"],
+  ["remote"],
   ["controller", "gateway"],
   ["commands"],
 ];

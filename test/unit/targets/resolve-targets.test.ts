@@ -8,12 +8,35 @@ function targetsOf(result: ResolveResult) {
 }
 
 describe("resolveTargets: remote clusters", () => {
-  it("refuses targets in another cluster (not implemented) instead of resolving same-named local pods", () => {
+  it("never resolves a remote PortForward's targets from an observation of this cluster", () => {
     const pf = aPortForward().withPodTarget("web-0").withRemoteCluster("other-cluster").build();
     const result = resolveTargets(pf, { pods: [aPod("web-0").build()] });
     assert.equal(result.ok, false);
-    assert.equal(result.ok ? "" : result.reason, "RemoteClusterUnsupported");
+    assert.equal(result.ok ? "" : result.reason, "RemoteConnecting");
     assert.deepEqual(result.targets, []);
+  });
+
+  it("resolves from the remote observation, in the remote namespace", () => {
+    const pf = aPortForward().withPodTarget("web-0").withRemoteCluster("other-cluster").build();
+    const remotePod = aPod("web-0").build();
+    remotePod.metadata = { ...remotePod.metadata, namespace: "far" };
+    const result = resolveTargets(pf, { remote: { namespace: "far" }, pods: [remotePod] });
+    assert.equal(result.ok, true);
+    assert.deepEqual(
+      result.targets.map((t) => t.pod),
+      ["web-0"],
+    );
+  });
+
+  it("fails with the reason of an observation that could not be made", () => {
+    const pf = aPortForward().withPodTarget("web-0").withRemoteCluster("other-cluster").build();
+    const result = resolveTargets(pf, {
+      remote: { namespace: "far" },
+      pods: [],
+      unavailable: { reason: "RemoteUnauthorized", message: "rejected" },
+    });
+    assert.equal(result.ok ? "" : result.reason, "RemoteUnauthorized");
+    assert.equal(result.ok ? "" : result.message, "rejected");
   });
 });
 
