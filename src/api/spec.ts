@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { AccessSchema, EXTERNAL_NEEDS_IPBLOCK, EXTERNAL_NEEDS_IPBLOCK_RULE, hasRequiredIpBlock } from "./access.ts";
 import { LabelSelectorRequirementSchema, MAX_LABELS } from "./label-selector.ts";
-import { boundedDuration, celRegex, celRules, DNS1123_LABEL, dns1035Label, dns1123Subdomain } from "./validation.ts";
+import { boundedDuration, celRegex, celRules, DNS1123_LABEL, dns1035Label, dns1123Label, dns1123Subdomain } from "./validation.ts";
 
 export const MAX_PORTS = 64;
 export const MIN_PORT = 1;
@@ -222,13 +222,25 @@ export const SecretKeyRefSchema = z
   })
   .meta({ description: "A key of a Secret in the PortForward's own namespace." });
 
+const CLUSTER_NAMESPACE_NEEDS_SECRET =
+  "spec.cluster.namespace needs spec.cluster.kubeconfigSecretRef: it names a namespace of the remote cluster";
+
 export const ClusterSchema = z
   .object({
     kubeconfigSecretRef: SecretKeyRefSchema.optional(),
+    namespace: dns1123Label(
+      "spec.cluster.namespace",
+      "Namespace of the target in the remote cluster; defaults to the kubeconfig context's namespace, else the PortForward's namespace.",
+    ).optional(),
+  })
+  .refine((cluster) => cluster.namespace === undefined || cluster.kubeconfigSecretRef !== undefined, {
+    message: CLUSTER_NAMESPACE_NEEDS_SECRET,
+    path: ["namespace"],
   })
   .meta({
+    ...celRules({ rule: "!has(self.namespace) || has(self.kubeconfigSecretRef)", message: CLUSTER_NAMESPACE_NEEDS_SECRET }),
     description:
-      "Which cluster the target lives in. Without it, the cluster the operator runs in. A kubeconfig Secret lets the gateway reach pods in another cluster through that cluster's API server.",
+      "Which cluster the target lives in. Without it, the cluster the operator runs in. A kubeconfig Secret (inline token or client certificate; exec plugins and file references are refused) lets the controller and gateways reach pods in another cluster through that cluster's API server only; the Service stays in this cluster.",
   });
 
 export const PortForwardSpecSchema = z
