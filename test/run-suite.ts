@@ -109,7 +109,7 @@ async function main(args: string[]): Promise<number> {
       }
     }
   } finally {
-    control.server.close();
+    await control.close();
     await plane.stop();
   }
   const total = (key: keyof PhaseResult["counts"]) => results.reduce((sum, r) => sum + r.counts[key], 0);

@@ -43,24 +43,33 @@ async function eventually<T>(what: string, attempt: () => Promise<T | undefined>
   }
 }
 
-function portForward(namespace: string, name: string, target: Record<string, unknown>): string {
+function portForward(namespace: string, name: string, target: Record<string, unknown>, extraSpec: Record<string, unknown> = {}): string {
   return stringify({
     apiVersion: "tunnelkeeper.io/v1alpha1",
     kind: "PortForward",
     metadata: { name, namespace },
-    spec: { target, ports: [{ port: 8080, targetPort: 8080 }] },
+    spec: { target, ports: [{ port: 8080, targetPort: 8080 }], ...extraSpec },
   });
 }
 
+const REMOTE = { cluster: { kubeconfigSecretRef: { name: "cluster-b" } } };
+
 /** Renders the CRD and the admission policy from the chart, bound to `namespace` only. */
-async function renderPolicy(release: string, namespace: string): Promise<{ crd: string; policy: string }> {
+async function renderPolicy(
+  release: string,
+  namespace: string,
+  extraValues: Record<string, unknown> = {},
+): Promise<{ crd: string; policy: string }> {
   const { state } = testCluster();
   const dir = mkdtempSync(join(tmpdir(), "tk-vap-"));
   try {
     const values = join(dir, "values.yaml");
     writeFileSync(
       values,
-      stringify({ admissionPolicy: { enabled: true, namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } } }),
+      stringify({
+        admissionPolicy: { enabled: true, namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
+        ...extraValues,
+      }),
     );
     const template = async (file: string) => {
       const result = await runCommand(state.helm, [
@@ -109,9 +118,13 @@ const PORTFORWARD_RULES = [
 ];
 const PODS_PORTFORWARD_RULE = { apiGroups: [""], resources: ["pods/portforward"], verbs: ["get", "create"] };
 
-async function installPolicy(t: import("node:test").TestContext, namespace: string): Promise<string> {
+async function installPolicy(
+  t: import("node:test").TestContext,
+  namespace: string,
+  extraValues: Record<string, unknown> = {},
+): Promise<string> {
   const release = `vap-${randomBytes(3).toString("hex")}`;
-  const { crd, policy } = await renderPolicy(release, namespace);
+  const { crd, policy } = await renderPolicy(release, namespace, extraValues);
   await kubectlOk(["apply", "--server-side", "--field-manager=admission-policy-test", "-f", "-"], { input: crd });
   await kubectlOk(["wait", "--for=condition=Established", "--timeout=60s", "crd/portforwards.tunnelkeeper.io"]);
   await kubectlOk(["apply", "--server-side", "--field-manager=admission-policy-test", "-f", "-"], { input: policy });
@@ -243,4 +256,43 @@ test("a pods/portforward grant scoped to one pod admits a PortForward to that po
   });
   assert.notEqual(selector.code, 0, "a selector target needs namespace-wide pods/portforward");
   assert.match(selector.stderr, /may not create or change PortForward "all"/);
+});
+
+test("a remote PortForward is refused while remote clusters are disabled, saying which chart value enables them", async (t) => {
+  const namespace = await testNamespace(t, "vap");
+  await installPolicy(t, namespace);
+  const refused = await eventually("the policy to refuse a remote PortForward", async () => {
+    const result = await kubectl(["create", "--dry-run=server", "-f", "-"], {
+      input: portForward(namespace, "far", { pod: "db-0" }, REMOTE),
+    });
+    return result.code !== 0 && result.stderr.includes("ValidatingAdmissionPolicy") ? result : undefined;
+  });
+  assert.match(refused.stderr, /names a remote cluster \(spec.cluster.kubeconfigSecretRef "cluster-b"\)/);
+  assert.match(refused.stderr, /remoteClusters.enabled=true/);
+});
+
+test("a remote PortForward needs get on its kubeconfig Secret, not this cluster's pods/portforward", async (t) => {
+  const namespace = await testNamespace(t, "vap");
+  await installPolicy(t, namespace, { remoteClusters: { enabled: true } });
+  const user = "remote-user";
+  await grant(namespace, "portforward-writer", user, PORTFORWARD_RULES);
+  const manifest = portForward(namespace, "far", { selector: { matchLabels: { app: "db" } } }, REMOTE);
+  const refused = await eventually("the policy to refuse a user who may not read the Secret", async () => {
+    const result = await kubectl(["create", "--dry-run=server", "-f", "-"], { as: user, input: manifest });
+    return result.code !== 0 && result.stderr.includes("ValidatingAdmissionPolicy") ? result : undefined;
+  });
+  assert.match(refused.stderr, /user "remote-user" may not create or change PortForward "far"/);
+  assert.match(refused.stderr, /Secret "cluster-b", which the user may not get/);
+  assert.match(refused.stderr, /resourceNames: \["cluster-b"\]/);
+  // pods/portforward in this cluster does not help: the pods are in the other one.
+  await grant(namespace, "port-forwarder", user, [PODS_PORTFORWARD_RULE]);
+  const stillRefused = await kubectl(["create", "--dry-run=server", "-f", "-"], { as: user, input: manifest });
+  assert.notEqual(stillRefused.code, 0, "pods/portforward here must not stand in for the Secret");
+  await grant(namespace, "cluster-b-reader", user, [
+    { apiGroups: [""], resources: ["secrets"], resourceNames: ["cluster-b"], verbs: ["get"] },
+  ]);
+  await eventually("the user to be admitted once it may get the Secret", async () => {
+    const result = await kubectl(["create", "-f", "-"], { as: user, input: manifest });
+    return result.code === 0 ? result : undefined;
+  });
 });

@@ -67,6 +67,18 @@ export async function restartComponent(component: Component): Promise<void> {
   if (response.status !== 204) throw new Error(`restart of ${component} failed: ${response.status} ${await response.text()}`);
 }
 
+/**
+ * A second control plane, independent of the suite's (own etcd, CA, API server and KWOK), started
+ * by the runner on first request and shared by every test asking for the same `name`.
+ */
+export async function secondCluster(name: string): Promise<TestCluster> {
+  const response = await fetch(`${controlUrl()}/cluster/${encodeURIComponent(name)}`, { method: "POST" });
+  if (response.status !== 200) throw new Error(`second control plane ${name} failed: ${response.status} ${await response.text()}`);
+  const { stateFile } = (await response.json()) as { stateFile: string };
+  const state = JSON.parse(readFileSync(stateFile, "utf8")) as ControlPlaneState;
+  return { state, admin: loadKubeConfig(state.kubeconfig), unprivileged: loadKubeConfig(state.unprivilegedKubeconfig), kubectl: state.kubectl };
+}
+
 /** A second API server on the same etcd with other feature gates; returns its admin KubeConfig. */
 export async function extraApiServer(featureGates: string): Promise<KubeConfig> {
   const response = await fetch(`${controlUrl()}/apiserver?featureGates=${encodeURIComponent(featureGates)}`, { method: "POST" });
