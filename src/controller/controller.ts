@@ -17,6 +17,7 @@ import type { EventRecorder } from "../kube/events.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import type { Logger } from "../observability/log.ts";
 import type { ControllerMetrics } from "../observability/metrics.ts";
+import { TargetSources } from "../remote/target-sources.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { Informer } from "../runtime/informer.ts";
 import { objectKey } from "../runtime/store.ts";
@@ -52,6 +53,7 @@ export class PortForwardController {
   readonly #options: ControllerOptions;
   readonly #reconciler: Reconciler;
   readonly #policies: Informer<NetworkPolicyObject> | undefined;
+  readonly #targets: TargetSources;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -83,9 +85,20 @@ export class PortForwardController {
       const key = (current ?? old)?.metadata.annotations?.[ANNOTATION_PORTFORWARD_KEY];
       if (key !== undefined) this.queue.add(key);
     });
+    this.#targets = new TargetSources({
+      kubeConfig: options.kubeConfig,
+      cache: options.cache,
+      checkAccess: true,
+      log: options.log.child({ component: "remote-clusters" }),
+      onChange: (keys) => {
+        for (const key of keys) this.queue.add(key);
+      },
+      clock,
+    });
     this.#reconciler = new Reconciler({
       kubeConfig: options.kubeConfig,
       cache: options.cache,
+      targets: this.#targets,
       gateways: this.gateways,
       portRange: options.portRange,
       events: options.events,
@@ -112,6 +125,7 @@ export class PortForwardController {
       return;
     }
     log.info("Caches synced; starting workers", { portforwards: cache.portForwards.list().length });
+    this.#targets.start(signal);
     // run() is what a leader does (or the only replica, without leader election).
     metrics.leading(true);
     const workers = this.queue.run(

@@ -26,6 +26,7 @@ import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { kubeRequest, resourcePath } from "../kube/request.ts";
 import type { Logger } from "../observability/log.ts";
+import type { TargetSources } from "../remote/target-sources.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { StoreReader } from "../runtime/store.ts";
 import { parseKey } from "../runtime/store.ts";
@@ -47,6 +48,8 @@ export const STALE_GATEWAY_ENTRY_GRACE_MS = 30_000;
 export interface ReconcilerDeps {
   readonly kubeConfig: KubeConfig;
   readonly cache: ClusterCache;
+  /** Where each PortForward's targets are observed: this cluster's cache or its remote cluster. */
+  readonly targets: TargetSources;
   readonly gateways: { live(): readonly GatewayEndpoint[] };
   readonly portRange: PortRange;
   readonly events: EventRecorder;
@@ -102,6 +105,7 @@ export class Reconciler {
       // Garbage collection removes the Service and EndpointSlice (owner references); the
       // NetworkPolicy lives in another namespace and is deleted here.
       this.#forget(key);
+      this.#deps.targets.release(key);
       await this.#deleteNetworkPolicy(key, signal);
       return { requeueAfterMs: 0 };
     }
@@ -123,7 +127,7 @@ export class Reconciler {
     const now = clock.now();
     const observed: Observed = {
       portForward: pf,
-      ...cache.observationFor(namespace ?? ""),
+      ...this.#deps.targets.observe(key, pf),
       gatewayPortRecords: this.#portRecords(key),
       gatewayPortRange: this.#deps.portRange,
       gatewayEndpoints: live,

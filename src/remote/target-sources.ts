@@ -81,7 +81,9 @@ export class TargetSources {
     const remote = this.#remoteFor(key, pf);
     if (remote === undefined) return { kubeConfig: this.#options.kubeConfig, namespace: pf.metadata.namespace ?? "", cluster: "local" };
     const { kubeConfig, namespace, server } = remote;
-    return kubeConfig === undefined || namespace === undefined || server === undefined ? undefined : { kubeConfig, namespace, cluster: server };
+    return kubeConfig === undefined || namespace === undefined || server === undefined
+      ? undefined
+      : { kubeConfig, namespace, cluster: server };
   }
 
   /** `key` is gone (deleted, or no longer served here). */

@@ -2,8 +2,9 @@
  * The tunnel settings a PortForward asks for, in one place: the gateway and `tunnelkeeper forward`
  * both open tunnels with exactly these. Pure.
  *
- * `key` is a stable string of every field: a served PortForward whose key changes must have its
- * tunnels re-opened (an open tunnel cannot change protocol or keepalive period in place).
+ * `key` is a stable string of every field and of spec.cluster: a served PortForward whose key
+ * changes must have its tunnels re-opened (an open tunnel cannot change protocol, keepalive period
+ * or the cluster it goes to in place).
  */
 
 import type { PortForward } from "../api/portforward.ts";
@@ -22,5 +23,6 @@ export interface TunnelSettings {
 /** `protocol` overrides spec.protocol (the CLI's `--protocol`). */
 export function tunnelSettingsFor(pf: PortForward, protocol: TunnelProtocolSetting = pf.spec.protocol): TunnelSettings {
   const keepaliveIntervalMs = tryParseDurationMs(pf.spec.keepalive.interval) ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
-  return { protocol, keepaliveIntervalMs, key: JSON.stringify([protocol, keepaliveIntervalMs]) };
+  const cluster = pf.spec.cluster ?? null;
+  return { protocol, keepaliveIntervalMs, key: JSON.stringify([protocol, keepaliveIntervalMs, cluster]) };
 }

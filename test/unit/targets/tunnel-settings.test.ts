@@ -39,5 +39,7 @@ describe("tunnelSettingsFor", () => {
     assert.equal(a.key, b.key);
     assert.notEqual(a.key, c.key);
     assert.notEqual(a.key, tunnelSettingsFor(portForward({}), "Legacy").key);
+    const remote = tunnelSettingsFor(portForward({ cluster: { kubeconfigSecretRef: { name: "b" } } }));
+    assert.notEqual(a.key, remote.key, "tunnels to another cluster are other tunnels");
   });
 });
