@@ -19,7 +19,10 @@ local needsPerson = {
   PortNotExposed = true,
   ServiceConflict = true,
   PortsExhausted = true,
-  RemoteClusterUnsupported = true,
+  RemoteKubeconfigInvalid = true,
+  RemoteTLSFailed = true,
+  RemoteUnauthorized = true,
+  RemoteForbidden = true,
 }
 
 local function findCondition(conditions, conditionType)

@@ -38,7 +38,6 @@ export const Reason = {
   ServiceNotFound: "ServiceNotFound",
   WorkloadNotFound: "WorkloadNotFound",
   ProtocolUnsupported: "ProtocolUnsupported",
-  RemoteClusterUnsupported: "RemoteClusterUnsupported",
   // A remote cluster (spec.cluster.kubeconfigSecretRef): its kubeconfig, then its API server.
   RemoteKubeconfigInvalid: "RemoteKubeconfigInvalid",
   RemoteConnecting: "RemoteConnecting",

@@ -26,6 +26,11 @@ import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
 
 export interface Observed extends TargetObservation {
   portForward: PortForward;
+  /**
+   * Services of the PortForward's namespace in this cluster, where its own Service lives. Default
+   * `services`; they differ for a remote PortForward, whose `services` are the remote cluster's.
+   */
+  localServices?: readonly V1Service[];
   /** Claims on gateway ports by all PortForwards (see allocate-ports.ts), in-flight ones included. */
   gatewayPortRecords: readonly GatewayPortRecord[];
   gatewayPortRange?: PortRange;
@@ -67,11 +72,16 @@ const STALLED_REASONS: ReadonlySet<string> = new Set([
   Reason.PortNotExposed,
   Reason.ProtocolUnsupported,
   Reason.Forbidden,
-  Reason.RemoteClusterUnsupported,
+  // A remote cluster's Secret, certificate, credentials or RBAC: a person fixes them.
+  // RemoteUnreachable and RemoteConnecting are not here: networks come back by themselves.
+  Reason.RemoteKubeconfigInvalid,
+  Reason.RemoteTLSFailed,
+  Reason.RemoteUnauthorized,
+  Reason.RemoteForbidden,
 ]);
 
 /** Reasons of ordinary progress: no Warning event for them. */
-const PROGRESS_REASONS: ReadonlySet<string> = new Set([Reason.ServicePending, Reason.NoGatewayReporting]);
+const PROGRESS_REASONS: ReadonlySet<string> = new Set([Reason.ServicePending, Reason.NoGatewayReporting, Reason.RemoteConnecting]);
 
 const OWN_CONDITION_TYPES: ReadonlySet<string> = new Set(Object.values(ConditionType));
 
@@ -109,7 +119,7 @@ export function plan(observed: Observed, now: Date): Plan {
   const pf = observed.portForward;
   const generation = pf.metadata.generation;
   const serviceName = serviceNameOf(pf);
-  const existing = (observed.services ?? []).find(
+  const existing = (observed.localServices ?? observed.services ?? []).find(
     (s) => s.metadata?.name === serviceName && (pf.metadata.namespace === undefined || s.metadata?.namespace === pf.metadata.namespace),
   );
   const conflict = existing !== undefined && !isServiceOwnedBy(existing, pf);

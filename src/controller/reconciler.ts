@@ -128,6 +128,7 @@ export class Reconciler {
     const observed: Observed = {
       portForward: pf,
       ...this.#deps.targets.observe(key, pf),
+      localServices: cache.services.inNamespace(namespace ?? ""),
       gatewayPortRecords: this.#portRecords(key),
       gatewayPortRange: this.#deps.portRange,
       gatewayEndpoints: live,

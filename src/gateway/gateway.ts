@@ -26,12 +26,13 @@ import { applyStatus } from "../kube/apply.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observability/log.ts";
+import { TargetSources } from "../remote/target-sources.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { parseKey } from "../runtime/store.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
 import { resolveTargets } from "../targets/resolve-targets.ts";
 import { tunnelSettingsFor } from "../targets/tunnel-settings.ts";
-import { openTunnel } from "../tunnel/index.ts";
+import { isTunnelError, openTunnel, TunnelErrorCode } from "../tunnel/index.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
 import { decideAccess } from "./access-decision.ts";
@@ -101,6 +102,7 @@ export class Gateway {
   readonly #sync: WorkQueue;
   readonly #report: WorkQueue;
   readonly #served = new Map<string, Served>();
+  readonly #targets: TargetSources;
   #closing = false;
 
   constructor(options: GatewayOptions) {
@@ -108,10 +110,21 @@ export class Gateway {
     this.#clock = options.clock ?? systemClock;
     this.#sync = new WorkQueue({ clock: this.#clock });
     this.#report = new WorkQueue({ clock: this.#clock });
+    this.#targets = new TargetSources({
+      kubeConfig: options.kubeConfig,
+      cache: options.cache,
+      checkAccess: false,
+      log: options.log.child({ component: "remote-clusters" }),
+      onChange: (keys) => {
+        for (const key of keys) this.#sync.add(key);
+      },
+      clock: this.#clock,
+    });
     enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key));
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    this.#targets.start(signal);
     const synced = Promise.all([this.#options.cache.hasSynced(), this.#options.peers?.hasSynced()]);
     await Promise.race([synced, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
     const retrying = (work: (key: string) => Promise<void>, queue: WorkQueue, what: string) => async (key: string) => {
@@ -151,12 +164,13 @@ export class Gateway {
 
   async #syncKey(key: string): Promise<void> {
     if (this.#closing) return;
-    const { cache, config, kubeConfig, log, metrics } = this.#options;
+    const { cache, config, log, metrics } = this.#options;
     const raw = cache.portForwards.get(key);
     const parsed = raw === undefined || raw.metadata?.deletionTimestamp !== undefined ? undefined : parsePortForward(raw);
     if (parsed === undefined || !parsed.ok) {
       const gone = this.#served.get(key);
       this.#served.delete(key);
+      this.#targets.release(key);
       await gone?.forwarder.close(0);
       return;
     }
@@ -179,15 +193,18 @@ export class Gateway {
         onChange: () => this.#report.add(key),
         authorize: (address) => this.#authorize(address, namespace ?? "", state.served?.peers),
         onConnectionEnded: (record) => this.#connectionEnded(key, state.served, record),
-        openTunnel: (pod, signal) =>
-          openTunnel({
-            kubeConfig,
-            namespace: namespace ?? "",
-            pod,
-            protocol: settings.protocol,
-            keepaliveIntervalMs: settings.keepaliveIntervalMs,
-            signal,
-          }),
+        openTunnel: (pod, signal) => {
+          // Looked up per dial: a rotated remote Secret applies to the next tunnel opened.
+          const endpoint = this.#targets.tunnelEndpoint(key, pf);
+          if (endpoint === undefined) return Promise.reject(new Error(`the remote cluster of ${key} has no valid credentials yet`));
+          const { kubeConfig, namespace } = endpoint;
+          const { protocol, keepaliveIntervalMs } = settings;
+          return openTunnel({ kubeConfig, namespace, pod, protocol, keepaliveIntervalMs, signal }).catch((error: unknown) => {
+            // Refused credentials may have been rotated since they were read: read them again now.
+            if (isTunnelError(error) && error.code === TunnelErrorCode.Forbidden) this.#targets.credentialsRefused(key);
+            throw error;
+          });
+        },
       });
       const previous = this.#reportedEntry(pf);
       served = {
@@ -205,7 +222,7 @@ export class Gateway {
     }
     served.peers = pf.spec.access?.from;
     served.uid = pf.metadata.uid;
-    const spec = forwarderSpecFor(pf, cache.observationFor(namespace ?? ""));
+    const spec = forwarderSpecFor(pf, this.#targets.observe(key, pf));
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
     await served.forwarder.update(spec);
     this.#report.add(key);

@@ -9,9 +9,10 @@
  * ```
  *
  * Contract:
- * - The Secret is read with a GET every `refreshMs` (default 30 s), so the operator needs only `get`
- *   on Secrets, and a rotated Secret is in use within one period, without a restart: new
- *   credentials restart the cache; tunnels opened from then on use them.
+ * - The Secret is read with a GET every `refreshMs` (default 30 s; every `retryMs`, default 5 s,
+ *   while something is wrong, so a fix is seen quickly), so the operator needs only `get` on
+ *   Secrets, and a rotated Secret is in use within one period, without a restart: new credentials
+ *   start a new cache, which takes over once listed; tunnels opened from then on use them.
  * - With `checkAccess`, each period also asks the remote API server (SelfSubjectAccessReview) for
  *   every permission in `requiredAccess(kinds)`. An API server keeps a watch open after its token
  *   is revoked, so this check is what notices a revoked token or a removed RoleBinding within a
@@ -58,9 +59,11 @@ export interface RemoteClusterOptions {
   readonly onChange: () => void;
   readonly clock?: Clock;
   readonly refreshMs?: number;
+  readonly retryMs?: number;
 }
 
 export const DEFAULT_REMOTE_REFRESH_MS = 30_000;
+export const DEFAULT_REMOTE_RETRY_MS = 5_000;
 
 interface Connected {
   readonly credentials: RemoteCredentials;
@@ -81,6 +84,7 @@ export class RemoteCluster {
   #secretProblem: RemoteProblem | undefined;
   #accessProblem: RemoteProblem | undefined;
   #lastProblem: string | undefined = "unset";
+  #wake: (() => void) | undefined;
 
   constructor(options: RemoteClusterOptions) {
     this.#options = options;
@@ -126,14 +130,27 @@ export class RemoteCluster {
     return { ...connected.cache.observationFor(connected.namespace), remote };
   }
 
+  /**
+   * Reads the Secret again now instead of at the end of the period: a tunnel was refused with
+   * these credentials, so they may have been rotated (or revoked) since the last read.
+   */
+  refreshSoon(): void {
+    this.#wake?.();
+  }
+
   /** Runs until `signal` aborts: reads the Secret, keeps the cache, checks access, every period. */
   async run(signal: AbortSignal): Promise<void> {
     const refreshMs = this.#options.refreshMs ?? DEFAULT_REMOTE_REFRESH_MS;
+    const retryMs = Math.min(this.#options.retryMs ?? DEFAULT_REMOTE_RETRY_MS, refreshMs);
     try {
       while (!signal.aborted) {
         await this.#refresh(signal);
         this.#changed();
-        await sleep(this.#clock, refreshMs, signal);
+        const failing = this.problem !== undefined && this.problem.reason !== "RemoteConnecting";
+        const wake = new AbortController();
+        this.#wake = () => wake.abort();
+        await sleep(this.#clock, failing ? retryMs : refreshMs, AbortSignal.any([signal, wake.signal]));
+        this.#wake = undefined;
       }
     } finally {
       this.#pending?.stop.abort();

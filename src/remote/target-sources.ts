@@ -86,6 +86,12 @@ export class TargetSources {
       : { kubeConfig, namespace, cluster: server };
   }
 
+  /** The remote API server refused a tunnel of `key` (401/403): re-read its Secret now. */
+  credentialsRefused(key: string): void {
+    const id = this.#uses.get(key);
+    if (id !== undefined) this.#shared.get(id)?.cluster.refreshSoon();
+  }
+
   /** `key` is gone (deleted, or no longer served here). */
   release(key: string): void {
     const id = this.#uses.get(key);

@@ -119,7 +119,14 @@ test("a PortForward in one cluster forwards to pods of another, through that clu
     target: { selector: { matchLabels: { app: "db" } } },
     ports: [{ port: 5432, targetPort: 5432 }],
   });
-  const ready = await portForwards.ready("db", 90_000);
+  const ready = await portForwards.ready("db", 90_000).catch(async (error: unknown) => {
+    // What the operator saw, so a failure here says why instead of only "timed out".
+    const status = (await portForwards.get("db"))?.status;
+    const problems = [...operator.controller.logs, ...operator.gateways.flatMap((g) => g.logs)].filter(
+      (l) => l.level !== "info" && l.level !== "debug",
+    );
+    throw new Error(`${String(error)}\nstatus: ${JSON.stringify(status)}\nwarnings: ${JSON.stringify(problems.slice(-10))}`);
+  });
   const endpoint: Endpoint = { host: host!, port: gatewayPortOf(ready, 5432) };
   await assertEchoes(endpoint, 256 * 1024);
   assert.ok(first.accepted() >= 1, "the bytes went to B's pod");
@@ -149,7 +156,9 @@ test("a PortForward in one cluster forwards to pods of another, through that clu
       60_000,
       50,
     );
-    console.log(`# remote failover: first connection through B's replacement ${Math.round(performance.now() - started)} ms after it was created`);
+    console.log(
+      `# remote failover: first connection through B's replacement ${Math.round(performance.now() - started)} ms after it was created`,
+    );
   });
 
   await t.test("B's RoleBinding removed: RemoteForbidden names the missing verbs, and recovers when restored", async () => {

@@ -76,7 +76,12 @@ export async function secondCluster(name: string): Promise<TestCluster> {
   if (response.status !== 200) throw new Error(`second control plane ${name} failed: ${response.status} ${await response.text()}`);
   const { stateFile } = (await response.json()) as { stateFile: string };
   const state = JSON.parse(readFileSync(stateFile, "utf8")) as ControlPlaneState;
-  return { state, admin: loadKubeConfig(state.kubeconfig), unprivileged: loadKubeConfig(state.unprivilegedKubeconfig), kubectl: state.kubectl };
+  return {
+    state,
+    admin: loadKubeConfig(state.kubeconfig),
+    unprivileged: loadKubeConfig(state.unprivilegedKubeconfig),
+    kubectl: state.kubectl,
+  };
 }
 
 /** A second API server on the same etcd with other feature gates; returns its admin KubeConfig. */
