@@ -76,6 +76,13 @@ export function loadPortForwards(
         const issue = parsed.error.issues[0]!;
         throw new CommandError(`${where}: ${fieldPath(issue.path) || "the document"}: ${issue.message}`);
       }
+      if (parsed.value.spec.cluster !== undefined) {
+        // The operator reads the kubeconfig Secret; on a laptop the user's own kubeconfig already
+        // says which cluster, so a second one inside the manifest would only be a way to confuse them.
+        throw new CommandError(
+          `${where}: spec.cluster names another cluster, which only the operator serves; remove it and choose the cluster with --context or --kubeconfig`,
+        );
+      }
       const namespace = parsed.value.metadata.namespace ?? defaultNamespace;
       const key = `${namespace}/${parsed.value.metadata.name}`;
       const twin = loaded.find((l) => `${l.namespace}/${l.pf.metadata.name}` === key);

@@ -1,5 +1,6 @@
-// Every example in examples/ is a valid PortForward by the API's own zod schema (the source of
-// the CRD), and together the examples cover every target kind.
+// Every PortForward in examples/ is valid by the API's own zod schema (the source of the CRD);
+// the only other documents are the Secrets a remote-cluster example needs. Together the examples
+// cover every target kind.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,8 +23,9 @@ function load(file: string): unknown[] {
 describe("examples/", () => {
   for (const file of files) {
     it(`${file} is a valid PortForward with comments`, () => {
-      const docs = load(file);
-      assert.ok(docs.length > 0);
+      const all = load(file) as { kind?: string }[];
+      const docs = all.filter((doc) => doc.kind !== "Secret");
+      assert.ok(docs.length > 0, `${file} has no PortForward`);
       for (const doc of docs) {
         const result = parsePortForward(doc);
         assert.ok(result.ok, `${file}: ${result.ok ? "" : JSON.stringify(result.error.issues, null, 2)}`);
