@@ -19,6 +19,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { type Clock, systemClock, type TimerHandle } from "../runtime/clock.ts";
 
 export type SessionOutcome =
   | { readonly kind: "completed" }
@@ -31,28 +32,34 @@ export interface SpliceOptions {
   readonly halfCloseGraceMs: number;
   /** Payload bytes moved: `up` client → pod, `down` pod → client. */
   readonly onBytes?: (direction: "up" | "down", bytes: number) => void;
+  /** Times the half-close grace; default the system clock (whose timers never keep the process alive). */
+  readonly clock?: Clock;
 }
 
 export const DEFAULT_HALF_CLOSE_GRACE_MS = 1_000;
 
 export function spliceConnection(client: Socket, upstream: Duplex, options: SpliceOptions): Promise<SessionOutcome> {
+  const clock = options.clock ?? systemClock;
   return new Promise((resolve) => {
     let state: SessionState = "open";
-    let graceTimer: NodeJS.Timeout | undefined;
+    let graceTimer: TimerHandle | undefined;
+    const clearGrace = () => {
+      if (graceTimer !== undefined) clock.clearTimeout(graceTimer);
+      graceTimer = undefined;
+    };
 
     const finish = (outcome: SessionOutcome) => {
       if (state === "closed") return;
       state = "closed";
-      clearTimeout(graceTimer);
+      clearGrace();
       if (outcome.kind === "upstream_error") client.resetAndDestroy();
       else client.destroy();
       upstream.destroy();
       resolve(outcome);
     };
     const armGrace = () => {
-      clearTimeout(graceTimer);
-      graceTimer = setTimeout(() => finish({ kind: "completed" }), options.halfCloseGraceMs);
-      graceTimer.unref();
+      clearGrace();
+      graceTimer = clock.setTimeout(() => finish({ kind: "completed" }), options.halfCloseGraceMs);
     };
 
     client.on("error", (error) => finish({ kind: "client_error", error }));

@@ -20,6 +20,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { LoadBalancing } from "../api/spec.ts";
 import type { Logger } from "../observability/log.ts";
+import { type Clock, sleep, systemClock } from "../runtime/clock.ts";
 import { byPod } from "../runtime/order.ts";
 import type { TunnelCloseReasonCode } from "../tunnel/index.ts";
 import type { AccessDecision, PeerPod } from "./access-decision.ts";
@@ -110,6 +111,8 @@ export interface ForwarderOptions {
   readonly onConnectionEnded?: (record: ConnectionRecord) => void;
   readonly connectWaitMs?: number;
   readonly halfCloseGraceMs?: number;
+  /** Every wait and duration here (connect wait, drain, half-close grace, tunnel backoff); default the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Listener {
@@ -123,6 +126,7 @@ const DEFAULT_CONNECT_WAIT_MS = 10_000;
 export class Forwarder {
   readonly name: string;
   readonly #options: ForwarderOptions;
+  readonly #clock: Clock;
   readonly #listeners = new Map<number, Listener>();
   readonly #tunnels = new Map<string, PodTunnel>();
   readonly #sessions = new Set<Socket>();
@@ -137,6 +141,7 @@ export class Forwarder {
   constructor(options: ForwarderOptions) {
     this.name = options.name;
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   async update(spec: ForwarderSpec): Promise<void> {
@@ -158,6 +163,7 @@ export class Forwarder {
         pod: target.pod,
         open: this.#options.openTunnel,
         log: this.#options.log,
+        clock: this.#clock,
         observer: {
           changed: () => this.#changed(),
           dialed: (_pod, result, seconds) => this.#options.metrics.dialed(result, seconds),
@@ -210,13 +216,9 @@ export class Forwarder {
     for (const listener of this.#listeners.values()) listener.server.close();
     this.#listeners.clear();
     if (this.#sessions.size > 0 && drainMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, drainMs);
-        this.#sessionsDrained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      const drained = new AbortController();
+      this.#sessionsDrained = () => drained.abort();
+      await sleep(this.#clock, drainMs, drained.signal);
     }
     this.#state = "closed";
     for (const socket of this.#sessions) socket.destroy();
@@ -258,7 +260,7 @@ export class Forwarder {
   async #handle(socket: Socket, binding: ForwarderBinding): Promise<void> {
     const { metrics, log } = this.#options;
     socket.on("error", () => undefined); // reported through the session outcome
-    const startedAt = performance.now();
+    const startedAt = this.#clock.now();
     const clientAddress = normalizeAddress(socket.remoteAddress);
     const access = await this.#options.authorize?.(clientAddress);
     const report = (fields: Pick<ConnectionRecord, "result" | "targetPod" | "bytesUp" | "bytesDown" | "error">) =>
@@ -267,7 +269,7 @@ export class Forwarder {
         clientPort: socket.remotePort,
         client: access?.client,
         port: binding.port,
-        durationMs: performance.now() - startedAt,
+        durationMs: this.#clock.now() - startedAt,
         decision: access?.decision,
         ...fields,
       });
@@ -310,6 +312,7 @@ export class Forwarder {
       socket.resume();
       const outcome: SessionOutcome = await spliceConnection(socket, upstream, {
         halfCloseGraceMs: this.#options.halfCloseGraceMs ?? DEFAULT_HALF_CLOSE_GRACE_MS,
+        clock: this.#clock,
         onBytes: (direction, count) => {
           bytes[direction] += count;
           metrics.bytes(this.name, direction, count);
@@ -331,7 +334,7 @@ export class Forwarder {
   }
 
   async #chooseTunnel(socket: Socket): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
-    const deadline = Date.now() + (this.#options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
+    const deadline = this.#clock.now() + (this.#options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
     for (;;) {
       const candidates = this.#spec.targets
         .filter((t) => t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
@@ -347,14 +350,14 @@ export class Forwarder {
         this.#lastPicked = picked.pod;
         return picked;
       }
-      const remaining = deadline - Date.now();
+      const remaining = deadline - this.#clock.now();
       if (remaining <= 0 || this.#state !== "running" || socket.destroyed) return undefined;
       // Wait for any tunnel to open (or for the spec to change), then look again.
       const wait = new AbortController();
-      const timer = setTimeout(() => wait.abort(), Math.min(remaining, 250));
+      const timer = this.#clock.setTimeout(() => wait.abort(), Math.min(remaining, 250));
       const pending = [...this.#tunnels.values()].map((t) => t.whenOpen(wait.signal));
-      await Promise.race(pending.length > 0 ? pending : [new Promise((r) => setTimeout(r, Math.min(remaining, 250)))]);
-      clearTimeout(timer);
+      await Promise.race(pending.length > 0 ? pending : [sleep(this.#clock, Math.min(remaining, 250))]);
+      this.#clock.clearTimeout(timer);
       wait.abort();
     }
   }

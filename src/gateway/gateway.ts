@@ -190,6 +190,7 @@ export class Gateway {
         listenHost: config.listenHost,
         log: log.child({ portforward: key }),
         metrics,
+        clock: this.#clock,
         onChange: () => this.#report.add(key),
         authorize: (address) => this.#authorize(address, namespace ?? "", state.served?.peers),
         onConnectionEnded: (record) => this.#connectionEnded(key, state.served, record),
