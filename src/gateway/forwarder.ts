@@ -236,8 +236,11 @@ export class Forwarder {
         socket.destroy();
       });
     });
+    // An error before the listen callback means we could not listen (EADDRINUSE, EACCES, …);
+    // after it, the listener is live and an error is only that (net.Server emits accept failures
+    // such as EMFILE and goes on listening), so the first handler is swapped for the second.
     return new Promise((resolve) => {
-      server.once("error", (error: NodeJS.ErrnoException) => {
+      const serverOnListenError = (error: NodeJS.ErrnoException) => {
         this.#listenErrors.set(
           binding.port,
           `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${binding.listenPort}: ${error.code ?? error.message}`,
@@ -245,16 +248,24 @@ export class Forwarder {
         this.#options.metrics.listenFailed(this.name);
         this.#options.log.error("Failed to listen", { portforward: this.name, port: binding.port, listenPort: binding.listenPort, error });
         resolve();
-      });
+      };
+      server.once("error", serverOnListenError);
       server.listen(binding.listenPort, host, () => {
+        server.off("error", serverOnListenError);
         const address = server.address();
         const port = typeof address === "object" && address !== null ? address.port : binding.listenPort;
         this.#listenErrors.delete(binding.port);
         this.#listeners.set(binding.port, { binding, server, port });
-        server.on("error", (error) => this.#options.log.error("Listener error", { portforward: this.name, error }));
+        server.on("error", (error: NodeJS.ErrnoException) => this.#listenerFailed(binding, port, error));
         resolve();
       });
     });
+  }
+
+  /** An error on a live listener: logged and counted; the listener stays (and is still reported as serving). */
+  #listenerFailed(binding: ForwarderBinding, listenPort: number, error: NodeJS.ErrnoException): void {
+    this.#options.metrics.listenerError(this.name);
+    this.#options.log.error("Listener error", { portforward: this.name, port: binding.port, listenPort, error });
   }
 
   async #handle(socket: Socket, binding: ForwarderBinding): Promise<void> {

@@ -20,6 +20,8 @@ export interface GatewayMetrics {
   reconnect(reason: string): void;
   /** A listener for one of the PortForward's gateway ports could not be opened (e.g. EADDRINUSE). */
   listenFailed(portforward: string): void;
+  /** A listener that is listening reported an error (e.g. accept failing with EMFILE); it goes on listening. */
+  listenerError(portforward: string): void;
 }
 
 export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -64,6 +66,11 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
     help: "Gateway ports that could not be listened on (the PortForward is not served by this replica), per PortForward",
     labelNames: ["portforward"],
   });
+  const listenerErrors = registry.counter({
+    name: "tunnelkeeper_gateway_listener_errors_total",
+    help: "Errors reported by gateway listeners that are listening (e.g. accept failing with EMFILE), per PortForward",
+    labelNames: ["portforward"],
+  });
   return {
     tunnelUp: (portforward, delta) => tunnels.inc({ portforward }, delta),
     connectionOpened: (portforward) => active.inc({ portforward }),
@@ -79,6 +86,7 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
     dialed: (result, seconds) => dial.observe({ result }, seconds),
     reconnect: (reason) => reconnects.inc({ reason }),
     listenFailed: (portforward) => listenErrors.inc({ portforward }),
+    listenerError: (portforward) => listenerErrors.inc({ portforward }),
   };
 }
 
@@ -92,4 +100,5 @@ export const NO_GATEWAY_METRICS: GatewayMetrics = {
   dialed: () => undefined,
   reconnect: () => undefined,
   listenFailed: () => undefined,
+  listenerError: () => undefined,
 };
