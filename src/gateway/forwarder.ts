@@ -9,6 +9,13 @@
  * all has its tunnel closed. A new connection arriving while no tunnel is open waits up to
  * `connectWaitMs` for one (a replaced pod's tunnel is usually seconds away), then is reset.
  *
+ * Waiting is event-driven, never polled: a waiting connection chooses again only when something
+ * that could serve it happened — a tunnel opened, `update()` brought new targets or readiness —
+ * or when the forwarder closes, its client goes away, or the connect wait ends. (A poll that
+ * woke on `PodTunnel.whenOpen` resolved at once for a tunnel that was open but whose target was
+ * not ready, e.g. a terminating pod, and spun on microtasks for the whole connect wait, starving
+ * the event loop: the failover e2e lost 10 s per connection that arrived in that window.)
+ *
  * Access: with `authorize`, each accepted connection is checked before anything else happens
  * (the socket stays paused, nothing is read); a denied one is reset as soon as the decision is
  * made (RST, no byte read or written) and never waits for a tunnel.
@@ -137,6 +144,8 @@ export class Forwarder {
   #sessionsDrained: (() => void) | undefined;
   #tunnelsUp = new Set<string>();
   #lastConnectionError: string | undefined;
+  /** Wake-ups of the connections waiting for a tunnel (see #nextChange). */
+  readonly #waiting = new Set<() => void>();
 
   constructor(options: ForwarderOptions) {
     this.name = options.name;
@@ -165,7 +174,10 @@ export class Forwarder {
         log: this.#options.log,
         clock: this.#clock,
         observer: {
-          changed: () => this.#changed(),
+          changed: (tunnel) => {
+            if (tunnel.isOpen) this.#wakeWaiting();
+            this.#changed();
+          },
           dialed: (_pod, result, seconds) => this.#options.metrics.dialed(result, seconds),
           ended: (_pod, reason) => this.#options.metrics.reconnect(reason),
         },
@@ -173,6 +185,8 @@ export class Forwarder {
       this.#tunnels.set(target.pod, tunnel);
       tunnel.start();
     }
+    // Targets, readiness or the policy may have changed: waiting connections choose again.
+    this.#wakeWaiting();
     const bound = new Map(spec.bindings.map((b) => [b.port, b]));
     for (const [port, listener] of this.#listeners) {
       const binding = bound.get(port);
@@ -213,6 +227,7 @@ export class Forwarder {
   async close(drainMs = 0): Promise<void> {
     if (this.#state !== "running") return;
     this.#state = "draining";
+    this.#wakeWaiting();
     for (const listener of this.#listeners.values()) listener.server.close();
     this.#listeners.clear();
     if (this.#sessions.size > 0 && drainMs > 0) {
@@ -347,30 +362,50 @@ export class Forwarder {
   async #chooseTunnel(socket: Socket): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
     const deadline = this.#clock.now() + (this.#options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
     for (;;) {
-      const candidates = this.#spec.targets
-        .filter((t) => t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
-        .map((t) => ({
-          target: t,
-          tunnel: this.#tunnels.get(t.pod)!,
-          pod: t.pod,
-          activeConnections: this.#tunnels.get(t.pod)!.activeConnections,
-        }))
-        .sort(byPod);
-      const picked = pickTarget(candidates, this.#spec.loadBalancing, this.#lastPicked);
-      if (picked !== undefined) {
-        this.#lastPicked = picked.pod;
-        return picked;
-      }
+      const picked = this.#pickTunnel();
+      if (picked !== undefined) return picked;
       const remaining = deadline - this.#clock.now();
       if (remaining <= 0 || this.#state !== "running" || socket.destroyed) return undefined;
-      // Wait for any tunnel to open (or for the spec to change), then look again.
-      const wait = new AbortController();
-      const timer = this.#clock.setTimeout(() => wait.abort(), Math.min(remaining, 250));
-      const pending = [...this.#tunnels.values()].map((t) => t.whenOpen(wait.signal));
-      await Promise.race(pending.length > 0 ? pending : [sleep(this.#clock, Math.min(remaining, 250))]);
-      this.#clock.clearTimeout(timer);
-      wait.abort();
+      await this.#nextChange(socket, remaining);
     }
+  }
+
+  /** A ready target with an open tunnel, chosen by the load-balancing policy; undefined if none. */
+  #pickTunnel(): { tunnel: PodTunnel; target: ForwarderTarget } | undefined {
+    const candidates = this.#spec.targets
+      .filter((t) => t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
+      .map((t) => ({
+        target: t,
+        tunnel: this.#tunnels.get(t.pod)!,
+        pod: t.pod,
+        activeConnections: this.#tunnels.get(t.pod)!.activeConnections,
+      }))
+      .sort(byPod);
+    const picked = pickTarget(candidates, this.#spec.loadBalancing, this.#lastPicked);
+    if (picked !== undefined) this.#lastPicked = picked.pod;
+    return picked;
+  }
+
+  /**
+   * Resolves at the next wake-up (#wakeWaiting: a tunnel opened, update(), close()), when the
+   * client socket closes, or after `ms` — and never sooner, so a waiting connection cannot spin.
+   */
+  #nextChange(socket: Socket, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.#clock.clearTimeout(timer);
+        this.#waiting.delete(wake);
+        socket.off("close", wake);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(wake, ms);
+      this.#waiting.add(wake);
+      socket.once("close", wake);
+    });
+  }
+
+  #wakeWaiting(): void {
+    for (const wake of [...this.#waiting]) wake();
   }
 
   #changed(): void {

@@ -17,7 +17,7 @@ import {
 } from "../../../src/gateway/forwarder.ts";
 import type { GatewayMetrics } from "../../../src/gateway/gateway-metrics.ts";
 import { Logger } from "../../../src/observability/log.ts";
-import type { Clock } from "../../../src/runtime/clock.ts";
+import { type Clock, systemClock } from "../../../src/runtime/clock.ts";
 import { FakeClock, flush } from "../../support/fake-clock.ts";
 import { type PodServer, TunnelDialer } from "../../support/memory-tunnel.ts";
 
@@ -205,6 +205,79 @@ describe("Forwarder", () => {
     assert.equal(h.clock.now(), before, "no fake time passed: the connection was woken, not polled");
   });
 
+  it("wakes a waiting connection when update() adds a ready target, with no time passing", async () => {
+    const h = startForwarder();
+    await h.forwarder.update(specOf([]));
+    const client = await connectClient(h.port());
+    await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+    await flush();
+    const before = h.clock.now();
+
+    await h.forwarder.update(specOf([target("web-0")]));
+    const echoed = await roundTrip(client, Buffer.from("woken by update"));
+    assert.equal(echoed.toString(), "woken by update");
+    assert.equal(h.clock.now(), before);
+  });
+
+  it("wakes a waiting connection when a target whose tunnel is already open becomes ready", async () => {
+    const h = startForwarder();
+    await h.forwarder.update(specOf([target("web-0")]));
+    await flush();
+    await h.forwarder.update(specOf([target("web-0", false)]));
+    assert.equal(h.dialer.tunnelTo("web-0").state.kind, "open", "a target that stops being ready keeps its tunnel");
+    const client = await connectClient(h.port());
+    await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+    await flush();
+
+    await h.forwarder.update(specOf([target("web-0", true)]));
+    assert.equal((await roundTrip(client, Buffer.from("ready again"))).toString(), "ready again");
+    assert.equal(h.dialer.attempts.length, 1, "the same tunnel served it");
+  });
+
+  it("keeps the event loop turning while a connection waits behind a not-ready target with an open tunnel", async () => {
+    // A terminating pod is a target with ready=false whose tunnel stays open (its connections go
+    // on). A connection waiting for a tunnel then must not spin: the failover e2e lost 10 s per
+    // such connection when it did (the whole gateway stalled for the connect wait).
+    const h = startForwarder({ clock: systemClock, connectWaitMs: 2_000 });
+    await h.forwarder.update(specOf([target("old")]));
+    await until(() => h.forwarder.snapshot().connectedTargets.length === 1, "the old pod's tunnel");
+    await h.forwarder.update(specOf([target("old", false)]));
+    const client = await connectClient(h.port());
+    await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 1_000, `a 20 ms timer fired after ${elapsed.toFixed(0)} ms while a connection was waiting`);
+
+    await h.forwarder.update(specOf([target("old", false), target("new")]));
+    assert.equal((await roundTrip(client, Buffer.from("via new"))).toString(), "via new");
+    assert.deepEqual(h.dialer.tunnelTo("old").connectedPorts, []);
+    assert.deepEqual(h.dialer.tunnelTo("new").connectedPorts, [POD_PORT]);
+  });
+
+  it("fails over: a connection that arrived while the only pod was terminating goes to the replacement as soon as its tunnel opens", async () => {
+    const h = startForwarder({ autoOpen: false });
+    await h.forwarder.update(specOf([target("app-old")]));
+    await flush();
+    h.dialer.latest("app-old").succeed();
+    await flush();
+    await h.forwarder.update(specOf([target("app-old", false)]));
+    const client = await connectClient(h.port());
+    await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+    await flush();
+    const before = h.clock.now();
+
+    await h.forwarder.update(specOf([]));
+    await h.forwarder.update(specOf([target("app-new")]));
+    await flush();
+    assert.equal(h.dialer.tunnelTo("app-old").state.kind, "closed");
+    h.dialer.latest("app-new").succeed();
+    assert.equal((await roundTrip(client, Buffer.from("replacement"))).toString(), "replacement");
+    assert.equal(h.clock.now(), before, "served without any time passing");
+    assert.deepEqual(h.dialer.tunnelTo("app-new").connectedPorts, [POD_PORT]);
+  });
+
   it("resets a connection that waited the whole connect wait, and reports it as no_target", async () => {
     const h = startForwarder({ autoOpen: false, connectWaitMs: 10_000 });
     await h.forwarder.update(specOf([target("web-0")]));
@@ -264,6 +337,17 @@ describe("Forwarder", () => {
     assert.equal(h.dialer.tunnelTo("a").state.kind, "open");
     assert.equal(h.dialer.tunnelTo("b").state.kind, "closed");
     assert.deepEqual(h.forwarder.snapshot().connectedTargets, []);
+  });
+
+  it("resets a waiting connection at once when the forwarder closes", async () => {
+    const h = startForwarder({ autoOpen: false });
+    await h.forwarder.update(specOf([target("web-0")]));
+    const client = await connectClient(h.port());
+    const closed = closedWith(client);
+    await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+    await h.forwarder.close(5_000);
+    assert.equal(await closed, "ECONNRESET");
+    assert.equal(h.records[0]?.result, "no_target");
   });
 
   describe("load balancing", () => {
