@@ -74,7 +74,7 @@ test("a replaced target pod gets new connections within seconds, with no restart
     60_000,
     25,
   );
-  await waitFor("a connection echoed by the replacement", async () => firstNewAt, 90_000, 10);
+  await waitFor("a connection echoed by the replacement", async () => firstNewAt, 30_000, 10);
   stop = true;
   await prober;
 
@@ -82,12 +82,10 @@ test("a replaced target pod gets new connections within seconds, with no restart
   const message = `failover: replacement Ready ${(readyAt - deletedAt).toFixed(0)} ms after the delete; first connection through it ${failoverMs.toFixed(0)} ms after Ready (${probes} probes, ${failures} failed)`;
   t.diagnostic(message);
   console.log(message);
-  // Usually 100–250 ms. About one run in three on the loaded 2-core machine of 2026-12-01 took
-  // 10 or 20 s: one or two probes waited the gateway's whole 10 s connect wait before the
-  // replacement's tunnel served them (an open defect, cause not yet found; see the closing note
-  // of that day). The bound only asserts that failover happens without a restart; the printed
-  // figure is what to watch until the defect is fixed.
-  assert.ok(failoverMs < 60_000, `first connection through the replacement ${failoverMs.toFixed(0)} ms after it was Ready`);
+  // Usually well under 100 ms. A run over ~10 s means a probe waited out the gateway's whole
+  // connect wait: that was the waiting connection spinning on a terminating pod's open tunnel
+  // and starving the gateway's event loop (fixed in the forwarder; see forwarder.test.ts).
+  assert.ok(failoverMs < 10_000, `first connection through the replacement ${failoverMs.toFixed(0)} ms after it was Ready`);
 
   // New connections keep succeeding, all through the replacement.
   const before = newBackend.accepted();
