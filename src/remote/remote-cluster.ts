@@ -39,6 +39,7 @@ import {
   requiredAccess,
 } from "./remote-health.ts";
 import { kubeConfigFor, parseRemoteKubeconfig, type RemoteCredentials } from "./remote-kubeconfig.ts";
+import type { RemoteClusterMetrics } from "./remote-metrics.ts";
 
 export interface SecretRef {
   /** The PortForward's namespace, where the Secret must be. */
@@ -60,6 +61,7 @@ export interface RemoteClusterOptions {
   readonly clock?: Clock;
   readonly refreshMs?: number;
   readonly retryMs?: number;
+  readonly metrics?: RemoteClusterMetrics;
 }
 
 export const DEFAULT_REMOTE_REFRESH_MS = 30_000;
@@ -155,6 +157,7 @@ export class RemoteCluster {
     } finally {
       this.#pending?.stop.abort();
       this.#connected?.stop.abort();
+      this.#options.metrics?.status(this.#options.secret.namespace, this.#options.secret.name, undefined);
     }
   }
 
@@ -300,6 +303,7 @@ export class RemoteCluster {
     const now = problem === undefined ? "" : `${problem.reason}: ${problem.message}`;
     if (now === this.#lastProblem) return;
     this.#lastProblem = now;
+    this.#options.metrics?.status(this.#options.secret.namespace, this.#options.secret.name, problem?.reason ?? "Ready");
     if (problem !== undefined && problem.reason !== "RemoteConnecting") {
       this.#options.log.warn("Remote cluster unavailable", {
         secret: `${this.#options.secret.namespace}/${this.#options.secret.name}`,

@@ -15,6 +15,7 @@ import type { Clock } from "../runtime/clock.ts";
 import type { TargetObservation } from "../targets/resolve-targets.ts";
 import type { CacheKind, ClusterCache } from "../watch/cluster-cache.ts";
 import { RemoteCluster } from "./remote-cluster.ts";
+import type { RemoteClusterMetrics } from "./remote-metrics.ts";
 
 export interface TargetSourcesOptions {
   readonly kubeConfig: KubeConfig;
@@ -26,6 +27,7 @@ export interface TargetSourcesOptions {
   readonly onChange: (keys: readonly string[]) => void;
   readonly clock?: Clock;
   readonly refreshMs?: number;
+  readonly metrics?: RemoteClusterMetrics;
 }
 
 /** Where tunnels for a PortForward go. */
@@ -73,6 +75,7 @@ export class TargetSources {
   observe(key: string, pf: PortForward): TargetObservation {
     const namespace = pf.metadata.namespace ?? "";
     const remote = this.#remoteFor(key, pf);
+    this.#options.metrics?.clusterOf(key, remote === undefined ? "local" : (remote.server ?? "unknown"));
     return remote === undefined ? this.#options.cache.observationFor(namespace) : remote.observation();
   }
 
@@ -94,6 +97,7 @@ export class TargetSources {
 
   /** `key` is gone (deleted, or no longer served here). */
   release(key: string): void {
+    this.#options.metrics?.clusterOf(key, undefined);
     const id = this.#uses.get(key);
     if (id === undefined) return;
     this.#uses.delete(key);
@@ -133,6 +137,7 @@ export class TargetSources {
         onChange: () => this.#options.onChange([...users]),
         ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
         ...(this.#options.refreshMs === undefined ? {} : { refreshMs: this.#options.refreshMs }),
+        ...(this.#options.metrics === undefined ? {} : { metrics: this.#options.metrics }),
       });
       shared = { cluster, users, stop };
       this.#shared.set(id, shared);
