@@ -12,7 +12,7 @@
 --                gateways connecting).
 --   Healthy      Ready=True for the current generation.
 
--- The reasons the controller also reports as kstatus Stalled (src/controller/plan.ts).
+-- The reasons the controller also reports as kstatus Stalled (src/controller/readiness-policies.ts).
 local needsPerson = {
   Forbidden = true,
   ProtocolUnsupported = true,
