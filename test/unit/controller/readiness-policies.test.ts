@@ -117,8 +117,10 @@ describe("readiness policies, one at a time", () => {
   it("targetStalled fails only for target reasons a person must fix", () => {
     assert.deepEqual(targetStalled(anInput(unresolved("PortNotExposed", "no port"))), { reason: "PortNotExposed", message: "no port" });
     assert.equal(targetStalled(anInput(unresolved("ProtocolUnsupported")))?.reason, "ProtocolUnsupported");
+    assert.equal(targetStalled(anInput(unresolved("RemoteTLSFailed")))?.reason, "RemoteTLSFailed");
     assert.equal(targetStalled(anInput(unresolved("NoReadyPods"))), undefined);
     assert.equal(targetStalled(anInput(unresolved("PodNotFound"))), undefined);
+    assert.equal(targetStalled(anInput(unresolved("RemoteUnreachable"))), undefined, "networks come back by themselves");
   });
 
   it("tunnelWaitsForTarget fails with the target's reason and points at TargetResolved", () => {
