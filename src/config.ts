@@ -78,6 +78,8 @@ export interface GatewayConfig {
   readonly podNamespace: string;
   /** The address other pods reach this replica on (EndpointSlices); empty when local. */
   readonly podIP: string;
+  /** This replica's pod UID (POD_UID); its heartbeat Lease is then owned by the pod. Empty when local. */
+  readonly podUid: string;
   readonly listenHost: string;
   readonly drainTimeoutMs: number;
   /**
@@ -199,6 +201,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     podName: instance,
     podNamespace,
     podIP: env.POD_IP ?? "",
+    podUid: env.POD_UID ?? "",
     listenHost: flagValue(parsed, "listen-host") ?? (command === "gateway" ? "0.0.0.0" : "127.0.0.1"),
     drainTimeoutMs: parseDurationFlagMs(flagValue(parsed, "drain-timeout") ?? "30s", "--drain-timeout"),
     shutdownDelayMs: parseDurationFlagMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),

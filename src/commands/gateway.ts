@@ -57,7 +57,14 @@ export function gatewayRunnables(deps: GatewayRunnableDeps): Runnable[] {
     ...(peers === undefined ? {} : { peers }),
     events,
   });
-  const heartbeat = new Heartbeat({ kubeConfig, pod: config.podName, namespace: config.podNamespace, podIP: config.podIP, log });
+  const heartbeat = new Heartbeat({
+    kubeConfig,
+    pod: config.podName,
+    namespace: config.podNamespace,
+    podIP: config.podIP,
+    podUid: config.podUid,
+    log,
+  });
   deps.health.addReadinessCheck("gateway-caches-synced", () => cache.synced && (peers?.synced ?? true));
   deps.health.addReadinessCheck("gateway-heartbeat", () => heartbeat.renewed);
   return [

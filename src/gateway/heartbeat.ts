@@ -2,7 +2,10 @@
  * This gateway replica's heartbeat: a Lease in its namespace, renewed every `renewIntervalMs`,
  * carrying its pod IP, so the controller knows which replicas are alive and where to route
  * (controller/gateway-registry.ts). Deleted on graceful shutdown so the controller reacts at
- * once; a crashed replica's Lease simply expires.
+ * once; a crashed replica's Lease simply expires. With the pod's UID known (POD_UID), the Lease is
+ * owned by the pod, so the garbage collector removes it with the pod even when this replica could
+ * not (helm uninstall deletes the RBAC first; a Lease left behind would keep a dead replica in
+ * the EndpointSlices of a quick reinstall until it expired).
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import {
@@ -29,6 +32,8 @@ export interface HeartbeatOptions {
   readonly pod: string;
   readonly namespace: string;
   readonly podIP: string;
+  /** The pod's UID; empty: the Lease has no owner (a gateway outside a pod). */
+  readonly podUid?: string;
   readonly log: Logger;
   readonly clock?: Clock;
 }
@@ -60,22 +65,11 @@ export class Heartbeat {
   }
 
   async renew(): Promise<void> {
-    const { kubeConfig, pod, namespace, podIP } = this.#options;
-    await applyObject(
-      kubeConfig,
-      {
-        apiVersion: "coordination.k8s.io/v1",
-        kind: "Lease",
-        metadata: {
-          name: gatewayLeaseName(pod),
-          namespace,
-          labels: { [LABEL_COMPONENT]: GATEWAY_COMPONENT, [LABEL_MANAGED_BY]: MANAGED_BY_VALUE },
-          annotations: { [ANNOTATION_POD_IP]: podIP },
-        },
-        spec: { holderIdentity: pod, leaseDurationSeconds: HEARTBEAT_LEASE_SECONDS, renewTime: formatMicroTime(this.#clock.now()) },
-      },
-      { plural: "leases", fieldManager: gatewayFieldManager(pod) },
-    );
+    const { kubeConfig, pod } = this.#options;
+    await applyObject(kubeConfig, heartbeatLease(this.#options, this.#clock.now()), {
+      plural: "leases",
+      fieldManager: gatewayFieldManager(pod),
+    });
     this.#renewed = true;
   }
 
@@ -91,4 +85,22 @@ export class Heartbeat {
       if (!isNotFound(error)) throw error;
     }
   }
+}
+
+/** Pure: the Lease a renewal applies at `now`. */
+export function heartbeatLease(options: Pick<HeartbeatOptions, "pod" | "namespace" | "podIP" | "podUid">, now: number) {
+  const { pod, namespace, podIP, podUid } = options;
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: {
+      name: gatewayLeaseName(pod),
+      namespace,
+      labels: { [LABEL_COMPONENT]: GATEWAY_COMPONENT, [LABEL_MANAGED_BY]: MANAGED_BY_VALUE },
+      annotations: { [ANNOTATION_POD_IP]: podIP },
+      // No blockOwnerDeletion: that would need update on pods/finalizers, and nothing waits on it.
+      ...(podUid ? { ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: pod, uid: podUid }] } : {}),
+    },
+    spec: { holderIdentity: pod, leaseDurationSeconds: HEARTBEAT_LEASE_SECONDS, renewTime: formatMicroTime(now) },
+  };
 }

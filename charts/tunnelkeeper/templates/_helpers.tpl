@@ -108,4 +108,10 @@ so "ghcr.io/tunnelkeeper/tunnelkeeper" becomes "<registry>/tunnelkeeper/tunnelke
   valueFrom:
     fieldRef:
       fieldPath: status.podIP
+# The gateway's heartbeat Lease is owned by its pod, so it goes with the pod even when the
+# gateway cannot delete it (helm uninstall removes the RBAC before the pods have stopped).
+- name: POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
 {{- end }}
