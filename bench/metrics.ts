@@ -42,6 +42,7 @@ function ours(portforwards: number): Side {
   const conditions = registerConditionMetrics(registry);
   const gateway = registerGatewayMetrics(registry);
   const queue = controller.workQueue("portforward");
+  const reconciles = controller.reconciles("portforward");
   for (let i = 0; i < portforwards; i++) {
     const name = `pf-${i}`;
     conditions.record(
@@ -55,7 +56,7 @@ function ours(portforwards: number): Side {
         observedGeneration: 1,
       })),
     );
-    controller.observeReconcile("portforward", "success", 0.004);
+    reconciles.observe("success", 0.004);
     queue.added();
     queue.workDuration(0.004);
     const pf = `team-${i % 10}/${name}`;

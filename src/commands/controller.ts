@@ -15,7 +15,8 @@ import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import { kubeLeaseClient } from "../kube/lease.ts";
 import type { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
-import { type Registry, registerControllerMetrics } from "../observability/metrics.ts";
+import { type Registry, registerLeaderElectionMetrics } from "../observability/metrics.ts";
+import type { ControllerLoopMetrics } from "../runtime/controller-loop.ts";
 import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
 import type { Runnable } from "../runtime/manager.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
@@ -26,6 +27,8 @@ export interface ControllerRunnableDeps {
   readonly config: ControllerConfig;
   readonly cache: ClusterCache;
   readonly registry: Registry;
+  /** The reconcile and work-queue metrics, registered once per process (operator.ts). */
+  readonly loopMetrics: ControllerLoopMetrics;
   readonly health: HealthServer;
   readonly log: Logger;
 }
@@ -42,7 +45,8 @@ export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
       reportingInstance: config.instance,
       createEvent: kubeCreateEvent(kubeConfig),
     }),
-    metrics: registerControllerMetrics(deps.registry),
+    loopMetrics: deps.loopMetrics,
+    leaderMetrics: registerLeaderElectionMetrics(deps.registry),
     conditionMetrics: registerConditionMetrics(deps.registry),
     log: log.child({ controller: "portforward" }),
     ...(config.gatewayPodLabels === undefined

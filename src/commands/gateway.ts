@@ -13,6 +13,7 @@ import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import type { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Registry } from "../observability/metrics.ts";
+import type { ControllerLoopMetrics } from "../runtime/controller-loop.ts";
 import type { Runnable } from "../runtime/manager.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 
@@ -21,6 +22,8 @@ export interface GatewayRunnableDeps {
   readonly config: GatewayConfig;
   readonly cache: ClusterCache;
   readonly registry: Registry;
+  /** The reconcile and work-queue metrics, registered once per process (operator.ts). */
+  readonly loopMetrics: ControllerLoopMetrics;
   readonly health: HealthServer;
   readonly log: Logger;
   /** Watched namespaces (empty: all): the peer cache attributes pods of these only. */
@@ -54,6 +57,7 @@ export function gatewayRunnables(deps: GatewayRunnableDeps): Runnable[] {
     config,
     log,
     metrics: registerGatewayMetrics(deps.registry),
+    loopMetrics: deps.loopMetrics,
     ...(peers === undefined ? {} : { peers }),
     events,
   });

@@ -1,7 +1,8 @@
 /**
  * Composition of the long-running commands (`controller`, `gateway`, `run`): one KubeConfig,
  * one cluster cache, one metrics registry and health endpoint, and the component runnables,
- * all under one Manager (SIGTERM/SIGINT → graceful shutdown).
+ * all under one Manager (SIGTERM/SIGINT → graceful shutdown). The controller-runtime metrics are
+ * registered here, once, because the controller's loop and the gateway's share them under `run`.
  *
  * `runOperator` first makes sure the Lease namespaces exist (namespaces.ts), so a missing one
  * is one line at start instead of a 404 every 5 s.
@@ -11,7 +12,7 @@ import type { CommonConfig, Config, ControllerConfig, GatewayConfig } from "../c
 import { loadKubeConfig } from "../kube/client.ts";
 import { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
-import { Registry } from "../observability/metrics.ts";
+import { Registry, registerControllerMetrics } from "../observability/metrics.ts";
 import { Manager, type Runnable } from "../runtime/manager.ts";
 import { ClusterCache } from "../watch/cluster-cache.ts";
 import { controllerRunnables } from "./controller.ts";
@@ -38,6 +39,7 @@ export function buildOperator(parts: OperatorParts): Operator {
     ...(common.context === undefined ? {} : { context: common.context }),
   });
   const registry = new Registry();
+  const loopMetrics = registerControllerMetrics(registry);
   const health = new HealthServer({ host: common.metricsBindAddress.host, port: common.metricsBindAddress.port, registry });
   const cache = new ClusterCache({
     kubeConfig,
@@ -58,13 +60,16 @@ export function buildOperator(parts: OperatorParts): Operator {
         config: parts.controller,
         cache,
         registry,
+        loopMetrics,
         health,
         log,
       }),
     );
   }
   if (parts.gateway !== undefined) {
-    runnables.push(...gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, health, log, namespaces: common.namespaces }));
+    runnables.push(
+      ...gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, loopMetrics, health, log, namespaces: common.namespaces }),
+    );
   }
   const manager = new Manager({
     gracePeriodMs: (parts.gateway?.drainTimeoutMs ?? 0) + 15_000,

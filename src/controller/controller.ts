@@ -8,7 +8,8 @@
  * With NetworkPolicies configured, an informer on the managed NetworkPolicies of the gateway
  * namespace maps each one back to its PortForward (annotation tunnelkeeper.io/portforward-key):
  * an edited or deleted policy is repaired, one whose PortForward is gone is deleted.
- * Workers start once every informer has listed once, so no reconcile plans from a partial view.
+ * Workers start once every informer has listed once, so no reconcile plans from a partial view;
+ * the work loop (sync wait, retries, requeues, reconcile metrics) is runtime/controller-loop.ts.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ANNOTATION_PORTFORWARD_KEY, LABEL_MANAGED_BY, MANAGED_BY_VALUE } from "../api/identity.ts";
@@ -16,12 +17,13 @@ import { isGone } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import type { Logger } from "../observability/log.ts";
-import type { ControllerMetrics } from "../observability/metrics.ts";
+import type { LeaderElectionMetrics } from "../observability/metrics.ts";
 import { TargetSources } from "../remote/target-sources.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
+import { ControllerLoop, type ControllerLoopMetrics } from "../runtime/controller-loop.ts";
 import { Informer } from "../runtime/informer.ts";
 import { objectKey } from "../runtime/store.ts";
-import { WorkQueue } from "../runtime/work-queue.ts";
+import type { WorkQueue } from "../runtime/work-queue.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
 import type { PortRange } from "./allocate-ports.ts";
@@ -38,7 +40,9 @@ export interface ControllerOptions {
   readonly gatewayNamespace: string;
   readonly portRange: PortRange;
   readonly events: EventRecorder;
-  readonly metrics: ControllerMetrics;
+  /** Reconcile and work-queue metrics (one registration per process, shared with the gateway). */
+  readonly loopMetrics: ControllerLoopMetrics;
+  readonly leaderMetrics: LeaderElectionMetrics;
   readonly conditionMetrics?: ConditionMetrics;
   readonly log: Logger;
   readonly concurrency?: number;
@@ -51,6 +55,7 @@ export class PortForwardController {
   readonly queue: WorkQueue;
   readonly gateways: GatewayRegistry;
   readonly #options: ControllerOptions;
+  readonly #loop: ControllerLoop;
   readonly #reconciler: Reconciler;
   readonly #policies: Informer<NetworkPolicyObject> | undefined;
   readonly #targets: TargetSources;
@@ -58,8 +63,16 @@ export class PortForwardController {
   constructor(options: ControllerOptions) {
     this.#options = options;
     const clock = options.clock ?? systemClock;
-    this.queue = new WorkQueue({ clock, metrics: options.metrics.workQueue(CONTROLLER_NAME) });
-    options.metrics.register(CONTROLLER_NAME);
+    this.#loop = new ControllerLoop({
+      name: CONTROLLER_NAME,
+      reconcile: (key, signal) => this.#reconciler.reconcile(key, signal),
+      concurrency: options.concurrency ?? 4,
+      metrics: options.loopMetrics,
+      log: options.log,
+      keyLogField: "portforward",
+      clock,
+    });
+    this.queue = this.#loop.queue;
     this.gateways = new GatewayRegistry({
       kubeConfig: options.kubeConfig,
       namespace: options.gatewayNamespace,
@@ -116,47 +129,16 @@ export class PortForwardController {
 
   /** Runs until `signal` aborts: waits for the caches, then reconciles with bounded concurrency. */
   async run(signal: AbortSignal): Promise<void> {
-    const { cache, log, metrics } = this.#options;
+    const { cache, leaderMetrics } = this.#options;
     const registry = Promise.all([this.gateways.start(signal), this.#policies?.start(signal)]);
-    await Promise.race([Promise.all([cache.hasSynced(), this.gateways.hasSynced(), this.#policies?.hasSynced()]), aborted(signal)]);
-    if (signal.aborted) {
-      this.queue.shutdown();
-      await registry;
-      return;
-    }
-    log.info("Caches synced; starting workers", { portforwards: cache.portForwards.list().length });
-    this.#targets.start(signal);
-    // run() is what a leader does (or the only replica, without leader election).
-    metrics.leading(true);
-    const workers = this.queue.run(
-      async (key, workerSignal) => {
-        const started = performance.now();
-        try {
-          const result = await this.#reconciler.reconcile(key, workerSignal);
-          this.queue.forget(key);
-          if (result.requeueAfterMs > 0) this.queue.addAfter(key, result.requeueAfterMs);
-          metrics.observeReconcile(
-            CONTROLLER_NAME,
-            result.requeueAfterMs > 0 ? "requeue_after" : "success",
-            (performance.now() - started) / 1000,
-          );
-        } catch (error) {
-          metrics.observeReconcile(CONTROLLER_NAME, "error", (performance.now() - started) / 1000);
-          if (workerSignal.aborted) return;
-          log.warn("Reconcile failed; retrying with backoff", { portforward: key, error });
-          this.queue.addRateLimited(key);
-        }
+    const workers = this.#loop.run(signal, {
+      waitFor: [cache.hasSynced(), this.gateways.hasSynced(), ...(this.#policies === undefined ? [] : [this.#policies.hasSynced()])],
+      onStarted: () => {
+        this.#targets.start(signal);
+        // run() is what a leader does (or the only replica, without leader election).
+        leaderMetrics.leading(true);
       },
-      this.#options.concurrency ?? 4,
-      signal,
-    );
-    await Promise.all([workers, registry]).finally(() => metrics.leading(false));
+    });
+    await Promise.all([workers, registry]).finally(() => leaderMetrics.leading(false));
   }
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
 }

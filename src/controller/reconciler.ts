@@ -28,6 +28,7 @@ import { kubeRequest, resourcePath } from "../kube/request.ts";
 import type { Logger } from "../observability/log.ts";
 import type { TargetSources } from "../remote/target-sources.ts";
 import type { Clock } from "../runtime/clock.ts";
+import type { ReconcileResult } from "../runtime/controller-loop.ts";
 import type { StoreReader } from "../runtime/store.ts";
 import { parseKey } from "../runtime/store.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
@@ -58,11 +59,6 @@ export interface ReconcilerDeps {
   readonly conditionMetrics?: ConditionMetrics;
   /** NetworkPolicies on the gateway pods; absent: none are managed. */
   readonly networkPolicies?: { readonly settings: NetworkPolicySettings; readonly store: StoreReader<NetworkPolicyObject> };
-}
-
-export interface ReconcileResult {
-  /** When to look again even if nothing changes. */
-  readonly requeueAfterMs: number;
 }
 
 interface Applied {

@@ -3,11 +3,14 @@
  * a Forwarder listening on those ports with tunnels to the ready target pods; and this replica's
  * entry in each PortForward's status.
  *
- * Two work queues of PortForward keys:
- * - sync: resolve targets from the cache (the same pure resolveTargets the controller uses, so
- *   the gateway reacts to a replaced pod without waiting for the controller) and update the
- *   Forwarder; fed by cache changes (watch/portforward-keys.ts);
- * - report: apply this replica's status entry when it changed; fed by Forwarder changes.
+ * Two work queues of PortForward keys, each run by a ControllerLoop (runtime/controller-loop.ts:
+ * retries, requeues and the controller_runtime_reconcile_* and workqueue_* metrics):
+ * - sync (`gateway-sync`): resolve targets from the cache (the same pure resolveTargets the
+ *   controller uses, so the gateway reacts to a replaced pod without waiting for the controller)
+ *   and update the Forwarder; fed by cache changes (watch/portforward-keys.ts);
+ * - report (`gateway-status`): apply this replica's status entry when it changed; fed by Forwarder
+ *   changes. Counter-only changes are written at most every COUNTER_REPORT_INTERVAL_MS: the key is
+ *   requeued for when the interval ends.
  * Access: every connection is checked against the PortForward's spec.access (access-decision.ts)
  * with the peer cache's view of the source address; refusals are counted, logged, summarised in
  * this replica's status entry and reported as a Warning Event at most once a minute per
@@ -28,8 +31,9 @@ import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { TargetSources } from "../remote/target-sources.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
+import { ControllerLoop, type ControllerLoopMetrics, type ReconcileResult } from "../runtime/controller-loop.ts";
 import { parseKey } from "../runtime/store.ts";
-import { WorkQueue } from "../runtime/work-queue.ts";
+import type { WorkQueue } from "../runtime/work-queue.ts";
 import { resolveTargets } from "../targets/resolve-targets.ts";
 import { tunnelSettingsFor } from "../targets/tunnel-settings.ts";
 import { isTunnelError, openTunnel, TunnelErrorCode } from "../tunnel/index.ts";
@@ -54,6 +58,8 @@ export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly log: Logger;
   readonly metrics: GatewayMetrics;
+  /** Reconcile and work-queue metrics of the two loops (one registration per process, shared with the controller). */
+  readonly loopMetrics: ControllerLoopMetrics;
   /**
    * Attributes source addresses to pods. Without it no source is attributable, so only ipBlock
    * peers can admit anyone (`--peer-cache=false`).
@@ -87,6 +93,10 @@ export function forwarderSpecFor(pf: PortForward, observation: Parameters<typeof
   };
 }
 
+/** The gateway's loops: the `controller` label of their reconciles and the `name` of their queues. */
+export const GATEWAY_SYNC = "gateway-sync";
+export const GATEWAY_STATUS = "gateway-status";
+
 /** How long a connection from an address the peer cache does not know waits for it (see #authorize). */
 export const UNKNOWN_SOURCE_GRACE_MS = 1_000;
 const UNKNOWN_SOURCE_POLL_MS = 50;
@@ -99,6 +109,9 @@ function previousDenials(entry: GatewayStatus | undefined): DenialSummary | unde
 export class Gateway {
   readonly #options: GatewayOptions;
   readonly #clock: Clock;
+  readonly #syncLoop: ControllerLoop;
+  readonly #reportLoop: ControllerLoop;
+  /** The loops' queues. */
   readonly #sync: WorkQueue;
   readonly #report: WorkQueue;
   readonly #served = new Map<string, Served>();
@@ -108,8 +121,19 @@ export class Gateway {
   constructor(options: GatewayOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#sync = new WorkQueue({ clock: this.#clock });
-    this.#report = new WorkQueue({ clock: this.#clock });
+    const loop = { metrics: options.loopMetrics, log: options.log, keyLogField: "portforward", clock: this.#clock };
+    this.#syncLoop = new ControllerLoop({
+      ...loop,
+      name: GATEWAY_SYNC,
+      concurrency: 4,
+      reconcile: async (key) => {
+        await this.#syncKey(key);
+        return {};
+      },
+    });
+    this.#reportLoop = new ControllerLoop({ ...loop, name: GATEWAY_STATUS, concurrency: 2, reconcile: (key) => this.#reportKey(key) });
+    this.#sync = this.#syncLoop.queue;
+    this.#report = this.#reportLoop.queue;
     this.#targets = new TargetSources({
       kubeConfig: options.kubeConfig,
       cache: options.cache,
@@ -126,29 +150,7 @@ export class Gateway {
   async run(signal: AbortSignal): Promise<void> {
     this.#targets.start(signal);
     const synced = Promise.all([this.#options.cache.hasSynced(), this.#options.peers?.hasSynced()]);
-    await Promise.race([synced, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
-    const retrying = (work: (key: string) => Promise<void>, queue: WorkQueue, what: string) => async (key: string) => {
-      try {
-        await work(key);
-        queue.forget(key);
-      } catch (error) {
-        if (this.#closing) return;
-        this.#options.log.warn(`Gateway ${what} failed; retrying with backoff`, { portforward: key, error });
-        queue.addRateLimited(key);
-      }
-    };
-    await Promise.all([
-      this.#sync.run(
-        retrying((key) => this.#syncKey(key), this.#sync, "sync"),
-        4,
-        signal,
-      ),
-      this.#report.run(
-        retrying((key) => this.#reportKey(key), this.#report, "status report"),
-        2,
-        signal,
-      ),
-    ]);
+    await Promise.all([this.#syncLoop.run(signal, { waitFor: [synced] }), this.#reportLoop.run(signal, { waitFor: [synced] })]);
   }
 
   /** Graceful shutdown: drain connections, close tunnels, withdraw status entries. */
@@ -293,9 +295,9 @@ export class Gateway {
     return pf.status?.gateways?.find((g) => g.pod === this.#options.config.podName);
   }
 
-  async #reportKey(key: string): Promise<void> {
+  async #reportKey(key: string): Promise<ReconcileResult> {
     const served = this.#served.get(key);
-    if (served === undefined || this.#closing) return;
+    if (served === undefined || this.#closing) return {};
     const now = this.#clock.now();
     const entry = buildGatewayEntry(
       this.#options.config.podName,
@@ -307,16 +309,14 @@ export class Gateway {
     );
     const significant = isSignificantChange(served.reported, entry);
     if (!significant) {
-      if (!countersChanged(served.reported, entry)) return;
+      if (!countersChanged(served.reported, entry)) return {};
       const wait = served.reportedAt + COUNTER_REPORT_INTERVAL_MS - now;
-      if (wait > 0) {
-        this.#report.addAfter(key, wait);
-        return;
-      }
+      if (wait > 0) return { requeueAfterMs: wait };
     }
     await this.#applyEntries(key, [entry]);
     served.reported = entry;
     served.reportedAt = now;
+    return {};
   }
 
   async #withdrawEntry(key: string): Promise<void> {

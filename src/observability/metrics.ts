@@ -19,8 +19,8 @@
  * `promtool check metrics`; this one costs a fraction per scrape at 1,000 PortForwards).
  */
 import { CONTROLLER_LEASE_NAME } from "../api/identity.ts";
+import type { ControllerLoopMetrics } from "../runtime/controller-loop.ts";
 import { byEntryKey } from "../runtime/order.ts";
-import type { WorkQueueMetrics } from "../runtime/work-queue.ts";
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -271,25 +271,12 @@ export class Registry {
   }
 }
 
-/** Results of `controller_runtime_reconcile_total`, as in controller-runtime. */
-export type ReconcileResult = "success" | "error" | "requeue" | "requeue_after";
-
-/** controller-runtime's controller and work-queue metrics, registered once per registry. */
-export interface ControllerMetrics {
-  reconcileTotal: Counter;
-  reconcileErrors: Counter;
-  reconcileTime: Histogram;
-  /** Records one reconcile of `controller` (duration in seconds). */
-  observeReconcile(controller: string, result: ReconcileResult, seconds: number): void;
-  /** Work-queue hooks for the queue named `name` (label `name`, like client-go). */
-  workQueue(name: string): WorkQueueMetrics;
-  /** Creates the series of `controller` at 0, as controller-runtime does when a controller starts. */
-  register(controller: string): void;
-  /** Whether this replica leads (reconciles): client-go's `leader_election_master_status`. */
-  leading(isLeader: boolean): void;
-}
-
-export function registerControllerMetrics(registry: Registry): ControllerMetrics {
+/**
+ * controller-runtime's controller and work-queue metrics (`controller_runtime_reconcile_*`,
+ * `workqueue_*`) for every ControllerLoop (runtime/controller-loop.ts), registered once per
+ * registry: the controller's loop and the gateway's share it when one process runs both.
+ */
+export function registerControllerMetrics(registry: Registry): ControllerLoopMetrics {
   const reconcileTotal = registry.counter({
     name: "controller_runtime_reconcile_total",
     help: "Total number of reconciliations per controller",
@@ -329,24 +316,19 @@ export function registerControllerMetrics(registry: Registry): ControllerMetrics
     labelNames: ["name"],
     buckets: WORKQUEUE_DURATION_BUCKETS,
   });
-  const leader = registry.gauge({
-    name: "leader_election_master_status",
-    help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.",
-    labelNames: ["name"],
-  });
-  leader.set({ name: CONTROLLER_LEASE_NAME }, 0);
   return {
-    reconcileTotal,
-    reconcileErrors,
-    reconcileTime,
-    observeReconcile(controller, result, seconds) {
-      reconcileTotal.inc({ controller, result });
-      if (result === "error") reconcileErrors.inc({ controller });
-      reconcileTime.observe({ controller }, seconds);
-    },
-    register(controller) {
-      for (const result of ["success", "error", "requeue", "requeue_after"] as const) reconcileTotal.inc({ controller, result }, 0);
-      reconcileErrors.inc({ controller }, 0);
+    reconciles(controller) {
+      return {
+        initialize(result) {
+          reconcileTotal.inc({ controller, result }, 0);
+          if (result === "error") reconcileErrors.inc({ controller }, 0);
+        },
+        observe(result, seconds) {
+          reconcileTotal.inc({ controller, result });
+          if (result === "error") reconcileErrors.inc({ controller });
+          reconcileTime.observe({ controller }, seconds);
+        },
+      };
     },
     workQueue(name) {
       const labels = { name };
@@ -362,6 +344,21 @@ export function registerControllerMetrics(registry: Registry): ControllerMetrics
         workDuration: (s) => workDuration.observe(labels, s),
       };
     },
-    leading: (isLeader) => leader.set({ name: CONTROLLER_LEASE_NAME }, isLeader ? 1 : 0),
   };
+}
+
+/** Whether this replica leads (reconciles): client-go's `leader_election_master_status`. */
+export interface LeaderElectionMetrics {
+  leading(isLeader: boolean): void;
+}
+
+/** `leader_election_master_status{name="tunnelkeeper-controller"}`, at 0 until the controller leads. */
+export function registerLeaderElectionMetrics(registry: Registry): LeaderElectionMetrics {
+  const leader = registry.gauge({
+    name: "leader_election_master_status",
+    help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.",
+    labelNames: ["name"],
+  });
+  leader.set({ name: CONTROLLER_LEASE_NAME }, 0);
+  return { leading: (isLeader) => leader.set({ name: CONTROLLER_LEASE_NAME }, isLeader ? 1 : 0) };
 }

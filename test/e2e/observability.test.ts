@@ -111,6 +111,26 @@ test("both components' real /metrics pass promtool check metrics, and every dash
   }
   assert.match(outputs.controller, /^leader_election_master_status\{name="tunnelkeeper-controller"\} 1$/m);
   assert.match(outputs.controller, /^tunnelkeeper_portforward_condition\{namespace="[^"]+",name="web",type="Ready",status="True"\} 1$/m);
+  // Every work loop reports under controller-runtime's names: the controller's, and the gateway's two.
+  const loops = { controller: ["portforward"], gateway: ["gateway-sync", "gateway-status"] };
+  for (const [component, names] of Object.entries(loops)) {
+    const text = outputs[component as keyof typeof outputs];
+    for (const name of names) {
+      assert.match(
+        text,
+        new RegExp(`^controller_runtime_reconcile_total\\{controller="${name}",result="success"\\} [1-9]`, "m"),
+        `${component}: ${name}`,
+      );
+      for (const result of ["error", "requeue_after"]) {
+        assert.match(text, new RegExp(`^controller_runtime_reconcile_total\\{controller="${name}",result="${result}"\\} \\d`, "m"));
+      }
+      assert.match(text, new RegExp(`^controller_runtime_reconcile_time_seconds_count\\{controller="${name}"\\} [1-9]`, "m"));
+      assert.match(text, new RegExp(`^workqueue_adds_total\\{name="${name}"\\} [1-9]`, "m"), `${component}: queue ${name}`);
+      assert.match(text, new RegExp(`^workqueue_depth\\{name="${name}"\\} \\d`, "m"));
+    }
+  }
+  assert.doesNotMatch(outputs.gateway, /^leader_election_master_status/m, "a gateway leads no Lease");
+  assert.doesNotMatch(outputs.controller, /controller="gateway-sync"/, "the gateway's loops run in the gateway only");
 
   const queries = dashboardQueries();
   const parsed = await runCommand(tools.promqlNames, [], JSON.stringify(queries));

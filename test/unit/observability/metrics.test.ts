@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { escapeLabelValue, formatValue, Registry, registerControllerMetrics } from "../../../src/observability/metrics.ts";
+import {
+  escapeLabelValue,
+  formatValue,
+  Registry,
+  registerControllerMetrics,
+  registerLeaderElectionMetrics,
+} from "../../../src/observability/metrics.ts";
+import { ControllerLoop } from "../../../src/runtime/controller-loop.ts";
 import { WorkQueue } from "../../../src/runtime/work-queue.ts";
 import { FakeClock } from "../../support/fake-clock.ts";
 
@@ -97,9 +104,9 @@ describe("Registry exposition (text format 0.0.4)", () => {
 describe("registerControllerMetrics", () => {
   it("counts reconciles by result and errors under controller-runtime names", () => {
     const registry = new Registry();
-    const metrics = registerControllerMetrics(registry);
-    metrics.observeReconcile("portforward", "success", 0.02);
-    metrics.observeReconcile("portforward", "error", 0.2);
+    const reconciles = registerControllerMetrics(registry).reconciles("portforward");
+    reconciles.observe("success", 0.02);
+    reconciles.observe("error", 0.2);
     const text = registry.expose();
     assert.match(text, /^controller_runtime_reconcile_total\{controller="portforward",result="success"\} 1$/m);
     assert.match(text, /^controller_runtime_reconcile_total\{controller="portforward",result="error"\} 1$/m);
@@ -123,6 +130,26 @@ describe("registerControllerMetrics", () => {
     assert.match(text, /^# TYPE workqueue_work_duration_seconds histogram$/m);
     queue.shutdown();
   });
+
+  it("creates every series of a ControllerLoop at zero when it is built, for each controller of the process", () => {
+    const registry = new Registry();
+    const metrics = registerControllerMetrics(registry);
+    const log = { info() {}, warn() {} };
+    for (const name of ["portforward", "gateway-sync"]) {
+      new ControllerLoop({ name, metrics, log, concurrency: 1, clock: new FakeClock(), reconcile: async () => ({}) });
+    }
+    const text = registry.expose();
+    for (const name of ["portforward", "gateway-sync"]) {
+      for (const result of ["success", "error", "requeue_after"]) {
+        assert.match(text, new RegExp(`^controller_runtime_reconcile_total\\{controller="${name}",result="${result}"\\} 0$`, "m"));
+      }
+      assert.match(text, new RegExp(`^controller_runtime_reconcile_errors_total\\{controller="${name}"\\} 0$`, "m"));
+      for (const family of ["workqueue_depth", "workqueue_adds_total", "workqueue_retries_total"]) {
+        assert.match(text, new RegExp(`^${family}\\{name="${name}"\\} 0$`, "m"));
+      }
+    }
+    assert.doesNotMatch(text, /leader_election_master_status/, "the loop's metrics hold no leader gauge (a gateway leads nothing)");
+  });
 });
 
 describe("Counter.setTotal and Registry.scrape", () => {
@@ -144,7 +171,7 @@ describe("Counter.setTotal and Registry.scrape", () => {
 describe("leader_election_master_status", () => {
   it("is 0 until the controller leads, then 1, and 0 again when it stops", () => {
     const registry = new Registry();
-    const metrics = registerControllerMetrics(registry);
+    const metrics = registerLeaderElectionMetrics(registry);
     const value = () => /^leader_election_master_status\{name="tunnelkeeper-controller"\} (\d)$/m.exec(registry.expose())?.[1];
     assert.equal(value(), "0");
     metrics.leading(true);
