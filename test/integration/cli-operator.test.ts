@@ -130,6 +130,12 @@ describe("the Lease namespace is missing", () => {
     const created = run.stdout.find((line) => line.includes("Created namespace"));
     assert.ok(created?.includes(namespace), `run says it created the namespace:\n${run.stdout.join("\n")}`);
     await leases.readNamespacedLease({ namespace, name: gatewayLeaseName(podName) });
+    // One process, one registry: the controller's loop and the gateway's two share the controller-runtime families.
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    for (const loop of ["portforward", "gateway-sync", "gateway-status"]) {
+      assert.match(metrics, new RegExp(`^controller_runtime_reconcile_total\\{controller="${loop}",result="success"\\} \\d`, "m"));
+      assert.match(metrics, new RegExp(`^workqueue_depth\\{name="${loop}"\\} \\d`, "m"));
+    }
 
     const { code, ms } = await run.interrupt("SIGINT");
     t.diagnostic(`run: exit ${code} ${ms.toFixed(0)} ms after SIGINT`);
