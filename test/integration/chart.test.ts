@@ -346,7 +346,12 @@ describe("helm template with default values", () => {
       "--shutdown-delay=5s",
     ]);
     const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
-    assert.deepEqual(env, { POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP" });
+    assert.deepEqual(env, {
+      POD_NAME: "metadata.name",
+      POD_NAMESPACE: "metadata.namespace",
+      POD_IP: "status.podIP",
+      POD_UID: "metadata.uid",
+    });
     assert.ok(pod.terminationGracePeriodSeconds > 30, "SIGKILL must not cut the 30 s drain short");
     assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "metrics" });
   });
@@ -401,9 +406,12 @@ describe("helm template with default values", () => {
       }
     }
     const policy = find(objects, "ValidatingAdmissionPolicy", "tk-tunnelkeeper-portforward-authz");
-    assert.equal(policy.spec.validations[0].expression, 'variables.pfNamespace in ["shop","team-a"]');
+    const expressions = (vap: Obj) => vap.spec.validations.map((v: Obj) => v.expression as string);
+    assert.ok(expressions(policy).includes('variables.pfNamespace in ["shop","team-a"]'), "unwatched namespaces are refused");
     const off = await render({ watchNamespaces: watched, admissionPolicy: { enabled: true, rejectUnwatchedNamespaces: false } });
-    assert.equal(find(off.objects, "ValidatingAdmissionPolicy", "tk-tunnelkeeper-portforward-authz").spec.validations.length, 1);
+    const offPolicy = find(off.objects, "ValidatingAdmissionPolicy", "tk-tunnelkeeper-portforward-authz");
+    assert.equal(offPolicy.spec.validations.length, policy.spec.validations.length - 1);
+    assert.ok(!expressions(offPolicy).some((e: string) => e.includes("variables.pfNamespace in")));
   });
 
   it("aggregates PortForward rights into view, edit and admin", async () => {
@@ -476,6 +484,7 @@ describe("the rendered command lines", () => {
       podName: "pod-0",
       podNamespace: "tunnelkeeper-system",
       podIP: "10.1.2.3",
+      podUid: "uid-0",
       listenHost: "0.0.0.0",
       drainTimeoutMs: 30_000,
       shutdownDelayMs: 5_000,
@@ -582,7 +591,7 @@ describe("helm template with every option of the chart conventions and monitorin
         container.env.find((e: Obj) => e.name === "NODE_EXTRA_CA_CERTS"),
         { name: "NODE_EXTRA_CA_CERTS", value: "/etc/corporate-ca/ca.crt" },
       );
-      assert.equal(container.env.length, 4, "the downward API env stays");
+      assert.equal(container.env.length, 5, "the downward API env stays");
       assert.deepEqual(
         pod.volumes.map((v: Obj) => v.name),
         ["tmp", "corporate-ca"],
