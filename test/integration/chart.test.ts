@@ -453,7 +453,7 @@ describe("helm template with default values", () => {
 describe("the rendered command lines", () => {
   // The chart and src/config.ts must agree: the CLI parses flags strictly, so an unknown flag
   // in the chart would crash-loop the pods.
-  const env = { POD_NAME: "pod-0", POD_NAMESPACE: "tunnelkeeper-system", POD_IP: "10.1.2.3" };
+  const env = { POD_NAME: "pod-0", POD_NAMESPACE: "tunnelkeeper-system", POD_IP: "10.1.2.3", POD_UID: "uid-0" };
   const argsOf = (objects: Obj[], component: string): string[] =>
     find(objects, "Deployment", `tk-tunnelkeeper-${component}`).spec.template.spec.containers[0].args;
 
