@@ -16,6 +16,7 @@ import { kubeLeaseClient } from "../kube/lease.ts";
 import type { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import { type Registry, registerLeaderElectionMetrics } from "../observability/metrics.ts";
+import type { RemoteClusterMetrics } from "../remote/remote-metrics.ts";
 import type { ControllerLoopMetrics } from "../runtime/controller-loop.ts";
 import { LeaderElector, leaderIdentity } from "../runtime/leader-election.ts";
 import type { Runnable } from "../runtime/manager.ts";
@@ -29,6 +30,8 @@ export interface ControllerRunnableDeps {
   readonly registry: Registry;
   /** The reconcile and work-queue metrics, registered once per process (operator.ts). */
   readonly loopMetrics: ControllerLoopMetrics;
+  /** Remote cluster status and PortForward → cluster, for this component. */
+  readonly remoteMetrics: RemoteClusterMetrics;
   readonly health: HealthServer;
   readonly log: Logger;
 }
@@ -46,6 +49,7 @@ export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
       createEvent: kubeCreateEvent(kubeConfig),
     }),
     loopMetrics: deps.loopMetrics,
+    remoteMetrics: deps.remoteMetrics,
     leaderMetrics: registerLeaderElectionMetrics(deps.registry),
     conditionMetrics: registerConditionMetrics(deps.registry),
     log: log.child({ controller: "portforward" }),

@@ -13,6 +13,7 @@ import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import type { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Registry } from "../observability/metrics.ts";
+import type { RemoteClusterMetrics } from "../remote/remote-metrics.ts";
 import type { ControllerLoopMetrics } from "../runtime/controller-loop.ts";
 import type { Runnable } from "../runtime/manager.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
@@ -24,6 +25,8 @@ export interface GatewayRunnableDeps {
   readonly registry: Registry;
   /** The reconcile and work-queue metrics, registered once per process (operator.ts). */
   readonly loopMetrics: ControllerLoopMetrics;
+  /** Remote cluster status and PortForward → cluster, for this component. */
+  readonly remoteMetrics: RemoteClusterMetrics;
   readonly health: HealthServer;
   readonly log: Logger;
   /** Watched namespaces (empty: all): the peer cache attributes pods of these only. */
@@ -58,6 +61,7 @@ export function gatewayRunnables(deps: GatewayRunnableDeps): Runnable[] {
     log,
     metrics: registerGatewayMetrics(deps.registry),
     loopMetrics: deps.loopMetrics,
+    remoteMetrics: deps.remoteMetrics,
     ...(peers === undefined ? {} : { peers }),
     events,
   });

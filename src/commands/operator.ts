@@ -13,6 +13,7 @@ import { loadKubeConfig } from "../kube/client.ts";
 import { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import { Registry, registerControllerMetrics } from "../observability/metrics.ts";
+import { registerRemoteClusterMetrics } from "../remote/remote-metrics.ts";
 import { Manager, type Runnable } from "../runtime/manager.ts";
 import { ClusterCache } from "../watch/cluster-cache.ts";
 import { controllerRunnables } from "./controller.ts";
@@ -40,6 +41,7 @@ export function buildOperator(parts: OperatorParts): Operator {
   });
   const registry = new Registry();
   const loopMetrics = registerControllerMetrics(registry);
+  const remoteMetrics = registerRemoteClusterMetrics(registry);
   const health = new HealthServer({ host: common.metricsBindAddress.host, port: common.metricsBindAddress.port, registry });
   const cache = new ClusterCache({
     kubeConfig,
@@ -61,6 +63,7 @@ export function buildOperator(parts: OperatorParts): Operator {
         cache,
         registry,
         loopMetrics,
+        remoteMetrics: remoteMetrics("controller"),
         health,
         log,
       }),
@@ -68,7 +71,17 @@ export function buildOperator(parts: OperatorParts): Operator {
   }
   if (parts.gateway !== undefined) {
     runnables.push(
-      ...gatewayRunnables({ kubeConfig, config: parts.gateway, cache, registry, loopMetrics, health, log, namespaces: common.namespaces }),
+      ...gatewayRunnables({
+        kubeConfig,
+        config: parts.gateway,
+        cache,
+        registry,
+        loopMetrics,
+        remoteMetrics: remoteMetrics("gateway"),
+        health,
+        log,
+        namespaces: common.namespaces,
+      }),
     );
   }
   const manager = new Manager({

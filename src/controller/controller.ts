@@ -18,6 +18,7 @@ import type { EventRecorder } from "../kube/events.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import type { Logger } from "../observability/log.ts";
 import type { LeaderElectionMetrics } from "../observability/metrics.ts";
+import type { RemoteClusterMetrics } from "../remote/remote-metrics.ts";
 import { TargetSources } from "../remote/target-sources.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { ControllerLoop, type ControllerLoopMetrics } from "../runtime/controller-loop.ts";
@@ -47,6 +48,8 @@ export interface ControllerOptions {
   readonly log: Logger;
   readonly concurrency?: number;
   readonly clock?: Clock;
+  /** Remote cluster status and PortForward → cluster (remote/remote-metrics.ts). */
+  readonly remoteMetrics?: RemoteClusterMetrics;
   /** Maintain a NetworkPolicy per PortForward on the gateway pods (`--gateway-pod-selector`). */
   readonly networkPolicies?: NetworkPolicySettings;
 }
@@ -107,6 +110,7 @@ export class PortForwardController {
         for (const key of keys) this.queue.add(key);
       },
       clock,
+      ...(options.remoteMetrics === undefined ? {} : { metrics: options.remoteMetrics }),
     });
     this.#reconciler = new Reconciler({
       kubeConfig: options.kubeConfig,

@@ -29,6 +29,7 @@ import { applyStatus } from "../kube/apply.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observability/log.ts";
+import type { RemoteClusterMetrics } from "../remote/remote-metrics.ts";
 import { TargetSources } from "../remote/target-sources.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { ControllerLoop, type ControllerLoopMetrics, type ReconcileResult } from "../runtime/controller-loop.ts";
@@ -68,6 +69,8 @@ export interface GatewayOptions {
   /** Warning Events for refused connections (deduplicated per PortForward for a minute). */
   readonly events?: EventRecorder;
   readonly clock?: Clock;
+  /** Remote cluster status and PortForward → cluster (remote/remote-metrics.ts). */
+  readonly remoteMetrics?: RemoteClusterMetrics;
 }
 
 interface Served {
@@ -143,6 +146,7 @@ export class Gateway {
         for (const key of keys) this.#sync.add(key);
       },
       clock: this.#clock,
+      ...(options.remoteMetrics === undefined ? {} : { metrics: options.remoteMetrics }),
     });
     enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key));
   }

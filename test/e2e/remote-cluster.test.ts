@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { createBackedPod } from "../cluster/pods.ts";
 import { secondCluster, testNamespace } from "../support/cluster.ts";
-import { assertEchoes, condition, type Endpoint, echoThrough, gatewayPortOf, startOperator, waitFor } from "../support/e2e.ts";
+import { assertEchoes, condition, type Endpoint, echoThrough, gatewayPortOf, metricValue, startOperator, waitFor } from "../support/e2e.ts";
 import { startEchoServer } from "../support/tcp-servers.ts";
 
 const SERVICE_ACCOUNT = "tunnelkeeper-remote";
@@ -200,6 +200,28 @@ test("a PortForward in one cluster forwards to pods of another, through that clu
     await portForwards.ready("db", 60_000);
     console.log(`# remote Secret rotation in use after ${Math.round(performance.now() - rotatedAt)} ms`);
     await assertEchoes(endpoint);
+  });
+
+  await t.test("metrics: the remote cluster's state by Secret, and which cluster the PortForward goes to", async () => {
+    const controllerMetrics = await operator.controller.metrics();
+    assert.equal(
+      metricValue(controllerMetrics, "tunnelkeeper_remote_cluster_status", {
+        component: "controller",
+        namespace,
+        secret: "cluster-b",
+        reason: "Ready",
+      }),
+      1,
+    );
+    const gatewayMetrics = await operator.gateways[0]!.metrics();
+    assert.equal(
+      metricValue(gatewayMetrics, "tunnelkeeper_portforward_cluster_info", {
+        component: "gateway",
+        portforward: `${namespace}/db`,
+        cluster: remote.state.server,
+      }),
+      1,
+    );
   });
 
   await t.test("the token never appears in logs, Events or status", async () => {
