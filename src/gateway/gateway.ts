@@ -31,7 +31,7 @@ import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observability/log.ts";
 import type { RemoteClusterMetrics } from "../remote/remote-metrics.ts";
 import { TargetSources } from "../remote/target-sources.ts";
-import { type Clock, systemClock } from "../runtime/clock.ts";
+import { type Clock, sleep, systemClock } from "../runtime/clock.ts";
 import { ControllerLoop, type ControllerLoopMetrics, type ReconcileResult } from "../runtime/controller-loop.ts";
 import { parseKey } from "../runtime/store.ts";
 import type { WorkQueue } from "../runtime/work-queue.ts";
@@ -257,7 +257,7 @@ export class Gateway {
     let access = decide();
     const deadline = this.#clock.now() + UNKNOWN_SOURCE_GRACE_MS;
     while (cache !== undefined && !access.decision.allowed && access.client === undefined && this.#clock.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, UNKNOWN_SOURCE_POLL_MS));
+      await sleep(this.#clock, UNKNOWN_SOURCE_POLL_MS);
       access = decide();
     }
     return access;
