@@ -10,7 +10,10 @@ describe("remote cluster metrics", () => {
     metrics.status("team-a", "cluster-b", "RemoteConnecting");
     metrics.status("team-a", "cluster-b", "Ready");
     let text = registry.expose();
-    assert.match(text, /tunnelkeeper_remote_cluster_status\{component="controller",namespace="team-a",secret="cluster-b",reason="Ready"\} 1/);
+    assert.match(
+      text,
+      /tunnelkeeper_remote_cluster_status\{component="controller",namespace="team-a",secret="cluster-b",reason="Ready"\} 1/,
+    );
     assert.doesNotMatch(text, /RemoteConnecting/);
     metrics.status("team-a", "cluster-b", undefined);
     text = registry.expose();
@@ -23,7 +26,10 @@ describe("remote cluster metrics", () => {
     metrics.clusterOf("team-a/db", "https://b:6443");
     metrics.clusterOf("team-a/web", "local");
     let text = registry.expose();
-    assert.match(text, /tunnelkeeper_portforward_cluster_info\{component="controller",portforward="team-a\/db",cluster="https:\/\/b:6443"\} 1/);
+    assert.match(
+      text,
+      /tunnelkeeper_portforward_cluster_info\{component="controller",portforward="team-a\/db",cluster="https:\/\/b:6443"\} 1/,
+    );
     assert.match(text, /tunnelkeeper_portforward_cluster_info\{component="controller",portforward="team-a\/web",cluster="local"\} 1/);
     metrics.clusterOf("team-a/db", undefined);
     text = registry.expose();
