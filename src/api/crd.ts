@@ -97,6 +97,13 @@ export const PRINTER_COLUMNS = [
     description: "Client connections open through all gateways.",
   },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+  {
+    name: "Pod Services",
+    type: "string",
+    priority: 1,
+    jsonPath: ".status.podServices[*].service",
+    description: "The per-pod Services (spec.service.perPod).",
+  },
   { name: "Reason", type: "string", priority: 1, jsonPath: `${READY}.reason`, description: "Reason of the Ready condition." },
   { name: "Message", type: "string", priority: 1, jsonPath: `${READY}.message`, description: "Message of the Ready condition." },
 ] as const;

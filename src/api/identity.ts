@@ -32,6 +32,8 @@ export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "tunnelkeeper";
 /** Set on every object created for a PortForward; its value is the PortForward's name. */
 export const LABEL_PORTFORWARD = `${GROUP}/portforward`;
+/** On a per-pod Service (spec.service.perPod) and its EndpointSlice: the name of the target pod it routes to. */
+export const LABEL_POD = `${GROUP}/pod`;
 
 /** On NetworkPolicies in the gateway namespace: the namespace of the PortForward they belong to. */
 export const LABEL_PORTFORWARD_NAMESPACE = `${GROUP}/portforward-namespace`;

@@ -169,6 +169,9 @@ export const PortsSchema = z
 export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 export type ServiceType = (typeof SERVICE_TYPES)[number];
 
+const PER_POD_DESCRIPTION =
+  "Also give every target pod a Service of its own that routes only to that pod (for StatefulSets such as Kafka, Cassandra or a database primary and replicas, whose members must each be addressable), alongside the Service over all pods. Each is named <service name>-<suffix>, where the suffix is the last segment of the pod name after its last '-' or '.': the ordinal for a StatefulSet pod (kafka-0 behind Service kafka gets kafka-0), the random suffix for a Deployment pod. The Service name is shortened so the whole stays a DNS-1035 label of at most 63 characters; a suffix longer than 20 characters, or one that two target pods share, is replaced (for all but the pod whose Service already has the name, else the first by name) by the suffix plus a hash of the pod name. A per-pod Service has the type, labels and annotations of the main one, exists while its pod is a target (ready or not; a pod that is not ready gets connections held and then refused as when no pod is ready) and is deleted when the pod stops being a target or perPod is turned off. At most 256 target pods get one. status.podServices lists them with their gateway ports. Default false.";
+
 export const ServiceSpecSchema = z
   .object({
     name: dns1035Label(
@@ -184,6 +187,7 @@ export const ServiceSpecSchema = z
     annotations: stringMap(
       "Extra annotations for the Service, e.g. for a cloud load balancer. Argo CD's tracking annotation is never taken from here.",
     ).optional(),
+    perPod: z.boolean().default(false).meta({ description: PER_POD_DESCRIPTION }),
   })
   .prefault({})
   .meta({ description: "The stable Service through which clients reach the forwarded ports." });

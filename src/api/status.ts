@@ -48,6 +48,18 @@ export const PortStatusSchema = z
   })
   .meta({ description: "A forwarded port and the gateway port allocated to it." });
 
+export const PodServiceStatusSchema = z
+  .object({
+    pod: z.string().max(253).meta({ description: "Name of the target pod this Service routes to." }),
+    service: z.string().max(63).meta({ description: "Name of the pod's own Service (spec.service.perPod)." }),
+    ports: z.array(PortStatusSchema).meta({
+      description: "The Service's ports with the gateway ports allocated to them for this pod.",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["port"],
+    }),
+  })
+  .meta({ description: "The Service of one target pod (spec.service.perPod)." });
+
 export const TargetStatusSchema = z
   .object({
     pod: z.string().max(253).meta({ description: "Name of the target pod." }),
@@ -149,6 +161,15 @@ export const PortForwardStatusSchema = z
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["port"],
       }),
+    podServices: z
+      .array(PodServiceStatusSchema)
+      .optional()
+      .meta({
+        description:
+          "With spec.service.perPod: the Service of each target pod and its gateway ports, sorted by pod name. The gateways listen on these ports.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["pod"],
+      }),
     targets: z
       .array(TargetStatusSchema)
       .optional()
@@ -171,6 +192,7 @@ export const PortForwardStatusSchema = z
 
 export type Condition = z.output<typeof ConditionSchema>;
 export type PortStatus = z.output<typeof PortStatusSchema>;
+export type PodServiceStatus = z.output<typeof PodServiceStatusSchema>;
 export type TargetStatus = z.output<typeof TargetStatusSchema>;
 export type GatewayStatus = z.output<typeof GatewayStatusSchema>;
 export type Totals = z.output<typeof TotalsSchema>;

@@ -11,10 +11,15 @@
  * - deterministic: a new port starts probing at a hash of `namespace/name:port`, so concurrent
  *   reconciles of different PortForwards rarely pick the same port in the first place.
  * Callers that reconcile concurrently should add their in-flight allocations to `records`.
+ *
+ * A per-pod Service (spec.service.perPod) claims its gateway ports under an owner of its own,
+ * `namespace/name/pod` (podOwnerKey; names cannot contain '/'), read back from its
+ * tunnelkeeper.io/pod label: each (pod, port) gets its own gateway port with the same guarantees,
+ * and no claim of one pod is ever mistaken for the PortForward's or another pod's.
  */
 import type { V1Service } from "@kubernetes/client-node";
 import { Reason } from "../api/conditions.ts";
-import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
+import { KIND, LABEL_MANAGED_BY, LABEL_POD, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 
 export interface PortRange {
   min: number;
@@ -45,6 +50,11 @@ export function ownerKey(namespace: string | undefined, name: string | undefined
   return `${namespace ?? ""}/${name ?? ""}`;
 }
 
+/** The owner of the gateway ports of PortForward `owner`'s per-pod Service for `pod`. */
+export function podOwnerKey(owner: string, pod: string): string {
+  return `${owner}/${pod}`;
+}
+
 function toEpochMs(value: Date | string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = value instanceof Date ? value.getTime() : Date.parse(value);
@@ -60,7 +70,9 @@ export function gatewayPortRecords(services: readonly V1Service[]): GatewayPortR
     const controller = service.metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === KIND);
     const name = controller?.name ?? labels[LABEL_PORTFORWARD];
     if (name === undefined) continue;
-    const owner = ownerKey(service.metadata?.namespace, name);
+    const pod = labels[LABEL_POD];
+    const portForward = ownerKey(service.metadata?.namespace, name);
+    const owner = pod === undefined ? portForward : podOwnerKey(portForward, pod);
     const since = toEpochMs(service.metadata?.creationTimestamp as Date | string | undefined);
     for (const port of service.spec?.ports ?? []) {
       if (typeof port.targetPort !== "number") continue;

@@ -6,7 +6,8 @@
  *   gateways' reports, into one ReadinessInput;
  * - decide: the readiness policies (readiness-policies.ts, which states the precedence) say what
  *   keeps the PortForward from being Ready and what each detail condition reports;
- * - assemble: conditions, status, Events, the desired Service and EndpointSlice, the requeue.
+ * - assemble: conditions, status, Events, the desired Service and EndpointSlice, the requeue;
+ *   with spec.service.perPod also each target pod's own Service (desired-pod-services.ts).
  *
  * Ready semantics: True only when the data path works — the Service exists (and is ours) and at
  * least one gateway reports a live tunnel to a ready target pod. Until any gateway reports,
@@ -27,6 +28,7 @@ import { type AccessDeniedCause, accessDeniedCause } from "./access-denied.ts";
 import { allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
 import { findCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
+import { type DesiredPodService, planPodServices } from "./desired-pod-services.ts";
 import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
 import { conditionsFor } from "./readiness-conditions.ts";
 import { firstFailure, isStalledReason, type PolicyFailure, READY_POLICIES, type ReadinessInput } from "./readiness-policies.ts";
@@ -63,6 +65,13 @@ export interface Plan {
   service: V1Service | undefined;
   /** The Service's EndpointSlice (the gateway pods), applied together with the Service. */
   endpointSlice: V1EndpointSlice | undefined;
+  /**
+   * The per-pod Services to apply (empty with perPod off); the controller deletes the others of
+   * this PortForward. Undefined: leave them as they are (the Service cannot be applied, or no
+   * gateway ports are left for them, `podServicesError` says which).
+   */
+  podServices: readonly DesiredPodService[] | undefined;
+  podServicesError?: string;
   status: ControllerStatus;
   events: PlannedEvent[];
   requeueAfterMs: number;
@@ -76,7 +85,7 @@ export const REQUEUE_PROGRESSING_MS = 30_000;
 const PROGRESS_REASONS: ReadonlySet<string> = new Set([Reason.ServicePending, Reason.NoGatewayReporting, Reason.RemoteConnecting]);
 
 /** Whether `service` is this PortForward's: controlled by it, or orphaned but labelled for it. */
-export function isServiceOwnedBy(service: V1Service, pf: PortForward): boolean {
+export function isServiceOwnedBy(service: Pick<V1Service, "metadata">, pf: PortForward): boolean {
   const controller = service.metadata?.ownerReferences?.find((ref) => ref.controller === true);
   if (controller !== undefined) {
     return (
@@ -93,9 +102,11 @@ export function plan(observed: Observed, now: Date): Plan {
   const blocking = firstFailure(READY_POLICIES, input);
   const accessDenied = accessDeniedCause(input.gateways, now);
   const conditions = conditionsFor(input, blocking, accessDenied, now);
+  const perPod = podServicesFor(input, observed);
   return {
     ...desiredObjectsFor(input, observed.gatewayEndpoints),
-    status: statusFor(input, conditions),
+    ...perPod.plan,
+    status: { ...statusFor(input, conditions), ...perPod.status },
     events: planEvents(input.portForward.status?.conditions ?? [], conditions),
     requeueAfterMs: requeueAfterMsFor(blocking, accessDenied),
   };
@@ -151,6 +162,30 @@ function desiredObjectsFor(input: ReadinessInput, gatewayEndpoints: readonly Gat
     service: buildDesiredService(pf, allocation.ports),
     endpointSlice: buildDesiredEndpointSlice(pf, allocation.ports, gatewayEndpoints),
   };
+}
+
+/** The per-pod Services and status.podServices; on failure the current ones stay. */
+function podServicesFor(
+  input: ReadinessInput,
+  observed: Observed,
+): { plan: Pick<Plan, "podServices" | "podServicesError">; status: Pick<ControllerStatus, "podServices"> } {
+  const { portForward: pf, allocation } = input;
+  const current = pf.status?.podServices;
+  const keep = { status: current === undefined ? {} : { podServices: current } };
+  if (input.serviceConflict || !allocation.ok) return { plan: { podServices: undefined }, ...keep };
+  const planned = planPodServices({
+    portForward: pf,
+    serviceName: input.serviceName,
+    allocation: allocation.ports,
+    pods: input.resolved.targets.map((t) => t.pod),
+    services: observed.localServices ?? observed.services ?? [],
+    isOwned: (service) => isServiceOwnedBy(service, pf),
+    gatewayPortRecords: observed.gatewayPortRecords,
+    ...(observed.gatewayPortRange === undefined ? {} : { gatewayPortRange: observed.gatewayPortRange }),
+    gatewayEndpoints: observed.gatewayEndpoints,
+  });
+  if (!planned.ok) return { plan: { podServices: undefined, podServicesError: planned.message }, ...keep };
+  return { plan: { podServices: planned.objects }, status: planned.status.length === 0 ? {} : { podServices: [...planned.status] } };
 }
 
 function statusFor(input: ReadinessInput, conditions: Condition[]): ControllerStatus {

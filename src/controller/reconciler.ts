@@ -11,6 +11,9 @@
  * - Gateway ports claimed by in-flight reconciles are remembered in-process, so concurrent
  *   reconciles of different PortForwards never hand out the same port before their Services
  *   reach the cache (allocate-ports.ts explains why the Services are the record otherwise).
+ * - Per-pod Services (spec.service.perPod; desired-pod-services.ts): applied with their
+ *   EndpointSlices like the Service; this PortForward's per-pod objects that are no longer wanted
+ *   are deleted here (garbage collection only removes them with the PortForward).
  * - NetworkPolicies (when configured): one per PortForward in the gateway namespace
  *   (desired-network-policy.ts), applied and repaired like the Service; deleted here when the
  *   PortForward is gone, since owner references cannot cross namespaces.
@@ -32,7 +35,7 @@ import type { ReconcileResult } from "../runtime/controller-loop.ts";
 import type { StoreReader } from "../runtime/store.ts";
 import { parseKey } from "../runtime/store.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
-import { type GatewayPortRecord, gatewayPortRecords, type PortRange } from "./allocate-ports.ts";
+import { type GatewayPortRecord, gatewayPortRecords, type PortRange, podOwnerKey } from "./allocate-ports.ts";
 import type { ConditionMetrics } from "./condition-metrics.ts";
 import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import {
@@ -41,7 +44,8 @@ import {
   type NetworkPolicySettings,
   networkPolicyNameOf,
 } from "./desired-network-policy.ts";
-import { isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
+import { isServiceOwnedBy, isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
+import { syncPodServices } from "./sync-pod-services.ts";
 
 /** How long an entry of a gateway that is not live stays before it is removed (see header). */
 export const STALE_GATEWAY_ENTRY_GRACE_MS = 30_000;
@@ -132,10 +136,12 @@ export class Reconciler {
     };
     let planned = plan(observed, new Date(now));
     if (planned.status.ports !== undefined) {
-      this.#claims.set(
-        key,
-        planned.status.ports.map((p) => ({ owner: key, port: p.port, gatewayPort: p.gatewayPort })),
-      );
+      this.#claims.set(key, [
+        ...planned.status.ports.map((p) => ({ owner: key, port: p.port, gatewayPort: p.gatewayPort })),
+        ...(planned.status.podServices ?? []).flatMap((s) =>
+          s.ports.map((p) => ({ owner: podOwnerKey(key, s.pod), port: p.port, gatewayPort: p.gatewayPort })),
+        ),
+      ]);
     }
 
     const cachedService = cache.services.get(serviceKey(planned.service));
@@ -145,7 +151,7 @@ export class Reconciler {
         ? undefined
         : buildDesiredNetworkPolicy(
             pf,
-            (planned.status.ports ?? []).map((p) => p.gatewayPort),
+            [...(planned.status.ports ?? []), ...(planned.status.podServices ?? []).flatMap((s) => s.ports)].map((p) => p.gatewayPort),
             policies.settings,
           );
     const [storedService] = await Promise.all([
@@ -166,6 +172,7 @@ export class Reconciler {
         desiredPolicy === undefined ? undefined : policies?.store.get(serviceKey(desiredPolicy)),
         signal,
       ),
+      this.#syncPodServices(key, pf, planned, signal),
     ]);
     if (storedService !== undefined && storedService.metadata?.resourceVersion !== cachedService?.metadata?.resourceVersion) {
       // Plan again with the Service as the API server stored it (it exists, and has its
@@ -200,6 +207,41 @@ export class Reconciler {
     this.#appliedServices.delete(key);
     this.#appliedSlices.delete(key);
     this.#appliedPolicies.delete(key);
+    for (const applied of [this.#appliedServices, this.#appliedSlices]) {
+      for (const appliedKey of applied.keys()) if (appliedKey.startsWith(`${key}/`)) applied.delete(appliedKey);
+    }
+  }
+
+  /** Applies the per-pod Services and EndpointSlices that changed and deletes the unwanted ones. */
+  async #syncPodServices(key: string, pf: PortForward, planned: Plan, signal: AbortSignal | undefined): Promise<void> {
+    const { cache, log } = this.#deps;
+    if (planned.podServicesError !== undefined) {
+      log.warn("Per-pod Services left as they are", { portforward: key, reason: planned.podServicesError });
+    }
+    if (planned.podServices === undefined) return;
+    const { namespace } = parseKey(key);
+    const apply = <T extends V1Service | V1EndpointSlice>(
+      applied: Map<string, Applied>,
+      desired: T,
+      plural: string,
+      cached: T | undefined,
+    ) => this.#applyIfChanged(applied, `${key}/${desired.metadata?.name}`, desired, plural, cached, signal);
+    const deleted = await syncPodServices({
+      kubeConfig: this.#deps.kubeConfig,
+      portForward: pf,
+      desired: planned.podServices,
+      services: cache.services.inNamespace(namespace ?? ""),
+      endpointSlices: cache.endpointSlices.inNamespace(namespace ?? ""),
+      isOwned: (object) => isServiceOwnedBy(object, pf),
+      applyService: (service) => apply(this.#appliedServices, service, "services", cache.services.get(serviceKey(service))),
+      applyEndpointSlice: (slice) => apply(this.#appliedSlices, slice, "endpointslices", cache.endpointSlices.get(serviceKey(slice))),
+      signal,
+    });
+    for (const name of deleted.services) this.#appliedServices.delete(`${key}/${name}`);
+    for (const name of deleted.endpointSlices) this.#appliedSlices.delete(`${key}/${name}`);
+    if (deleted.services.length > 0) {
+      log.info("Deleted per-pod Services that are no longer wanted", { portforward: key, services: deleted.services });
+    }
   }
 
   async #deleteNetworkPolicy(key: string, signal: AbortSignal | undefined): Promise<void> {
@@ -229,7 +271,8 @@ export class Reconciler {
     const records = gatewayPortRecords(this.#deps.cache.services.list());
     const observedOwners = new Set(records.map((r) => r.owner));
     for (const [owner, claimed] of this.#claims) {
-      if (owner !== key && !observedOwners.has(owner)) records.push(...claimed);
+      // Per record: a PortForward's Service may be in the cache before its per-pod Services.
+      if (owner !== key) records.push(...claimed.filter((r) => !observedOwners.has(r.owner)));
     }
     return records;
   }

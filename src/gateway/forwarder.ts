@@ -16,6 +16,10 @@
  * not ready, e.g. a terminating pod, and spun on microtasks for the whole connect wait, starving
  * the event loop: the failover e2e lost 10 s per connection that arrived in that window.)
  *
+ * A binding may be pinned to one target pod (a per-pod Service, spec.service.perPod): its
+ * connections go to that pod only, bypassing load balancing, and wait and are reset exactly as
+ * any connection does while no tunnel to a ready target is open.
+ *
  * Access: with `authorize`, each accepted connection is checked before anything else happens
  * (the socket stays paused, nothing is read); a denied one is reset as soon as the decision is
  * made (RST, no byte read or written) and never waits for a tunnel.
@@ -51,6 +55,13 @@ export interface ForwarderBinding {
   readonly listenPort: number;
   /** Address to listen on; default the forwarder's `listenHost` (`forward` binds one port on several). */
   readonly listenHost?: string;
+  /** Pinned to this target pod (a per-pod Service): its connections go to this pod only. */
+  readonly pod?: string;
+}
+
+/** Identity of a binding: its port, and the pod it is pinned to (several bindings share a port). */
+function bindingKey(binding: ForwarderBinding): string {
+  return binding.pod === undefined ? String(binding.port) : `${binding.port}/${binding.pod}`;
 }
 
 export interface ForwarderSpec {
@@ -70,7 +81,7 @@ export interface ForwarderSnapshot {
   readonly lastFailure: { readonly reason: TunnelCloseReasonCode; readonly message: string } | undefined;
   /** Why the latest client connection failed on the pod side (e.g. the pod refused the port), if any did. */
   readonly lastConnectionError: string | undefined;
-  /** Bound listeners: spec port → actual local port. */
+  /** Bound listeners that are not pinned to a pod: spec port → actual local port. */
   readonly listening: ReadonlyMap<number, number>;
   /** Whether there are bindings and every one has its listener, i.e. clients can connect. */
   readonly serving: boolean;
@@ -134,10 +145,11 @@ export class Forwarder {
   readonly name: string;
   readonly #options: ForwarderOptions;
   readonly #clock: Clock;
-  readonly #listeners = new Map<number, Listener>();
+  /** By bindingKey. */
+  readonly #listeners = new Map<string, Listener>();
   readonly #tunnels = new Map<string, PodTunnel>();
   readonly #sessions = new Set<Socket>();
-  readonly #listenErrors = new Map<number, string>();
+  readonly #listenErrors = new Map<string, string>();
   #spec: ForwarderSpec = { targets: [], bindings: [], loadBalancing: "RoundRobin" };
   #lastPicked: string | undefined;
   #state: "running" | "draining" | "closed" = "running";
@@ -187,18 +199,19 @@ export class Forwarder {
     }
     // Targets, readiness or the policy may have changed: waiting connections choose again.
     this.#wakeWaiting();
-    const bound = new Map(spec.bindings.map((b) => [b.port, b]));
-    for (const [port, listener] of this.#listeners) {
-      const binding = bound.get(port);
+    const bound = new Map(spec.bindings.map((b) => [bindingKey(b), b]));
+    for (const [key, listener] of this.#listeners) {
+      const binding = bound.get(key);
       const moved =
         binding !== undefined &&
         (binding.listenHost ?? this.#options.listenHost) !== (listener.binding.listenHost ?? this.#options.listenHost);
       if (binding === undefined || moved || (binding.listenPort !== 0 && binding.listenPort !== listener.port)) {
-        this.#listeners.delete(port);
+        this.#listeners.delete(key);
         listener.server.close();
       }
     }
-    await Promise.all(spec.bindings.filter((b) => !this.#listeners.has(b.port)).map((b) => this.#listen(b)));
+    for (const key of this.#listenErrors.keys()) if (!bound.has(key)) this.#listenErrors.delete(key);
+    await Promise.all(spec.bindings.filter((b) => !this.#listeners.has(bindingKey(b))).map((b) => this.#listen(b)));
     this.#changed();
   }
 
@@ -217,8 +230,8 @@ export class Forwarder {
       reconnects: tunnels.reduce((sum, t) => sum + t.reconnects, 0),
       lastFailure: failing === undefined ? undefined : { reason: failing.reason, message: failing.message },
       lastConnectionError: this.#lastConnectionError,
-      listening: new Map([...this.#listeners].map(([port, l]) => [port, l.port])),
-      serving: this.#spec.bindings.length > 0 && this.#spec.bindings.every((b) => this.#listeners.has(b.port)),
+      listening: new Map([...this.#listeners.values()].filter((l) => l.binding.pod === undefined).map((l) => [l.binding.port, l.port])),
+      serving: this.#spec.bindings.length > 0 && this.#spec.bindings.every((b) => this.#listeners.has(bindingKey(b))),
       listenErrors: [...this.#listenErrors.values()],
     };
   }
@@ -257,7 +270,7 @@ export class Forwarder {
     return new Promise((resolve) => {
       const serverOnListenError = (error: NodeJS.ErrnoException) => {
         this.#listenErrors.set(
-          binding.port,
+          bindingKey(binding),
           `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${binding.listenPort}: ${error.code ?? error.message}`,
         );
         this.#options.metrics.listenFailed(this.name);
@@ -269,8 +282,8 @@ export class Forwarder {
         server.off("error", serverOnListenError);
         const address = server.address();
         const port = typeof address === "object" && address !== null ? address.port : binding.listenPort;
-        this.#listenErrors.delete(binding.port);
-        this.#listeners.set(binding.port, { binding, server, port });
+        this.#listenErrors.delete(bindingKey(binding));
+        this.#listeners.set(bindingKey(binding), { binding, server, port });
         server.on("error", (error: NodeJS.ErrnoException) => this.#listenerFailed(binding, port, error));
         resolve();
       });
@@ -317,7 +330,7 @@ export class Forwarder {
     let error: string | undefined;
     const bytes = { up: 0, down: 0 };
     try {
-      const chosen = await this.#chooseTunnel(socket);
+      const chosen = await this.#chooseTunnel(socket, binding.pod);
       targetPod = chosen?.target.pod;
       const targetPort = chosen?.target.ports.find((p) => p.port === binding.port)?.targetPort;
       if (chosen === undefined || targetPort === undefined || socket.destroyed) {
@@ -359,10 +372,10 @@ export class Forwarder {
     }
   }
 
-  async #chooseTunnel(socket: Socket): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
+  async #chooseTunnel(socket: Socket, pinned: string | undefined): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
     const deadline = this.#clock.now() + (this.#options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
     for (;;) {
-      const picked = this.#pickTunnel();
+      const picked = this.#pickTunnel(pinned);
       if (picked !== undefined) return picked;
       const remaining = deadline - this.#clock.now();
       if (remaining <= 0 || this.#state !== "running" || socket.destroyed) return undefined;
@@ -370,10 +383,13 @@ export class Forwarder {
     }
   }
 
-  /** A ready target with an open tunnel, chosen by the load-balancing policy; undefined if none. */
-  #pickTunnel(): { tunnel: PodTunnel; target: ForwarderTarget } | undefined {
+  /**
+   * A ready target with an open tunnel, chosen by the load-balancing policy (or the `pinned` pod,
+   * which leaves the round-robin cursor alone); undefined if none.
+   */
+  #pickTunnel(pinned: string | undefined): { tunnel: PodTunnel; target: ForwarderTarget } | undefined {
     const candidates = this.#spec.targets
-      .filter((t) => t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
+      .filter((t) => (pinned === undefined || t.pod === pinned) && t.ready && this.#tunnels.get(t.pod)?.isOpen === true)
       .map((t) => ({
         target: t,
         tunnel: this.#tunnels.get(t.pod)!,
@@ -381,6 +397,7 @@ export class Forwarder {
         activeConnections: this.#tunnels.get(t.pod)!.activeConnections,
       }))
       .sort(byPod);
+    if (pinned !== undefined) return candidates[0];
     const picked = pickTarget(candidates, this.#spec.loadBalancing, this.#lastPicked);
     if (picked !== undefined) this.#lastPicked = picked.pod;
     return picked;

@@ -91,7 +91,13 @@ export function forwarderSpecFor(pf: PortForward, observation: Parameters<typeof
   const resolved = resolveTargets(pf, observation);
   return {
     targets: resolved.targets.map((t) => ({ pod: t.pod, ready: t.ready, ports: t.ports })),
-    bindings: (pf.status?.ports ?? []).map((p) => ({ port: p.port, listenPort: p.gatewayPort })),
+    bindings: [
+      ...(pf.status?.ports ?? []).map((p) => ({ port: p.port, listenPort: p.gatewayPort })),
+      // spec.service.perPod: each pod's own gateway ports, pinned to that pod.
+      ...(pf.spec.service.perPod ? (pf.status?.podServices ?? []) : []).flatMap((s) =>
+        s.ports.map((p) => ({ port: p.port, listenPort: p.gatewayPort, pod: s.pod })),
+      ),
+    ],
     loadBalancing: pf.spec.loadBalancing,
   };
 }

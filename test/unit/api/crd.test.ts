@@ -82,7 +82,7 @@ describe("generated CRD", () => {
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => c.name),
-      ["Reason", "Message"],
+      ["Pod Services", "Reason", "Message"],
     );
   });
 

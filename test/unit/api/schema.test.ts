@@ -18,7 +18,7 @@ describe("PortForward zod schema", () => {
 
   it("fills in every default of the spec", () => {
     const pf = aPortForward().build();
-    assert.deepEqual(pf.spec.service, { type: "ClusterIP" });
+    assert.deepEqual(pf.spec.service, { type: "ClusterIP", perPod: false });
     assert.equal(pf.spec.loadBalancing, "RoundRobin");
     assert.deepEqual(pf.spec.keepalive, { interval: "10s" });
     assert.equal(pf.spec.protocol, "Auto");
