@@ -44,6 +44,7 @@ export interface PortForwardObject {
     serviceName?: string;
     pods?: string;
     ports?: { name?: string; port: number; gatewayPort: number }[];
+    podServices?: { pod: string; service: string; ports: { name?: string; port: number; gatewayPort: number }[] }[];
     targets?: { pod: string; ready: boolean; gateways?: string[] }[];
     gateways?: GatewayEntry[];
     totals?: Record<string, number>;
