@@ -6,6 +6,7 @@ import {
   type GatewayPortRecord,
   gatewayPortRecords,
   type PortAllocation,
+  podOwnerKey,
 } from "../../../src/controller/allocate-ports.ts";
 import { aPortForward, aService } from "../../support/builders.ts";
 
@@ -131,5 +132,23 @@ describe("gatewayPortRecords", () => {
     assert.deepEqual(gatewayPortRecords(services), [
       { owner: "team-a/web", port: 80, gatewayPort: 20001, since: Date.parse("2026-01-01T00:00:00Z") },
     ]);
+  });
+
+  it("attributes a per-pod Service's ports to the pod's own owner key, apart from the PortForward's", () => {
+    const pf = aPortForward("db", "team-a").build();
+    const owned = aService("db-0", "team-a").ownedBy(pf).build();
+    const perPod = aService("db-0", "team-a")
+      .ownedBy(pf)
+      .withLabels({ ...owned.metadata?.labels, "tunnelkeeper.io/pod": "db-0" })
+      .withPorts({ port: 5432, targetPort: 20005 })
+      .build();
+    const main = aService("db", "team-a").ownedBy(pf).withPorts({ port: 5432, targetPort: 20001 }).build();
+    assert.deepEqual(gatewayPortRecords([main, perPod]), [
+      { owner: "team-a/db", port: 5432, gatewayPort: 20001 },
+      { owner: podOwnerKey("team-a/db", "db-0"), port: 5432, gatewayPort: 20005 },
+    ]);
+    assert.equal(podOwnerKey("team-a/db", "db-0"), "team-a/db/db-0");
+    // The PortForward keeps its own port: the pod's claim on the same spec port is another owner's.
+    assert.deepEqual(gatewayPorts(allocateGatewayPorts("team-a/db", [{ port: 5432 }], gatewayPortRecords([perPod, main]), RANGE)), [20001]);
   });
 });

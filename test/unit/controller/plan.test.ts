@@ -360,3 +360,44 @@ describe("plan: events only on transitions", () => {
     assert.notEqual(condition?.message, "before");
   });
 });
+
+describe("plan with spec.service.perPod", () => {
+  const pods = [aPod("db-0").withLabels({ app: "db" }).build(), aPod("db-1").withLabels({ app: "db" }).build()];
+  const builder = () => aPortForward("db").withSelectorTarget({ app: "db" }).withService({ perPod: true });
+  const observed = (b: PortForwardBuilder): Observed => ({
+    ...observe(b, { pods }),
+    services: [],
+    gatewayPortRecords: [],
+  });
+
+  it("plans a Service per target pod and lists them, with their gateway ports, in status.podServices", () => {
+    const result = plan(observed(builder()), NOW);
+    assert.deepEqual(
+      result.podServices?.map((s) => [s.pod, s.service.metadata?.name]),
+      [
+        ["db-0", "db-0"],
+        ["db-1", "db-1"],
+      ],
+    );
+    assert.deepEqual(
+      result.status.podServices?.map((s) => s.service),
+      ["db-0", "db-1"],
+    );
+    const ports = [...(result.status.ports ?? []), ...(result.status.podServices ?? []).flatMap((s) => s.ports)].map((p) => p.gatewayPort);
+    assert.equal(new Set(ports).size, 3);
+    assert.ok(PortForwardStatusSchema.safeParse(result.status).success, "the status is valid");
+  });
+
+  it("with perPod off plans no per-pod Service (the controller deletes any left) and drops status.podServices", () => {
+    const on = plan(observed(builder()), NOW);
+    const off = plan(withStatusOf(observed(aPortForward("db").withSelectorTarget({ app: "db" })), on), NOW);
+    assert.deepEqual(off.podServices, []);
+    assert.equal(off.status.podServices, undefined);
+  });
+
+  it("leaves the per-pod Services as they are while the Service's name is taken", () => {
+    const taken = observed(builder());
+    const result = plan({ ...taken, services: [aService("db").build()] }, NOW);
+    assert.equal(result.podServices, undefined);
+  });
+});

@@ -408,6 +408,68 @@ describe("Forwarder", () => {
     });
   });
 
+  describe("bindings pinned to a pod (per-pod Services)", () => {
+    /** A port free right now on HOST, for a pinned binding (listening only reports unpinned ones). */
+    async function freePort(): Promise<number> {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+      const address = server.address();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return typeof address === "object" && address !== null ? address.port : 0;
+    }
+
+    async function pinnedSpec(
+      targets: ForwarderTarget[],
+      pods: readonly string[],
+    ): Promise<{ spec: ForwarderSpec; ports: Map<string, number> }> {
+      const ports = new Map<string, number>();
+      for (const pod of pods) ports.set(pod, await freePort());
+      const pinned = pods.map((pod) => ({ port: PORT, listenPort: ports.get(pod)!, pod }));
+      return { spec: { targets, bindings: [{ port: PORT, listenPort: 0 }, ...pinned], loadBalancing: "RoundRobin" }, ports };
+    }
+
+    it("sends every connection of a pinned binding to its pod, while the unpinned one still balances", async () => {
+      const h = startForwarder();
+      const { spec, ports } = await pinnedSpec([target("a"), target("b")], ["a", "b"]);
+      await h.forwarder.update(spec);
+      await flush();
+      assert.equal(h.forwarder.snapshot().serving, true);
+      for (let i = 0; i < 3; i++) {
+        const client = await connectClient(ports.get("b")!);
+        assert.equal((await roundTrip(client, Buffer.from("to b"))).toString(), "to b");
+      }
+      assert.deepEqual(h.dialer.tunnelTo("b").connectedPorts, [POD_PORT, POD_PORT, POD_PORT]);
+      assert.deepEqual(h.dialer.tunnelTo("a").connectedPorts, []);
+      for (let i = 0; i < 2; i++) await roundTrip(await connectClient(h.port()), Buffer.from("x"));
+      assert.equal(h.dialer.tunnelTo("a").connectedPorts.length, 1, "round robin over both pods, unaffected by the pinned connections");
+    });
+
+    it("holds a pinned connection while its pod is not ready, even with other pods ready, then resets it", async () => {
+      const h = startForwarder({ connectWaitMs: 10_000 });
+      const { spec, ports } = await pinnedSpec([target("a", false), target("b")], ["a"]);
+      await h.forwarder.update(spec);
+      await flush();
+      const client = await connectClient(ports.get("a")!);
+      const closed = closedWith(client);
+      await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+      await h.clock.advance(10_000);
+      assert.equal(await closed, "ECONNRESET");
+      assert.deepEqual(h.dialer.tunnelTo("b").connectedPorts, [], "never sent to another pod");
+      await until(() => h.records.length === 1, "the connection record");
+      assert.equal(h.records[0]?.result, "no_target");
+    });
+
+    it("stops listening on a pinned binding dropped from the spec, keeping the others", async () => {
+      const h = startForwarder();
+      const { spec, ports } = await pinnedSpec([target("a"), target("b")], ["a", "b"]);
+      await h.forwarder.update(spec);
+      await h.forwarder.update({ ...spec, bindings: spec.bindings.filter((b) => b.pod !== "a") });
+      const refused = closedWith(dialClient(ports.get("a")!));
+      assert.equal(await refused, "ECONNREFUSED");
+      assert.equal((await roundTrip(await connectClient(ports.get("b")!), Buffer.from("b"))).toString(), "b");
+    });
+  });
+
   describe("listeners", () => {
     it("records a listen failure (EADDRINUSE) as a listen error, not serving", async () => {
       const squatter = createServer();
