@@ -5,6 +5,7 @@
 --
 -- Checked in this order (as kstatus does, a generation the controller has not yet observed
 -- comes first, so a fixed spec is never reported with the old verdict):
+--   Suspended    Ready=False with reason Suspended (spec.suspend: tunnels closed on purpose).
 --   Degraded     Stalled=True, or Ready=False with a reason that needs a person (RBAC, spec,
 --                configuration): retrying alone will not fix it.
 --   Progressing  no status yet, generation not yet observed, Reconciling=True, Ready Unknown,
@@ -67,6 +68,12 @@ local observed = obj.status.observedGeneration
 if generation ~= nil and (observed == nil or observed < generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for the controller to observe generation " .. tostring(generation)
+  return hs
+end
+
+if ready ~= nil and ready.status == "False" and ready.reason == "Suspended" then
+  hs.status = "Suspended"
+  hs.message = describe(ready, "Suspended")
   return hs
 end
 

@@ -61,6 +61,8 @@ export const Reason = {
   PeerNotAllowed: "PeerNotAllowed",
   // Summary.
   Forwarding: "Forwarding",
+  /** spec.suspend: tunnels closed on purpose; neither Stalled nor Reconciling (kstatus Current). */
+  Suspended: "Suspended",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -89,7 +89,18 @@ export const PRINTER_COLUMNS = [
   { name: "Target", type: "string", jsonPath: ".status.target", description: "The target, e.g. deployment/api." },
   { name: "Service", type: "string", jsonPath: ".status.serviceName", description: "The Service that exposes the ports." },
   { name: "Ready", type: "string", jsonPath: `${READY}.status`, description: "Whether the data path works." },
-  { name: "Pods", type: "string", jsonPath: ".status.pods", description: "Ready and total target pods." },
+  {
+    name: "Suspended",
+    type: "boolean",
+    jsonPath: ".spec.suspend",
+    description: "Whether spec.suspend closes the tunnels (as Flux shows SUSPENDED).",
+  },
+  {
+    name: "Pods",
+    type: "string",
+    jsonPath: ".status.pods",
+    description: "Ready and total target pods, and not-ready pods served (spec.includeNotReadyPods).",
+  },
   {
     name: "Connections",
     type: "integer",

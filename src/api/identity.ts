@@ -40,6 +40,11 @@ export const LABEL_PORTFORWARD_NAMESPACE = `${GROUP}/portforward-namespace`;
 /** On NetworkPolicies in the gateway namespace: `namespace/name` of their PortForward (labels cap values at 63). */
 export const ANNOTATION_PORTFORWARD_KEY = `${GROUP}/portforward-key`;
 
+/** Requests an immediate reconcile (any new value); echoed in status.lastHandledReconcileAt. */
+export const ANNOTATION_RECONCILE_REQUESTED_AT = `${GROUP}/reconcile-requested-at`;
+/** Flux's reconcile-request annotation (`flux reconcile`), honoured too so generic tooling works. */
+export const ANNOTATION_FLUX_RECONCILE_REQUESTED_AT = "reconcile.fluxcd.io/requestedAt";
+
 /** Argo CD's default tracking label; never copied onto objects we create. */
 export const ARGOCD_INSTANCE_LABEL = "app.kubernetes.io/instance";
 /** Argo CD's annotation-based tracking key; never copied onto objects we create. */

@@ -263,6 +263,14 @@ export const PortForwardSpecSchema = z
     }),
     cluster: ClusterSchema.optional(),
     access: AccessSchema.optional(),
+    suspend: z.boolean().optional().meta({
+      description:
+        "Suspend the forward (Flux's field name): while true, every gateway closes this PortForward's tunnels and listeners, so connections to its ports are refused at once, and Ready is False with reason Suspended (neither Stalled nor Reconciling: kstatus Current). The Service, its EndpointSlice and the allocated gateway ports (status.ports) are kept, so setting it to false (or removing it) resumes on the same ports.",
+    }),
+    includeNotReadyPods: z.boolean().optional().meta({
+      description:
+        "Also serve target pods that are Running but not ready, for debugging (like a Service's publishNotReadyAddresses). Pods that are not Running, or are terminating, are never served. status.pods and the Ready and TargetResolved messages say how many not-ready pods are served.",
+    }),
   })
   .refine(hasRequiredIpBlock, { message: EXTERNAL_NEEDS_IPBLOCK, path: ["access"] })
   .meta({

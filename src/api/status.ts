@@ -63,7 +63,13 @@ export const PodServiceStatusSchema = z
 export const TargetStatusSchema = z
   .object({
     pod: z.string().max(253).meta({ description: "Name of the target pod." }),
-    ready: z.boolean().meta({ description: "Whether the pod is ready (and so receives new connections)." }),
+    ready: z.boolean().meta({
+      description: "Whether the pod is ready (and so receives new connections; see servedNotReady for the exception).",
+    }),
+    servedNotReady: z.boolean().optional().meta({
+      description:
+        "True when the pod is not ready but receives new connections anyway, because spec.includeNotReadyPods is set and the pod is Running; absent otherwise.",
+    }),
     gateways: z
       .array(z.string().max(253).meta({ description: "Name of a gateway pod." }))
       .optional()
@@ -110,12 +116,10 @@ export const GatewayStatusSchema = z
     }),
     activeConnections: counter("Client connections open through this gateway now.").default(0),
     reconnects: counter("Tunnel reconnects by this gateway since it started.").default(0),
-    reason: z
-      .string()
-      .max(1024)
-      .regex(CONDITION_REASON)
-      .optional()
-      .meta({ description: "CamelCase reason for the current state when not connected, e.g. Forbidden or Reconnecting." }),
+    reason: z.string().max(1024).regex(CONDITION_REASON).optional().meta({
+      description:
+        "CamelCase reason for the current state when not connected, e.g. Forbidden, Reconnecting, or Suspended (spec.suspend: tunnels and listeners closed).",
+    }),
     lastError: z.string().max(4096).optional().meta({ description: "Last tunnel error seen by this gateway." }),
     deniedConnections: counter(
       "Client connections this gateway refused because spec.access does not admit them, since it started.",
@@ -129,7 +133,9 @@ export const TotalsSchema = z
   .object({
     pods: counter("Target pods resolved."),
     readyPods: counter("Target pods that are ready."),
-    connectedPods: counter("Ready target pods to which at least one gateway holds a live tunnel."),
+    connectedPods: counter(
+      "Target pods that receive new connections (ready ones, and with spec.includeNotReadyPods Running ones) to which at least one gateway holds a live tunnel.",
+    ),
     gateways: counter("Gateway replicas reporting."),
     connectedGateways: counter("Gateway replicas holding at least one live tunnel."),
     activeConnections: counter("Client connections open through all gateways."),
@@ -150,7 +156,10 @@ export const PortForwardStatusSchema = z
         "x-kubernetes-list-map-keys": ["type"],
       }),
     target: z.string().max(512).optional().meta({ description: "The target, in kubectl form, e.g. deployment/api." }),
-    pods: z.string().max(32).optional().meta({ description: "Ready and total target pods, e.g. 2/3 (for display)." }),
+    pods: z.string().max(32).optional().meta({
+      description:
+        "Ready and total target pods, e.g. 2/3 (for display); with spec.includeNotReadyPods, also the not-ready pods that are served, e.g. 2/3 (+1 not ready).",
+    }),
     serviceName: z.string().max(63).optional().meta({ description: "Name of the Service that exposes the ports." }),
     clusterIP: z.string().max(64).optional().meta({ description: "Cluster IP of the Service." }),
     ports: z
@@ -187,6 +196,10 @@ export const PortForwardStatusSchema = z
         "x-kubernetes-list-map-keys": ["pod"],
       }),
     totals: TotalsSchema.optional(),
+    lastHandledReconcileAt: z.string().max(256).optional().meta({
+      description:
+        "Value of the reconcile-request annotation (tunnelkeeper.io/reconcile-requested-at, else reconcile.fluxcd.io/requestedAt) that the controller last handled, as Flux reports it. A new value makes the controller reconcile at once and each gateway redial, right away and with its backoff reset, the tunnels that are not open (backing off after a failure); open tunnels are kept, since redialling them would cut live connections.",
+    }),
   })
   .meta({ description: "Observed state of the port-forward, written by the controller and the gateways." });
 

@@ -21,6 +21,7 @@ import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { ConditionType, Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
+import { reconcileRequestOf } from "../api/reconcile-request.ts";
 import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus, Totals } from "../api/status.ts";
 import { byEntryKey } from "../runtime/order.ts";
 import { describeTarget, resolveTargets, type TargetObservation } from "../targets/resolve-targets.ts";
@@ -31,7 +32,16 @@ import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpo
 import { type DesiredPodService, planPodServices } from "./desired-pod-services.ts";
 import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
 import { conditionsFor } from "./readiness-conditions.ts";
-import { firstFailure, isStalledReason, type PolicyFailure, READY_POLICIES, type ReadinessInput } from "./readiness-policies.ts";
+import {
+  firstFailure,
+  isStalledReason,
+  isSuspendedReason,
+  type PolicyFailure,
+  READY_POLICIES,
+  type ReadinessInput,
+} from "./readiness-policies.ts";
+import { podsSummary } from "./served-pods.ts";
+import { suspendEvents } from "./suspend-events.ts";
 
 export interface Observed extends TargetObservation {
   portForward: PortForward;
@@ -78,6 +88,8 @@ export interface Plan {
 }
 
 export const MAX_LISTED_TARGETS = 256;
+/** status.lastHandledReconcileAt's maxLength (status.ts); a longer annotation value is cut. */
+const MAX_RECONCILE_REQUEST_LENGTH = 256;
 export const REQUEUE_HEALTHY_MS = 5 * 60_000;
 export const REQUEUE_PROGRESSING_MS = 30_000;
 
@@ -189,20 +201,27 @@ function podServicesFor(
 }
 
 function statusFor(input: ReadinessInput, conditions: Condition[]): ControllerStatus {
-  const { portForward: pf, resolved, readyPods, allocation } = input;
+  const { portForward: pf, resolved, allocation } = input;
   const generation = pf.metadata.generation;
   const clusterIP = input.ownService?.spec?.clusterIP;
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     conditions,
     target: describeTarget(pf.spec.target),
-    pods: `${readyPods.size}/${resolved.targets.length}`,
+    pods: podsSummary(resolved.targets),
     serviceName: input.serviceName,
     ...(clusterIP === undefined || clusterIP === "" ? {} : { clusterIP }),
     ...(allocation.ok ? { ports: allocation.ports } : {}),
     targets: targetStatusesFor(input),
     totals: totalsFor(input),
+    ...lastHandledReconcileAtFor(pf),
   };
+}
+
+/** The reconcile request this reconcile handles, echoed as Flux does (api/reconcile-request.ts). */
+function lastHandledReconcileAtFor(pf: PortForward): Pick<ControllerStatus, "lastHandledReconcileAt"> {
+  const requested = reconcileRequestOf(pf.metadata);
+  return requested === undefined ? {} : { lastHandledReconcileAt: requested.slice(0, MAX_RECONCILE_REQUEST_LENGTH) };
 }
 
 /** The first MAX_LISTED_TARGETS targets, each with the gateways that hold a live tunnel to it. */
@@ -212,7 +231,13 @@ function targetStatusesFor(input: ReadinessInput): TargetStatus[] {
       .filter((g) => (g.connectedTargets ?? []).includes(t.pod))
       .map((g) => g.pod)
       .sort();
-    return { pod: t.pod, ready: t.ready, ...(via.length === 0 ? {} : { gateways: via }) };
+    const notReady = t.servedNotReady === true;
+    return {
+      pod: t.pod,
+      ready: t.ready && !notReady,
+      ...(notReady ? { servedNotReady: true } : {}),
+      ...(via.length === 0 ? {} : { gateways: via }),
+    };
   });
 }
 
@@ -221,7 +246,7 @@ function totalsFor(input: ReadinessInput): Totals {
   const connectedPods = [...readyPods].filter((pod) => connectedGateways.some((g) => (g.connectedTargets ?? []).includes(pod)));
   return {
     pods: resolved.targets.length,
-    readyPods: readyPods.size,
+    readyPods: resolved.targets.filter((t) => t.ready && t.servedNotReady !== true).length,
     connectedPods: connectedPods.length,
     gateways: gateways.length,
     connectedGateways: connectedGateways.length,
@@ -232,13 +257,13 @@ function totalsFor(input: ReadinessInput): Totals {
 
 /** Soon while progressing; rarely when Ready or Stalled (a person acts); before AccessDenied lapses. */
 function requeueAfterMsFor(blocking: PolicyFailure | undefined, accessDenied: AccessDeniedCause | undefined): number {
-  const settled = blocking === undefined || isStalledReason(blocking.reason);
+  const settled = blocking === undefined || isStalledReason(blocking.reason) || isSuspendedReason(blocking.reason);
   return Math.min(settled ? REQUEUE_HEALTHY_MS : REQUEUE_PROGRESSING_MS, accessDenied?.expiresInMs ?? Number.POSITIVE_INFINITY);
 }
 
 /** Events on transitions only: a condition's (status, reason) changed between old and new. */
 function planEvents(old: readonly Condition[], next: readonly Condition[]): PlannedEvent[] {
-  const events: PlannedEvent[] = [];
+  const events: PlannedEvent[] = suspendEvents(findCondition(old, ConditionType.Ready), findCondition(next, ConditionType.Ready));
   const changed = (type: string) => {
     const before = findCondition(old, type);
     const after = findCondition(next, type);
@@ -246,10 +271,12 @@ function planEvents(old: readonly Condition[], next: readonly Condition[]): Plan
     return moved ? after : undefined;
   };
   const ready = changed(ConditionType.Ready);
+  // Right after a resume the tunnels are still opening: that is progress, not worth a Warning.
+  const resuming = isSuspendedReason(findCondition(old, ConditionType.Ready)?.reason ?? "");
   if (ready !== undefined) {
     if (ready.status === "True") {
       events.push({ type: "Normal", reason: ready.reason, action: "Reconcile", note: ready.message });
-    } else if (!PROGRESS_REASONS.has(ready.reason)) {
+    } else if (!PROGRESS_REASONS.has(ready.reason) && !isSuspendedReason(ready.reason) && !resuming) {
       events.push({ type: "Warning", reason: ready.reason, action: "Reconcile", note: ready.message });
     }
   }

@@ -5,7 +5,8 @@
  * Guarantees: every condition type the controller owns is written on every plan, in one fixed
  * order (an existing entry keeps its place, a new one is appended; abnormal-true ones are removed
  * while false). Ready carries `blocking` word for word, and so does exactly one of Stalled (its
- * reason needs a person) and Reconciling (it clears on its own). Each detail condition is False
+ * reason needs a person) and Reconciling (it clears on its own), except while suspended
+ * (spec.suspend), which is neither. Degraded is absent while suspended (no tunnel is wanted). Each detail condition is False
  * with the first failure of its own policy chain, else True with a message saying what works.
  * Conditions of types the controller does not own are dropped.
  */
@@ -18,12 +19,14 @@ import {
   describeDisconnected,
   firstFailure,
   isStalledReason,
+  isSuspendedReason,
   type PolicyFailure,
   type ReadinessInput,
   SERVICE_READY_POLICIES,
   TARGET_RESOLVED_POLICIES,
   TUNNEL_CONNECTED_POLICIES,
 } from "./readiness-policies.ts";
+import { servedNotReadyCount, servingNote } from "./served-pods.ts";
 
 const OWN_CONDITION_TYPES: ReadonlySet<string> = new Set(Object.values(ConditionType));
 
@@ -40,7 +43,7 @@ export function conditionsFor(
   const pf = input.portForward;
   const generation = pf.metadata.generation;
   const stalled = blocking !== undefined && isStalledReason(blocking.reason) ? blocking : undefined;
-  const reconciling = blocking !== undefined && stalled === undefined ? blocking : undefined;
+  const reconciling = blocking !== undefined && stalled === undefined && !isSuspendedReason(blocking.reason) ? blocking : undefined;
   const previous = (pf.status?.conditions ?? []).filter((c) => OWN_CONDITION_TYPES.has(c.type));
   let conditions = setCondition(previous, readyCondition(input, blocking), now, generation);
   conditions = setAbnormalCondition(conditions, ConditionType.Reconciling, reconciling, now, generation);
@@ -63,17 +66,24 @@ function conditionFrom(type: string, failure: PolicyFailure | undefined, passed:
 }
 
 function readyCondition(input: ReadinessInput, blocking: PolicyFailure | undefined): ConditionInput {
+  const notReady = servedNotReadyCount(input.resolved.targets);
+  const pods =
+    notReady === 0
+      ? plural(input.readyPods.size, "ready pod")
+      : `${plural(input.readyPods.size, "pod")}, ${notReady} not ready (includeNotReadyPods),`;
   return conditionFrom(ConditionType.Ready, blocking, () => ({
     reason: Reason.Forwarding,
-    message: `Service ${input.serviceName} forwards to ${plural(input.readyPods.size, "ready pod")} through ${plural(input.connectedGateways.length, "gateway")}.`,
+    message: `Service ${input.serviceName} forwards to ${pods} through ${plural(input.connectedGateways.length, "gateway")}.`,
   }));
 }
 
 function targetResolvedCondition(input: ReadinessInput): ConditionInput {
   const { portForward: pf, resolved, readyPods } = input;
+  const serving = servingNote(resolved.targets);
+  const ready = readyPods.size - servedNotReadyCount(resolved.targets);
   return conditionFrom(ConditionType.TargetResolved, firstFailure(TARGET_RESOLVED_POLICIES, input), () => ({
     reason: Reason.Resolved,
-    message: `${describeTarget(pf.spec.target)} resolved to ${plural(resolved.targets.length, "pod")}, ${readyPods.size} ready.`,
+    message: `${describeTarget(pf.spec.target)} resolved to ${plural(resolved.targets.length, "pod")}, ${ready} ready${serving === undefined ? "" : `; ${serving}`}.`,
   }));
 }
 
@@ -104,6 +114,7 @@ function serviceReadyCondition(input: ReadinessInput): ConditionInput {
 /** Degraded: some, but not all, gateways hold a live tunnel to a ready pod. */
 function degradedCause(input: ReadinessInput): ReasonAndMessage | undefined {
   const { gateways, connectedGateways: connected } = input;
+  if (input.portForward.spec.suspend === true) return undefined;
   if (connected.length === 0 || connected.length === gateways.length) return undefined;
   const disconnected = gateways.filter((g) => !connected.includes(g));
   return {

@@ -7,7 +7,9 @@
  * Precedence contract:
  * - READY_POLICIES is ordered, and its order is the precedence: the first policy that fails sets
  *   Ready (status False, that reason and message); when none fails, Ready is True (Forwarding).
- * - It lists, first, every problem a person must fix (reasons in STALLED_REASONS: kstatus
+ * - It lists, first, a suspended PortForward (spec.suspend): a person chose it, so it is no problem
+ *   at all — neither Stalled nor Reconciling (kstatus Current) — and whatever else holds while the
+ *   tunnels are closed on purpose is not worth reporting. Then every problem a person must fix (reasons in STALLED_REASONS: kstatus
  *   Stalled), since waiting never clears them; then the problems that clear on their own, in the
  *   order the data path comes up: target, tunnel, Service.
  * - Each detail condition (TargetResolved, TunnelConnected, ServiceReady) is a chain of the same
@@ -69,6 +71,11 @@ export function isStalledReason(reason: string): boolean {
   return STALLED_REASONS.has(reason);
 }
 
+/** Whether Ready's reason is a choice, not a problem (spec.suspend): neither Stalled nor Reconciling. */
+export function isSuspendedReason(reason: string): boolean {
+  return reason === Reason.Suspended;
+}
+
 /** The failure of the first policy that fails, in list order; undefined when all pass. */
 export function firstFailure(policies: readonly ReadinessPolicy[], input: ReadinessInput): PolicyFailure | undefined {
   for (const policy of policies) {
@@ -76,6 +83,16 @@ export function firstFailure(policies: readonly ReadinessPolicy[], input: Readin
     if (failure !== undefined) return failure;
   }
   return undefined;
+}
+
+/** spec.suspend is true: the gateways close the tunnels and listeners; Service and ports are kept. */
+export function suspended(input: ReadinessInput): PolicyFailure | undefined {
+  if (input.portForward.spec.suspend !== true) return undefined;
+  const ports = input.allocation.ok ? ` (gateway ports ${input.allocation.ports.map((p) => p.gatewayPort).join(", ")})` : "";
+  return {
+    reason: Reason.Suspended,
+    message: `spec.suspend is true: the gateways have closed the tunnels and refuse connections; Service ${input.serviceName} and its ports${ports} are kept. Set spec.suspend to false to resume.`,
+  };
 }
 
 /** The Service name is taken by a Service this PortForward does not own; nothing is applied. */
@@ -182,6 +199,8 @@ export function describeDisconnected(gateways: readonly GatewayStatus[]): string
 
 /** The precedence of Ready's reason; see the header for the contract. */
 export const READY_POLICIES: readonly ReadinessPolicy[] = [
+  // Suspended on purpose: not a problem, and it explains why no tunnel is open, whatever else holds.
+  suspended,
   // Stalled: a person must act, so these come first, as the only thing worth telling them.
   // Nothing is applied while the name is taken, so the conflict outranks everything else.
   serviceNameTaken,
@@ -205,8 +224,10 @@ export const READY_POLICIES: readonly ReadinessPolicy[] = [
 
 export const TARGET_RESOLVED_POLICIES: readonly ReadinessPolicy[] = [targetUnresolved];
 
-/** TunnelConnected: the target first (see the TargetResolved condition), then the gateways' reports. */
+/** TunnelConnected: suspended, the target (see the TargetResolved condition), then the gateways' reports. */
 export const TUNNEL_CONNECTED_POLICIES: readonly ReadinessPolicy[] = [
+  // The tunnels are closed on purpose; the target may well resolve.
+  suspended,
   tunnelWaitsForTarget,
   noGatewayReporting,
   gatewayForbidden,

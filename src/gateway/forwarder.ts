@@ -236,6 +236,17 @@ export class Forwarder {
     };
   }
 
+  /**
+   * A reconcile request: every target tunnel that is not open dials again now, with its backoff
+   * reset (PodTunnel.redialNow); open tunnels are kept, so no live connection is cut. Returns how
+   * many redials were brought forward.
+   */
+  redialNow(): number {
+    let redialled = 0;
+    for (const tunnel of this.#tunnels.values()) if (tunnel.redialNow()) redialled += 1;
+    return redialled;
+  }
+
   /** Stops accepting, lets open sessions finish for up to `drainMs`, then closes everything. */
   async close(drainMs = 0): Promise<void> {
     if (this.#state !== "running") return;

@@ -17,7 +17,8 @@ function protocolName(wire: string | undefined): GatewayProtocol | undefined {
   return wire === TUNNEL_SUBPROTOCOL ? "Tunnel" : "Legacy";
 }
 
-function reasonFor(snapshot: ForwarderSnapshot, hasReadyTargets: boolean): string | undefined {
+function reasonFor(snapshot: ForwarderSnapshot, hasReadyTargets: boolean, suspended: boolean): string | undefined {
+  if (suspended) return Reason.Suspended;
   if (snapshot.connectedTargets.length > 0) return undefined;
   if (!hasReadyTargets) return Reason.NoReadyPods;
   switch (snapshot.lastFailure?.reason) {
@@ -43,13 +44,15 @@ export function buildGatewayEntry(
   previous: GatewayStatus | undefined,
   now: Date,
   denials?: DenialSummary,
+  /** spec.suspend: tunnels and listeners are closed on purpose; the entry says Suspended. */
+  suspended = false,
 ): GatewayStatus {
   // Connected means this replica carries traffic: a live tunnel to a ready pod AND a listener on
   // every allocated gateway port. A tunnel alone is not enough: the controller's Ready would say
   // the data path works while clients of this replica are still refused (the PortForward's
   // status.ports may reach the gateway after its tunnel opened, or a port may fail to bind).
   const connected = snapshot.connectedTargets.length > 0 && snapshot.serving;
-  const reason = reasonFor(snapshot, hasReadyTargets);
+  const reason = reasonFor(snapshot, hasReadyTargets, suspended);
   const protocol = protocolName(snapshot.protocol);
   // A listener or tunnel failure explains more than one failed connection, so it comes first.
   const error = snapshot.listenErrors[0] ?? snapshot.lastFailure?.message ?? snapshot.lastConnectionError;

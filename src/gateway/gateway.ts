@@ -23,6 +23,7 @@ import type { Peer } from "../api/access.ts";
 import { Reason } from "../api/conditions.ts";
 import { API_VERSION, gatewayFieldManager, KIND, PLURAL } from "../api/identity.ts";
 import { type PortForward, parsePortForward } from "../api/portforward.ts";
+import { reconcileRequestOf } from "../api/reconcile-request.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import type { GatewayConfig } from "../config.ts";
 import { applyStatus } from "../kube/apply.ts";
@@ -84,6 +85,10 @@ interface Served {
   peers: readonly Peer[] | undefined;
   uid: string | undefined;
   denials: DenialSummary | undefined;
+  /** spec.suspend as of the latest sync: the forwarder then has no targets and no listeners. */
+  suspended: boolean;
+  /** The reconcile request (api/reconcile-request.ts) as of the latest sync; a new one redials. */
+  reconcileRequest: string | undefined;
 }
 
 /** Pure: the Forwarder's desired state for `pf` given the cache's view of its namespace. */
@@ -229,15 +234,28 @@ export class Gateway {
         peers: pf.spec.access?.from,
         uid: pf.metadata.uid,
         denials: undefined,
+        suspended: false,
+        reconcileRequest: reconcileRequestOf(pf.metadata),
       };
       state.served = served;
       this.#served.set(key, served);
     }
     served.peers = pf.spec.access?.from;
     served.uid = pf.metadata.uid;
-    const spec = forwarderSpecFor(pf, this.#targets.observe(key, pf));
+    // Suspended: no targets and no bindings, so every tunnel and listener closes (connections are
+    // refused, not held); the allocated ports stay in status.ports for the resume.
+    served.suspended = pf.spec.suspend === true;
+    const spec = served.suspended
+      ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
+      : forwarderSpecFor(pf, this.#targets.observe(key, pf));
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
     await served.forwarder.update(spec);
+    const request = reconcileRequestOf(pf.metadata);
+    if (request !== served.reconcileRequest && request !== undefined) {
+      served.reconcileRequest = request;
+      const redialled = served.forwarder.redialNow();
+      log.info("Reconcile requested; redialling the tunnels that are not open", { portforward: key, requestedAt: request, redialled });
+    }
     this.#report.add(key);
   }
 
@@ -316,6 +334,7 @@ export class Gateway {
       served.reported,
       new Date(now),
       served.denials ?? previousDenials(served.reported),
+      served.suspended,
     );
     const significant = isSignificantChange(served.reported, entry);
     if (!significant) {

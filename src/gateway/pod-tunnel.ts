@@ -12,6 +12,10 @@
  * exponential backoff and jitter: RBAC gets fixed, pods come back, API servers restart. The
  * reason is kept (`lastError`) for status. Existing client connections cannot move to another
  * tunnel: when a tunnel dies, its connections fail and are counted; new ones go elsewhere.
+ *
+ * `redialNow()` (a reconcile request) resets the backoff and cuts a backoff wait short, so a
+ * tunnel that is not open dials again at once; an open tunnel is left alone, since redialling it
+ * would cut its live connections.
  */
 import type { Duplex } from "node:stream";
 import type { Logger } from "../observability/log.ts";
@@ -67,6 +71,8 @@ export class PodTunnel {
   #protocol: string | undefined;
   #readyWaiters: Array<() => void> = [];
   #loop: Promise<void> | undefined;
+  /** Ends the current backoff wait early (redialNow); undefined outside backoff. */
+  #cutBackoff: (() => void) | undefined;
 
   constructor(options: PodTunnelOptions) {
     this.pod = options.pod;
@@ -136,6 +142,19 @@ export class PodTunnel {
     });
   }
 
+  /**
+   * Dial again now if not open: the backoff restarts from its initial delay, and a backoff wait
+   * ends at once. Returns whether a redial was brought forward (false when open, dialing or closed).
+   */
+  redialNow(): boolean {
+    const kind = this.#state.kind;
+    if (kind === "open" || kind === "closed") return false;
+    this.#backoff.reset();
+    if (kind !== "backoff") return false;
+    this.#cutBackoff?.();
+    return true;
+  }
+
   /** Stops redialling and closes the tunnel (its connections fail); resolves when the loop ends. */
   async close(): Promise<void> {
     this.#abort.abort();
@@ -193,8 +212,14 @@ export class PodTunnel {
 
   async #backOff(signal: AbortSignal): Promise<void> {
     const delay = this.#backoff.next();
+    const cut = new AbortController();
+    this.#cutBackoff = () => cut.abort();
     this.#setState({ kind: "backoff", until: this.#clock.now() + delay });
-    await sleep(this.#clock, delay, signal);
+    try {
+      await sleep(this.#clock, delay, AbortSignal.any([signal, cut.signal]));
+    } finally {
+      this.#cutBackoff = undefined;
+    }
   }
 
   #setState(state: PodTunnelState): void {

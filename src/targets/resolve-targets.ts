@@ -11,6 +11,10 @@
  * - service targets: targetPort names a port of the Service (by number or name). The pod port is
  *   taken from the Service's EndpointSlices (which carry the resolved port per pod), falling back
  *   to the Service's own targetPort mapping against the pod's container ports.
+ *
+ * Readiness: a target's `ready` says whether new connections may go to it. That is a ready pod,
+ * or, with spec.includeNotReadyPods, a Running pod that is not ready (then `servedNotReady` is
+ * set). A pod that is not Running, or is terminating, is never served.
  */
 import type {
   V1Container,
@@ -59,7 +63,10 @@ export interface ResolvedPort {
 export interface ResolvedTarget {
   pod: string;
   uid?: string;
+  /** New connections may go to this pod: it is ready, or served not ready (`servedNotReady`). */
   ready: boolean;
+  /** Set when the pod is not ready but served anyway (spec.includeNotReadyPods, pod Running). */
+  servedNotReady?: true;
   ports: ResolvedPort[];
 }
 
@@ -105,6 +112,7 @@ export function resolveTargets(pf: PortForward, observed: TargetObservation): Re
     (items ?? []).filter((item) => namespace === undefined || item.metadata?.namespace === namespace);
   const pods = local(observed.pods);
   const { target, ports } = pf.spec;
+  const includeNotReady = pf.spec.includeNotReadyPods === true;
   const where =
     namespace === undefined ? "" : ` in namespace "${namespace}"${observed.remote === undefined ? "" : " of the remote cluster"}`;
 
@@ -122,7 +130,7 @@ export function resolveTargets(pf: PortForward, observed: TargetObservation): Re
     if (pod === undefined) {
       return fail(Reason.PodNotFound, `Pod "${target.pod}" was not found${where}; create it or set spec.target.pod to an existing pod.`);
     }
-    return resolvePodTargets([pod], ports);
+    return resolvePodTargets([pod], ports, includeNotReady);
   }
   if (target.selector !== undefined) {
     const matching = selectPods(pods, target.selector);
@@ -132,7 +140,7 @@ export function resolveTargets(pf: PortForward, observed: TargetObservation): Re
         `No pod${where} matches the selector ${formatSelector(target.selector)}; check spec.target.selector against the pods' labels (kubectl get pods --show-labels).`,
       );
     }
-    return resolvePodTargets(matching, ports);
+    return resolvePodTargets(matching, ports, includeNotReady);
   }
   if (target.workload !== undefined) {
     const { kind, name } = target.workload;
@@ -153,14 +161,14 @@ export function resolveTargets(pf: PortForward, observed: TargetObservation): Re
         `${kind} "${name}" has no pods${selector === undefined ? "" : ` (selector ${formatSelector(toSelector(selector))})`}; scale it up or wait for its pods to be created.`,
       );
     }
-    return resolvePodTargets(matching, ports);
+    return resolvePodTargets(matching, ports, includeNotReady);
   }
   if (target.service !== undefined) {
     const service = local(observed.services).find((s) => s.metadata?.name === target.service);
     if (service === undefined) {
       return fail(Reason.ServiceNotFound, `Service "${target.service}" was not found${where}; create it or fix spec.target.service.`);
     }
-    return resolveServiceTargets(service, ports, pods, local(observed.endpointSlices));
+    return resolveServiceTargets(service, ports, pods, local(observed.endpointSlices), includeNotReady);
   }
   return fail(Reason.NoMatchingPods, "spec.target names no target; set exactly one of pod, selector, service or workload.");
 }
@@ -196,9 +204,20 @@ function findWorkload(kind: string, name: string, byKind: Record<string, readonl
 }
 
 export function isPodReady(pod: V1Pod): boolean {
+  if (!isPodRunning(pod)) return false;
+  return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/** Running and not terminating: the most spec.includeNotReadyPods asks of a pod it serves. */
+export function isPodRunning(pod: V1Pod): boolean {
   if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null) return false;
-  if (pod.status?.phase !== "Running") return false;
-  return pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  return pod.status?.phase === "Running";
+}
+
+/** `ready` and `servedNotReady` of a target whose pod is `ready` (or not) and `running` (or not). */
+function servingOf(ready: boolean, running: boolean, includeNotReadyPods: boolean): Pick<ResolvedTarget, "ready" | "servedNotReady"> {
+  if (ready) return { ready: true };
+  return includeNotReadyPods && running ? { ready: true, servedNotReady: true } : { ready: false };
 }
 
 function podContainers(pod: V1Pod): V1Container[] {
@@ -244,7 +263,7 @@ function uidOf(pod: V1Pod | undefined): { uid?: string } {
 }
 
 /** Resolves each pod's ports; pods that cannot serve every port are left out. */
-function resolvePodTargets(pods: readonly V1Pod[], ports: readonly PortSpec[]): ResolveResult {
+function resolvePodTargets(pods: readonly V1Pod[], ports: readonly PortSpec[], includeNotReady: boolean): ResolveResult {
   const targets: ResolvedTarget[] = [];
   let firstFailure: { reason: TargetFailureReason; message: string } | undefined;
   for (const pod of pods) {
@@ -258,17 +277,23 @@ function resolvePodTargets(pods: readonly V1Pod[], ports: readonly PortSpec[]): 
       resolved.push({ port: spec.port, targetPort: lookup.port });
     }
     if (resolved.length === ports.length) {
-      targets.push({ pod: pod.metadata?.name ?? "", ...uidOf(pod), ready: isPodReady(pod), ports: resolved });
+      targets.push({
+        pod: pod.metadata?.name ?? "",
+        ...uidOf(pod),
+        ...servingOf(isPodReady(pod), isPodRunning(pod), includeNotReady),
+        ports: resolved,
+      });
     }
   }
   targets.sort(byPod);
-  return summarise(targets, firstFailure, pods.length);
+  return summarise(targets, firstFailure, pods.length, includeNotReady);
 }
 
 function summarise(
   targets: ResolvedTarget[],
   firstFailure: { reason: TargetFailureReason; message: string } | undefined,
   candidates: number,
+  includeNotReady: boolean,
 ): ResolveResult {
   if (targets.length === 0 && firstFailure !== undefined) return fail(firstFailure.reason, firstFailure.message);
   if (!targets.some((t) => t.ready)) {
@@ -278,9 +303,11 @@ function summarise(
       .join(", ");
     const more = targets.length > 5 ? ", …" : "";
     const noun = candidates === 1 ? "pod matches" : "pods match";
+    const none = includeNotReady ? "none is ready or Running (spec.includeNotReadyPods serves Running pods only)" : "none is ready";
+    const until = includeNotReady ? "a pod is Running" : "a pod becomes ready";
     return fail(
       Reason.NoReadyPods,
-      `${candidates} ${noun} but none is ready (${listed}${more}); new connections are accepted again as soon as a pod becomes ready.`,
+      `${candidates} ${noun} but ${none} (${listed}${more}); new connections are accepted again as soon as ${until}.`,
       targets,
     );
   }
@@ -301,6 +328,8 @@ function describeServicePorts(service: V1Service): string {
 interface Endpoint {
   pod: string;
   ready: boolean;
+  /** Some address of the pod is terminating. */
+  terminating: boolean;
   /** Resolved pod port per Service port name ("" for an unnamed port), from the slice. */
   portsByName: Map<string, number>;
 }
@@ -317,13 +346,15 @@ function endpointsOf(service: V1Service, slices: readonly V1EndpointSlice[]): Ma
     for (const endpoint of slice.endpoints ?? []) {
       if (endpoint.targetRef?.kind !== "Pod" || endpoint.targetRef.name === undefined) continue;
       // EndpointSlice semantics: a nil `ready` means unknown and is to be treated as ready.
-      const ready = endpoint.conditions?.ready !== false && endpoint.conditions?.terminating !== true;
+      const terminating = endpoint.conditions?.terminating === true;
+      const ready = endpoint.conditions?.ready !== false && !terminating;
       const existing = endpoints.get(endpoint.targetRef.name);
       if (existing === undefined) {
-        endpoints.set(endpoint.targetRef.name, { pod: endpoint.targetRef.name, ready, portsByName: new Map(slicePorts) });
+        endpoints.set(endpoint.targetRef.name, { pod: endpoint.targetRef.name, ready, terminating, portsByName: new Map(slicePorts) });
       } else {
         // Dual-stack Services list a pod once per address family.
         existing.ready ||= ready;
+        existing.terminating ||= terminating;
         for (const [name, port] of slicePorts) existing.portsByName.set(name, port);
       }
     }
@@ -336,6 +367,7 @@ function resolveServiceTargets(
   ports: readonly PortSpec[],
   pods: readonly V1Pod[],
   slices: readonly V1EndpointSlice[],
+  includeNotReady: boolean,
 ): ResolveResult {
   const name = service.metadata?.name ?? "";
   if (service.spec?.type === "ExternalName") {
@@ -365,7 +397,12 @@ function resolveServiceTargets(
     // No EndpointSlice yet (or the EndpointSlice controller lags): use the Service's selector.
     const selector = service.spec?.selector;
     const selected = selector === undefined ? [] : selectPods(pods, { matchLabels: selector });
-    endpoints = selected.map((pod) => ({ pod: pod.metadata?.name ?? "", ready: isPodReady(pod), portsByName: new Map() }));
+    endpoints = selected.map((pod) => ({
+      pod: pod.metadata?.name ?? "",
+      ready: isPodReady(pod),
+      terminating: false,
+      portsByName: new Map(),
+    }));
   }
   if (endpoints.length === 0) {
     return fail(
@@ -401,11 +438,13 @@ function resolveServiceTargets(
     }
     if (resolved.length === ports.length) {
       const ready = endpoint.ready && (pod === undefined || pod.metadata?.deletionTimestamp == null);
-      targets.push({ pod: endpoint.pod, ...uidOf(pod), ready, ports: resolved });
+      // A not-ready endpoint is served only when its pod is known to be Running (not terminating).
+      const running = pod !== undefined && isPodRunning(pod) && !endpoint.terminating;
+      targets.push({ pod: endpoint.pod, ...uidOf(pod), ...servingOf(ready, running, includeNotReady), ports: resolved });
     }
   }
   targets.sort(byPod);
-  return summarise(targets, firstFailure, endpoints.length);
+  return summarise(targets, firstFailure, endpoints.length, includeNotReady);
 }
 
 export type TargetKind = "pod" | "service" | "workload";

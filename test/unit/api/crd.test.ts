@@ -78,7 +78,7 @@ describe("generated CRD", () => {
     const columns = version.additionalPrinterColumns;
     assert.deepEqual(
       columns.filter((c) => c.priority === undefined).map((c) => c.name),
-      ["Target", "Service", "Ready", "Pods", "Connections", "Age"],
+      ["Target", "Service", "Ready", "Suspended", "Pods", "Connections", "Age"],
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => c.name),

@@ -10,6 +10,7 @@ import {
   gatewayPortsNotAllocated,
   gatewayProtocolUnsupported,
   isStalledReason,
+  isSuspendedReason,
   noGatewayReporting,
   noLiveTunnel,
   type PolicyFailure,
@@ -19,6 +20,7 @@ import {
   SERVICE_READY_POLICIES,
   serviceNameTaken,
   serviceNotObserved,
+  suspended,
   TARGET_RESOLVED_POLICIES,
   TUNNEL_CONNECTED_POLICIES,
   targetStalled,
@@ -65,7 +67,15 @@ const notObserved: Partial<ReadinessInput> = { ownService: undefined };
 const conflict: Partial<ReadinessInput> = { serviceConflict: true, ownService: undefined };
 const exhausted: Partial<ReadinessInput> = { allocation: { ok: false, reason: "PortsExhausted", message: "All ports are in use." } };
 
+const SUSPENDED_PF = aPortForward().withSpecField("suspend", true).build();
+/** spec.suspend: the gateways closed their tunnels, so none is connected any more. */
+const suspendedInput: Partial<ReadinessInput> = {
+  portForward: SUSPENDED_PF,
+  ...disconnected(aGatewayEntry("gw-0", { reason: "Suspended" })),
+};
+
 const ALL_POLICIES: readonly ReadinessPolicy[] = [
+  suspended,
   serviceNameTaken,
   gatewayPortsNotAllocated,
   serviceNotObserved,
@@ -85,6 +95,34 @@ function namesOf(policies: readonly ReadinessPolicy[]): string[] {
 describe("readiness policies, one at a time", () => {
   it("a PortForward whose data path works passes every policy", () => {
     for (const policy of ALL_POLICIES) assert.equal(policy(anInput()), undefined, policy.name);
+  });
+
+  it("suspended fails while spec.suspend is true, naming the kept Service and gateway ports and how to resume", () => {
+    assert.deepEqual(suspended(anInput(suspendedInput)), {
+      reason: "Suspended",
+      message:
+        "spec.suspend is true: the gateways have closed the tunnels and refuse connections; Service web and its ports (gateway ports 20001) are kept. Set spec.suspend to false to resume.",
+    });
+    assert.equal(suspended(anInput({ portForward: aPortForward().withSpecField("suspend", false).build() })), undefined);
+  });
+
+  it("suspended is neither a Stalled reason nor progress: kstatus reads it as Current", () => {
+    assert.equal(isSuspendedReason("Suspended"), true);
+    assert.equal(isStalledReason("Suspended"), false);
+    const conditions = conditionsFor(anInput(suspendedInput), firstFailure(READY_POLICIES, anInput(suspendedInput)), undefined, NOW);
+    const ready = findCondition(conditions, "Ready");
+    assert.deepEqual([ready?.status, ready?.reason], ["False", "Suspended"]);
+    assert.equal(findCondition(conditions, "Stalled"), undefined);
+    assert.equal(findCondition(conditions, "Reconciling"), undefined);
+    assert.equal(findCondition(conditions, "TunnelConnected")?.reason, "Suspended");
+    assert.equal(findCondition(conditions, "TargetResolved")?.status, "True", "the target still resolves");
+  });
+
+  it("a suspended PortForward is not Degraded while some gateways are still closing their tunnels", () => {
+    const input = anInput({ portForward: SUSPENDED_PF, gateways: [CONNECTED, RECONNECTING], connectedGateways: [CONNECTED] });
+    const conditions = conditionsFor(input, firstFailure(READY_POLICIES, input), undefined, NOW);
+    assert.equal(findCondition(conditions, "Degraded"), undefined);
+    assert.equal(findCondition(conditions, "Ready")?.reason, "Suspended");
   });
 
   it("serviceNameTaken fails while a foreign Service has the name and tells how to fix it", () => {
@@ -203,6 +241,7 @@ describe("firstFailure", () => {
 describe("the chains", () => {
   it("READY_POLICIES is the precedence: person-fixable problems, then target → tunnel → Service", () => {
     assert.deepEqual(namesOf(READY_POLICIES), [
+      "suspended",
       "serviceNameTaken",
       "gatewayPortsNotAllocated",
       "targetStalled",
@@ -218,6 +257,7 @@ describe("the chains", () => {
   it("each detail condition has its own chain", () => {
     assert.deepEqual(namesOf(TARGET_RESOLVED_POLICIES), ["targetUnresolved"]);
     assert.deepEqual(namesOf(TUNNEL_CONNECTED_POLICIES), [
+      "suspended",
       "tunnelWaitsForTarget",
       "noGatewayReporting",
       "gatewayForbidden",
@@ -229,6 +269,9 @@ describe("the chains", () => {
 
   // Inputs on which two READY_POLICIES fail with different results; the earlier one must set Ready.
   const pairs: { earlier: ReadinessPolicy; later: ReadinessPolicy; input: ReadinessInput }[] = [
+    { earlier: suspended, later: serviceNameTaken, input: anInput({ ...suspendedInput, ...conflict }) },
+    { earlier: suspended, later: targetStalled, input: anInput({ ...suspendedInput, ...unresolved("PortNotExposed") }) },
+    { earlier: suspended, later: noLiveTunnel, input: anInput(suspendedInput) },
     { earlier: serviceNameTaken, later: gatewayPortsNotAllocated, input: anInput({ ...conflict, ...exhausted }) },
     { earlier: serviceNameTaken, later: targetStalled, input: anInput({ ...conflict, ...unresolved("PortNotExposed") }) },
     { earlier: gatewayPortsNotAllocated, later: targetStalled, input: anInput({ ...exhausted, ...unresolved("PortNotExposed") }) },
@@ -273,13 +316,14 @@ describe("the chains", () => {
     anInput(disconnected(RECONNECTING)),
   ];
 
-  it("Ready's cause is Stalled exactly when a policy before targetUnresolved set it", () => {
+  it("Ready's cause is Stalled exactly when a policy after suspended and before targetUnresolved set it", () => {
     const boundary = READY_POLICIES.indexOf(targetUnresolved);
     for (const input of failingInputs) {
       const index = READY_POLICIES.findIndex((policy) => policy(input) !== undefined);
       assert.ok(index >= 0, "some policy fails on every input of failingInputs");
       const failure: PolicyFailure = READY_POLICIES[index]!(input)!;
-      assert.equal(isStalledReason(failure.reason), index < boundary, `${READY_POLICIES[index]?.name}: ${failure.reason}`);
+      const stalled = index > READY_POLICIES.indexOf(suspended) && index < boundary;
+      assert.equal(isStalledReason(failure.reason), stalled, `${READY_POLICIES[index]?.name}: ${failure.reason}`);
     }
   });
 

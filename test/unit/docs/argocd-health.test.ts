@@ -48,7 +48,7 @@ const ready = (status: Condition["status"], reason: string, message = ""): Condi
 const reconciling = (reason: string, message = ""): Condition => ({ type: "Reconciling", status: "True", reason, message });
 const stalled = (reason: string, message = ""): Condition => ({ type: "Stalled", status: "True", reason, message });
 
-const SAMPLES: [string, Record<string, unknown>, "Healthy" | "Progressing" | "Degraded", RegExp][] = [
+const SAMPLES: [string, Record<string, unknown>, "Healthy" | "Progressing" | "Degraded" | "Suspended", RegExp][] = [
   ["no status yet", portForward(1), "Progressing", /Waiting for the tunnelkeeper controller/],
   ["status without conditions", portForward(1, { observedGeneration: 1 }), "Progressing", /Waiting for the Ready condition/],
   [
@@ -125,6 +125,24 @@ const SAMPLES: [string, Record<string, unknown>, "Healthy" | "Progressing" | "De
     portForward(5, { observedGeneration: 4, conditions: [ready("False", "Forbidden"), stalled("Forbidden")] }),
     "Progressing",
     /observe generation 5/,
+  ],
+  [
+    "Ready=False, Suspended (spec.suspend)",
+    portForward(2, {
+      observedGeneration: 2,
+      conditions: [
+        ready("False", Reason.Suspended, "spec.suspend is true: the gateways have closed the tunnels."),
+        { type: "TunnelConnected", status: "False", reason: Reason.Suspended, message: "spec.suspend is true" },
+      ],
+    }),
+    "Suspended",
+    /^Suspended: spec.suspend is true/,
+  ],
+  [
+    "Suspended, but the resume (a newer generation) not yet observed",
+    portForward(3, { observedGeneration: 2, conditions: [ready("False", Reason.Suspended)] }),
+    "Progressing",
+    /observe generation 3/,
   ],
   [
     "Ready=True with some gateways disconnected",

@@ -70,3 +70,18 @@ describe("buildGatewayEntry lastError", () => {
     assert.equal(isSignificantChange(before, after), true);
   });
 });
+
+describe("buildGatewayEntry suspended (spec.suspend)", () => {
+  it("says Suspended, not connected, once the tunnels and listeners are closed", () => {
+    const closed = snapshot({ connectedTargets: [], serving: false, listening: new Map() });
+    const entry = buildGatewayEntry("gw-0", closed, false, undefined, NOW, undefined, true);
+    assert.equal(entry.connected, false);
+    assert.equal(entry.reason, "Suspended");
+  });
+
+  it("says Suspended rather than a tunnel failure while suspended, and the failure otherwise", () => {
+    const failing = snapshot({ connectedTargets: [], lastFailure: { reason: "Forbidden", message: "forbidden" } });
+    assert.equal(buildGatewayEntry("gw-0", failing, false, undefined, NOW, undefined, true).reason, "Suspended");
+    assert.equal(buildGatewayEntry("gw-0", failing, true, undefined, NOW).reason, "Forbidden");
+  });
+});

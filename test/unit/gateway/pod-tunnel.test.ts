@@ -134,6 +134,51 @@ describe("PodTunnel", () => {
     await h.tunnel.close();
   });
 
+  it("redialNow() in backoff dials at once and restarts the backoff from its initial delay", async () => {
+    const h = startPodTunnel({ random: () => 1 });
+    assert.equal(await failDial(h), 100);
+    await h.clock.advance(100);
+    assert.equal(await failDial(h), 200, "the backoff doubled");
+    assert.equal(h.tunnel.redialNow(), true);
+    await flush();
+    assert.equal(h.dialer.attempts.length, 3, "dialled without waiting for the 200 ms");
+    assert.equal(h.tunnel.state.kind, "dialing");
+    assert.equal(await failDial(h), 100, "the next failure waits the initial delay again");
+    await h.tunnel.close();
+  });
+
+  it("redialNow() leaves an open tunnel and its connections alone", async () => {
+    const h = startPodTunnel();
+    await flush();
+    const memory = h.dialer.latest("web-0").succeed();
+    await flush();
+    const connection = h.tunnel.connect(8080);
+    assert.equal(h.tunnel.redialNow(), false);
+    await flush();
+    assert.equal(h.dialer.attempts.length, 1, "no new dial");
+    assert.equal(h.tunnel.isOpen, true);
+    assert.equal(await readEcho(connection, "still here"), "still here");
+    assert.deepEqual(memory.connectedPorts, [8080]);
+    connection.destroy();
+    await h.tunnel.close();
+  });
+
+  it("redialNow() while dialing adds no second dial, and does nothing once closed", async () => {
+    const h = startPodTunnel({ random: () => 1 });
+    assert.equal(await failDial(h), 100);
+    await h.clock.advance(100);
+    assert.equal(h.tunnel.state.kind, "dialing");
+    assert.equal(h.tunnel.redialNow(), false);
+    await flush();
+    assert.equal(h.dialer.attempts.length, 2);
+    assert.equal(await failDial(h), 100, "but its backoff was reset: 100 ms, not 200 ms");
+    await h.tunnel.close();
+    assert.equal(h.tunnel.redialNow(), false);
+    await flush();
+    assert.equal(h.dialer.attempts.length, 2);
+    assert.deepEqual(h.tunnel.state, { kind: "closed" });
+  });
+
   it("keeps the reason of the latest failure and reports each failed dial with it", async () => {
     const h = startPodTunnel();
     await failDial(h, new TunnelError(TunnelErrorCode.Forbidden, "pods/portforward is forbidden"));

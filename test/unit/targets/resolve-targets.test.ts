@@ -254,3 +254,77 @@ describe("describeTarget", () => {
     it(`names ${expected}`, () => assert.equal(describeTarget(builder.build().spec.target), expected));
   }
 });
+
+describe("resolveTargets: spec.includeNotReadyPods", () => {
+  const pods = [
+    aPod("web-0").withLabels({ app: "web" }).build(),
+    aPod("web-1").withLabels({ app: "web" }).notReady().build(),
+    aPod("web-2").withLabels({ app: "web" }).pending().build(),
+    aPod("web-3").withLabels({ app: "web" }).notReady().terminating().build(),
+  ];
+  const served = (result: ResolveResult) => result.targets.map((t) => [t.pod, t.ready, t.servedNotReady === true]);
+
+  it("serves Running pods that are not ready, marked servedNotReady; never Pending or terminating ones", () => {
+    const pf = aPortForward().withSelectorTarget({ app: "web" }).withSpecField("includeNotReadyPods", true).build();
+    const result = resolveTargets(pf, { pods });
+    assert.equal(result.ok, true);
+    assert.deepEqual(served(result), [
+      ["web-0", true, false],
+      ["web-1", true, true],
+      ["web-2", false, false],
+      ["web-3", false, false],
+    ]);
+  });
+
+  it("without it, a not-ready pod is not served (and alone it is NoReadyPods)", () => {
+    const pf = aPortForward().withSelectorTarget({ app: "web" }).build();
+    assert.deepEqual(served(resolveTargets(pf, { pods })), [
+      ["web-0", true, false],
+      ["web-1", false, false],
+      ["web-2", false, false],
+      ["web-3", false, false],
+    ]);
+    const alone = resolveTargets(aPortForward().withPodTarget("web-1").build(), { pods });
+    assert.equal(alone.ok ? "" : alone.reason, "NoReadyPods");
+  });
+
+  it("resolves a pod target to its one not-ready Running pod", () => {
+    const pf = aPortForward().withPodTarget("web-1").withSpecField("includeNotReadyPods", true).build();
+    const result = resolveTargets(pf, { pods });
+    assert.equal(result.ok, true);
+    assert.deepEqual(served(result), [["web-1", true, true]]);
+  });
+
+  it("still fails with NoReadyPods when no pod is Running, and says that Running is required", () => {
+    const pf = aPortForward().withPodTarget("web-2").withSpecField("includeNotReadyPods", true).build();
+    const result = resolveTargets(pf, { pods });
+    assert.equal(result.ok ? "" : result.reason, "NoReadyPods");
+    assert.match(result.ok ? "" : result.message, /none is ready or Running \(spec.includeNotReadyPods serves Running pods only\)/);
+  });
+
+  it("serves a service target's not-ready endpoints whose pods are Running, never terminating ones", () => {
+    const service = aService("web").withSelector({ app: "web" }).withPorts({ name: "http", port: 80, targetPort: 8080 }).build();
+    const slices = [
+      anEndpointSlice("web", "v4")
+        .withPort("http", 8080)
+        .withEndpoint("web-0")
+        .withEndpoint("web-1", { ready: false })
+        .withEndpoint("web-2", { ready: false })
+        .withEndpoint("web-3", { ready: false, terminating: true })
+        .withEndpoint("gone", { ready: false })
+        .build(),
+    ];
+    const pf = aPortForward()
+      .withServiceTarget("web")
+      .withPorts({ port: 80, targetPort: "http" })
+      .withSpecField("includeNotReadyPods", true)
+      .build();
+    assert.deepEqual(served(resolveTargets(pf, { pods, services: [service], endpointSlices: slices })), [
+      ["gone", false, false],
+      ["web-0", true, false],
+      ["web-1", true, true],
+      ["web-2", false, false],
+      ["web-3", false, false],
+    ]);
+  });
+});
