@@ -45,9 +45,10 @@ export interface PortForwardObject {
     pods?: string;
     ports?: { name?: string; port: number; gatewayPort: number }[];
     podServices?: { pod: string; service: string; ports: { name?: string; port: number; gatewayPort: number }[] }[];
-    targets?: { pod: string; ready: boolean; gateways?: string[] }[];
+    targets?: { pod: string; ready: boolean; servedNotReady?: boolean; gateways?: string[] }[];
     gateways?: GatewayEntry[];
     totals?: Record<string, number>;
+    lastHandledReconcileAt?: string;
   };
 }
 
@@ -112,6 +113,16 @@ export class PortForwards {
       path: this.#path(name),
       contentType: "application/merge-patch+json",
       body: { spec },
+    })) as PortForwardObject;
+  }
+
+  /** JSON merge patch of metadata.annotations (a null value removes that annotation). */
+  async annotate(name: string, annotations: Record<string, string | null>): Promise<PortForwardObject> {
+    return (await kubeRequest(this.#kubeConfig, {
+      method: "PATCH",
+      path: this.#path(name),
+      contentType: "application/merge-patch+json",
+      body: { metadata: { annotations } },
     })) as PortForwardObject;
   }
 
