@@ -5,22 +5,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Condition } from "../../../src/api/status.ts";
 import { findCondition } from "../../../src/controller/conditions.ts";
-import { isStatusUnchanged, type Observed, plan } from "../../../src/controller/plan.ts";
-import { aConnectedGateway, aGatewayEntry, aPod, aPortForward, aService, type PortForwardBuilder } from "../../support/builders.ts";
-
-const NOW = new Date("2026-03-01T12:00:00Z");
-
-function observe(builder: PortForwardBuilder, fields: Partial<Observed> = {}): Observed {
-  const pf = builder.build();
-  return {
-    portForward: pf,
-    pods: [aPod("web-0").build()],
-    services: [aService("web").ownedBy(pf).withClusterIP("10.96.0.10").withPorts({ port: 80, targetPort: 20001 }).build()],
-    gatewayPortRecords: [{ owner: "default/web", port: 80, gatewayPort: 20001 }],
-    gatewayEndpoints: [],
-    ...fields,
-  };
-}
+import { isStatusUnchanged, plan } from "../../../src/controller/plan.ts";
+import { aConnectedGateway, aGatewayEntry, aPod, aPortForward } from "../../support/builders.ts";
+import { NOW, observe } from "../../support/plan-inputs.ts";
 
 const ready = (status: "True" | "False", reason: string): Condition => ({
   type: "Ready",

@@ -6,25 +6,9 @@ import type { GatewayPortRecord } from "../../../src/controller/allocate-ports.t
 import { findCondition } from "../../../src/controller/conditions.ts";
 import { isStatusUnchanged, type Observed, type Plan, plan } from "../../../src/controller/plan.ts";
 import { aConnectedGateway, aGatewayEntry, aPod, aPortForward, aService, type PortForwardBuilder } from "../../support/builders.ts";
+import { conditionSummary, NOW, observe } from "../../support/plan-inputs.ts";
 
-const NOW = new Date("2026-03-01T12:00:00Z");
 const LATER = new Date("2026-03-01T12:01:00Z");
-
-function observe(builder: PortForwardBuilder, fields: Partial<Observed> = {}): Observed {
-  const pf = builder.build();
-  return {
-    portForward: pf,
-    pods: [aPod("web-0").build()],
-    services: [aService("web").ownedBy(pf).withClusterIP("10.96.0.10").withPorts({ port: 80, targetPort: 20001 }).build()],
-    gatewayPortRecords: [{ owner: "default/web", port: 80, gatewayPort: 20001 }],
-    gatewayEndpoints: [],
-    ...fields,
-  };
-}
-
-function conditionSummary(result: Plan): Record<string, string> {
-  return Object.fromEntries((result.status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
-}
 
 function withStatusOf(observed: Observed, previous: Plan): Observed {
   const pf: PortForward = {
