@@ -178,8 +178,9 @@ export class Reconciler {
       // Plan again with the Service as the API server stored it (it exists, and has its
       // clusterIP) rather than wait for the cache: a new PortForward then gets ServiceReady in its
       // first status write instead of a second write (and reconcile) once the cache catches up.
-      const others = (observed.services ?? []).filter((s) => serviceKey(s) !== serviceKey(storedService));
-      planned = plan({ ...observed, services: [...others, storedService] }, new Date(now));
+      // Only the local Services change: a remote PortForward's `services` are its remote cluster's.
+      const others = (observed.localServices ?? []).filter((s) => serviceKey(s) !== serviceKey(storedService));
+      planned = plan({ ...observed, localServices: [...others, storedService] }, new Date(now));
     }
     const writeStatus = async () => {
       if (isStatusUnchanged(pf.status, planned.status)) return;
