@@ -341,7 +341,7 @@ export class Forwarder {
     let error: string | undefined;
     const bytes = { up: 0, down: 0 };
     try {
-      const chosen = await this.#chooseTunnel(socket, binding.pod);
+      const chosen = await this.#chooseTunnel(socket, binding);
       targetPod = chosen?.target.pod;
       const targetPort = chosen?.target.ports.find((p) => p.port === binding.port)?.targetPort;
       if (chosen === undefined || targetPort === undefined || socket.destroyed) {
@@ -383,13 +383,19 @@ export class Forwarder {
     }
   }
 
-  async #chooseTunnel(socket: Socket, pinned: string | undefined): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
+  /**
+   * Waits for a tunnel that can serve a connection that came in on `binding`. Gives up at the
+   * connect wait, on close, when the client goes, or when the binding's listener was withdrawn
+   * (its binding left the spec, e.g. the PortForward was suspended): nothing will serve it then.
+   */
+  async #chooseTunnel(socket: Socket, binding: ForwarderBinding): Promise<{ tunnel: PodTunnel; target: ForwarderTarget } | undefined> {
     const deadline = this.#clock.now() + (this.#options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
     for (;;) {
-      const picked = this.#pickTunnel(pinned);
+      const picked = this.#pickTunnel(binding.pod);
       if (picked !== undefined) return picked;
       const remaining = deadline - this.#clock.now();
-      if (remaining <= 0 || this.#state !== "running" || socket.destroyed) return undefined;
+      const withdrawn = !this.#listeners.has(bindingKey(binding));
+      if (remaining <= 0 || this.#state !== "running" || socket.destroyed || withdrawn) return undefined;
       await this.#nextChange(socket, remaining);
     }
   }

@@ -350,6 +350,18 @@ describe("Forwarder", () => {
     assert.equal(h.records[0]?.result, "no_target");
   });
 
+  it("resets a waiting connection at once when its binding leaves the spec (suspend), with no time passing", async () => {
+    const h = startForwarder({ autoOpen: false, connectWaitMs: 10_000 });
+    await h.forwarder.update(specOf([target("web-0")]));
+    const client = await connectClient(h.port());
+    const closed = closedWith(client);
+    await until(() => h.forwarder.snapshot().activeConnections === 1, "the connection to be accepted");
+    await h.forwarder.update({ targets: [], bindings: [], loadBalancing: "RoundRobin" });
+    assert.equal(await closed, "ECONNRESET");
+    await until(() => h.records.length === 1, "the connection record");
+    assert.equal(h.records[0]?.result, "no_target");
+  });
+
   describe("load balancing", () => {
     async function pickedPods(policy: LoadBalancing, count: number): Promise<string[]> {
       const h = startForwarder();
