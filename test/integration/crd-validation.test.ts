@@ -122,7 +122,7 @@ describe("PortForward admission by the API server", () => {
       method: "GET",
       path: resourcePath({ apiVersion: API_VERSION, plural: PLURAL, namespace, name: "web" }),
     })) as StoredPortForward;
-    assert.deepEqual(read.spec.service, { type: "ClusterIP" });
+    assert.deepEqual(read.spec.service, { type: "ClusterIP", perPod: false });
     assert.equal(read.spec.loadBalancing, "RoundRobin");
     assert.deepEqual(read.spec.keepalive, { interval: "10s" });
     assert.equal(read.spec.protocol, "Auto");
@@ -136,7 +136,7 @@ describe("PortForward admission by the API server", () => {
       .raw();
     const stored = await create(namespace, submittable({ name: "cluster", object: withCluster, valid: true }, namespace));
     assert.deepEqual(stored.spec.cluster, { kubeconfigSecretRef: { name: "remote", key: "kubeconfig" } });
-    assert.deepEqual(stored.spec.service, { name: "remote-fwd", type: "ClusterIP" });
+    assert.deepEqual(stored.spec.service, { name: "remote-fwd", type: "ClusterIP", perPod: false });
     assert.deepEqual(stored.spec.keepalive, { interval: "30s" });
   });
 
@@ -203,7 +203,7 @@ describe("PortForward admission by the API server", () => {
     const table = await kubectl("get", "pf", "-n", namespace);
     const [header, row, ...rest] = table.trimEnd().split("\n");
     assert.equal(rest.length, 0, table);
-    assert.deepEqual(header?.split(/\s+/), ["NAME", "TARGET", "SERVICE", "READY", "PODS", "CONNECTIONS", "AGE"]);
+    assert.deepEqual(header?.split(/\s+/), ["NAME", "TARGET", "SERVICE", "READY", "SUSPENDED", "PODS", "CONNECTIONS", "AGE"]);
     assert.deepEqual(row?.split(/\s+/).slice(0, 6), ["web", "pod/web-0", "web", "True", "1/1", "7"]);
 
     const wide = await kubectl("get", "portforwards.tunnelkeeper.io", "-n", namespace, "-o", "wide");
