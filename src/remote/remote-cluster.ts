@@ -252,7 +252,7 @@ export class RemoteCluster {
         }),
       }),
     };
-    for (const kind of kindCaches(connected.cache)) kind.addHandler(() => this.#options.onChange());
+    connected.cache.addHandlerToAll(() => this.#options.onChange());
     this.#accessProblem = undefined;
     if (this.#connected === undefined) this.#connected = connected;
     else this.#pending = connected;
@@ -313,8 +313,4 @@ export class RemoteCluster {
     }
     this.#options.onChange();
   }
-}
-
-function kindCaches(cache: ClusterCache) {
-  return [cache.pods, cache.services, cache.endpointSlices, cache.deployments, cache.statefulSets, cache.replicaSets, cache.daemonSets];
 }

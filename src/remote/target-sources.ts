@@ -98,6 +98,11 @@ export class TargetSources {
   /** `key` is gone (deleted, or no longer served here). */
   release(key: string): void {
     this.#options.metrics?.clusterOf(key, undefined);
+    this.#leave(key);
+  }
+
+  /** `key` stops using its remote cluster, which stops when it was the last user. */
+  #leave(key: string): void {
     const id = this.#uses.get(key);
     if (id === undefined) return;
     this.#uses.delete(key);
@@ -112,7 +117,7 @@ export class TargetSources {
   #remoteFor(key: string, pf: PortForward): RemoteCluster | undefined {
     const ref = pf.spec.cluster?.kubeconfigSecretRef;
     if (ref === undefined) {
-      this.release(key);
+      this.#leave(key);
       return undefined;
     }
     const secret = { namespace: pf.metadata.namespace ?? "", name: ref.name, key: ref.key };
@@ -120,7 +125,7 @@ export class TargetSources {
     const remoteNamespace = pf.spec.cluster?.namespace;
     const id = JSON.stringify([secret.namespace, secret.name, secret.key, remoteNamespace ?? "", kinds]);
     if (this.#uses.get(key) !== id) {
-      this.release(key);
+      this.#leave(key);
       this.#uses.set(key, id);
     }
     let shared = this.#shared.get(id);

@@ -152,6 +152,11 @@ export class ClusterCache {
     };
   }
 
+  /** Calls `handler` after any change of any watched kind. */
+  addHandlerToAll(handler: ChangeHandler<KubeObject>): void {
+    for (const kind of this.#all) kind.addHandler(handler);
+  }
+
   get synced(): boolean {
     return this.#all.every((kind) => kind.synced);
   }
