@@ -1,5 +1,6 @@
 // What the plan() unit tests start from: a PortForward "web" in "default" with one ready pod, its
 // own Service on gateway port 20001 and that port recorded; tests override the fields they vary.
+import type { Condition } from "../../src/api/status.ts";
 import type { Observed, Plan } from "../../src/controller/plan.ts";
 import { aPod, aService, type PortForwardBuilder } from "./builders.ts";
 
@@ -21,3 +22,11 @@ export function observe(builder: PortForwardBuilder, fields: Partial<Observed> =
 export function conditionSummary(result: Plan): Record<string, string> {
   return Object.fromEntries((result.status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
 }
+
+/** A Ready condition as an earlier reconcile left it (for tests of transitions and Events). */
+export function previousReady(status: "True" | "False", reason: string): Condition {
+  return { type: "Ready", status, observedGeneration: 1, lastTransitionTime: "2026-03-01T11:00:00Z", reason, message: "before" };
+}
+
+/** ServiceReady=True as an earlier reconcile left it. */
+export const PREVIOUS_SERVICE_READY: Condition = { ...previousReady("True", "ServiceAvailable"), type: "ServiceReady" };

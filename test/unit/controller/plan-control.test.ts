@@ -3,21 +3,13 @@
 // and spec.includeNotReadyPods (not-ready Running pods served, and said so in status).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Condition } from "../../../src/api/status.ts";
 import { findCondition } from "../../../src/controller/conditions.ts";
 import { isStatusUnchanged, plan } from "../../../src/controller/plan.ts";
 import { aConnectedGateway, aGatewayEntry, aPod, aPortForward } from "../../support/builders.ts";
-import { NOW, observe } from "../../support/plan-inputs.ts";
+import { NOW, observe, PREVIOUS_SERVICE_READY, previousReady } from "../../support/plan-inputs.ts";
 
-const ready = (status: "True" | "False", reason: string): Condition => ({
-  type: "Ready",
-  status,
-  observedGeneration: 1,
-  lastTransitionTime: "2026-03-01T11:00:00Z",
-  reason,
-  message: "before",
-});
-const serviceReady: Condition = { ...ready("True", "ServiceAvailable"), type: "ServiceReady" };
+const ready = previousReady;
+const serviceReady = PREVIOUS_SERVICE_READY;
 
 describe("plan: spec.suspend", () => {
   const suspendedPf = () =>

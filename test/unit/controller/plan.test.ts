@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PortForward } from "../../../src/api/portforward.ts";
-import { type Condition, PortForwardStatusSchema } from "../../../src/api/status.ts";
+import { PortForwardStatusSchema } from "../../../src/api/status.ts";
 import type { GatewayPortRecord } from "../../../src/controller/allocate-ports.ts";
 import { findCondition } from "../../../src/controller/conditions.ts";
 import { isStatusUnchanged, type Observed, type Plan, plan } from "../../../src/controller/plan.ts";
 import { aConnectedGateway, aGatewayEntry, aPod, aPortForward, aService, type PortForwardBuilder } from "../../support/builders.ts";
-import { conditionSummary, NOW, observe } from "../../support/plan-inputs.ts";
+import { conditionSummary, NOW, observe, PREVIOUS_SERVICE_READY, previousReady } from "../../support/plan-inputs.ts";
 
 const LATER = new Date("2026-03-01T12:01:00Z");
 
@@ -278,15 +278,8 @@ describe("plan: level-based and idempotent", () => {
 });
 
 describe("plan: events only on transitions", () => {
-  const ready = (status: "True" | "False", reason: string): Condition => ({
-    type: "Ready",
-    status,
-    observedGeneration: 1,
-    lastTransitionTime: "2026-03-01T11:00:00Z",
-    reason,
-    message: "before",
-  });
-  const serviceReady: Condition = { ...ready("True", "ServiceAvailable"), type: "ServiceReady" };
+  const ready = previousReady;
+  const serviceReady = PREVIOUS_SERVICE_READY;
 
   const cases: { name: string; builder: PortForwardBuilder; fields?: Partial<Observed>; events: string[] }[] = [
     { name: "first reconcile while progressing records nothing", builder: aPortForward(), fields: { services: [] }, events: [] },
