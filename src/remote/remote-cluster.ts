@@ -253,7 +253,9 @@ export class RemoteCluster {
       }),
     };
     connected.cache.addHandlerToAll(() => this.#options.onChange());
-    this.#accessProblem = undefined;
+    // The access problem found with the old credentials stands until #refresh checks the new
+    // ones (right after this call): clearing it here would let a reconcile see a healthy cluster
+    // while the status metric, written by #changed after the check, still shows the old problem.
     if (this.#connected === undefined) this.#connected = connected;
     else this.#pending = connected;
     this.#options.log.info("Connecting to remote cluster", { server: credentials.server, namespace, credentials: credentials.fingerprint });
