@@ -14,6 +14,7 @@ import { z } from "zod";
 import { tryParseDurationMs } from "./api/validation.ts";
 import { COMMAND_SPECS, type Command, isCommand } from "./commands/command-specs.ts";
 import { FlagError, flagBoolean, flagList, flagValue, type ParsedFlags, parseFlags } from "./commands/flags.ts";
+import { DEFAULT_GATEWAYS_PER_PORTFORWARD } from "./controller/assign-gateways.ts";
 
 export { COMMANDS, type Command } from "./commands/command-specs.ts";
 
@@ -65,6 +66,8 @@ export interface ControllerConfig {
   /** Where gateway replicas keep their heartbeat Leases. */
   readonly gatewayNamespace: string;
   readonly gatewayPortRange: { readonly min: number; readonly max: number };
+  /** The tunnel budget (`--gateways-per-portforward`): at most this many gateway replicas serve each PortForward; 0: all. */
+  readonly gatewaysPerPortForward: number;
   /**
    * Labels of the gateway pods (`--gateway-pod-selector`): when set, the controller maintains a
    * NetworkPolicy per PortForward selecting them; unset, none.
@@ -125,6 +128,11 @@ function parsePortRange(text: string): { min: number; max: number } {
     throw new ConfigError(`--gateway-port-range must be MIN-MAX within 1-65535, got "${text}"`);
   }
   return { min, max };
+}
+
+function parseCount(text: string, flag: string): number {
+  if (!/^\d{1,4}$/.test(text)) throw new ConfigError(`${flag} must be a whole number (0 for no limit), got "${text}"`);
+  return Number(text);
 }
 
 function gatewayPodLabels(text: string | undefined): { gatewayPodLabels?: Record<string, string> } {
@@ -195,6 +203,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     leaderElectionNamespace: flagValue(parsed, "leader-election-namespace") ?? (env.POD_NAMESPACE || "tunnelkeeper-system"),
     gatewayNamespace: podNamespace,
     gatewayPortRange: parsePortRange(flagValue(parsed, "gateway-port-range") ?? "20000-29999"),
+    gatewaysPerPortForward: parseCount(
+      flagValue(parsed, "gateways-per-portforward") ?? String(DEFAULT_GATEWAYS_PER_PORTFORWARD),
+      "--gateways-per-portforward",
+    ),
     ...gatewayPodLabels(flagValue(parsed, "gateway-pod-selector")),
   };
   const gateway: GatewayConfig = {

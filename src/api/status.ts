@@ -195,6 +195,11 @@ export const PortForwardStatusSchema = z
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["pod"],
       }),
+    assignedGateways: z.array(z.string().max(253)).max(64).optional().meta({
+      description:
+        "The gateway replicas (pod names, sorted) that serve this PortForward: they keep its tunnels open and the Service routes to them. The controller picks at most --gateways-per-portforward of the live replicas by rendezvous hashing; the others open a tunnel only for a connection that reaches them anyway and close it when idle. Absent while no gateway is live, when every replica serves.",
+      "x-kubernetes-list-type": "set",
+    }),
     totals: TotalsSchema.optional(),
     lastHandledReconcileAt: z.string().max(256).optional().meta({
       description:

@@ -85,6 +85,13 @@ const GATEWAY_PORT_RANGE: FlagSpec = {
   default: "20000-29999",
   usage: "MIN-MAX range of the gateway ports the controller allocates to PortForward ports.",
 };
+const GATEWAYS_PER_PORTFORWARD: FlagSpec = {
+  name: "gateways-per-portforward",
+  type: "string",
+  default: "2",
+  usage:
+    "The tunnel budget: at most this many live gateway replicas serve each PortForward (chosen by rendezvous hashing, listed in status.assignedGateways); the others open a tunnel only for a connection that reaches them anyway. 0: every replica serves every PortForward.",
+};
 const DRAIN_TIMEOUT: FlagSpec = {
   name: "drain-timeout",
   type: "string",
@@ -136,6 +143,7 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
       },
       GATEWAY_NAMESPACE,
       GATEWAY_PORT_RANGE,
+      GATEWAYS_PER_PORTFORWARD,
       {
         name: "gateway-pod-selector",
         type: "string",

@@ -43,6 +43,7 @@ export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
     cache,
     gatewayNamespace: config.gatewayNamespace,
     portRange: config.gatewayPortRange,
+    gatewaysPerPortForward: config.gatewaysPerPortForward,
     events: new EventRecorder({
       reportingController: REPORTING_CONTROLLER,
       reportingInstance: config.instance,

@@ -40,6 +40,8 @@ export interface ControllerOptions {
   readonly cache: ClusterCache;
   readonly gatewayNamespace: string;
   readonly portRange: PortRange;
+  /** The tunnel budget (assign-gateways.ts): at most this many gateways serve each PortForward; 0: all. */
+  readonly gatewaysPerPortForward?: number;
   readonly events: EventRecorder;
   /** Reconcile and work-queue metrics (one registration per process, shared with the gateway). */
   readonly loopMetrics: ControllerLoopMetrics;
@@ -118,6 +120,7 @@ export class PortForwardController {
       targets: this.#targets,
       gateways: this.gateways,
       portRange: options.portRange,
+      ...(options.gatewaysPerPortForward === undefined ? {} : { gatewaysPerPortForward: options.gatewaysPerPortForward }),
       events: options.events,
       log: options.log,
       clock,

@@ -27,6 +27,7 @@ import { byEntryKey } from "../runtime/order.ts";
 import { describeTarget, resolveTargets, type TargetObservation } from "../targets/resolve-targets.ts";
 import { type AccessDeniedCause, accessDeniedCause } from "./access-denied.ts";
 import { allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
+import { assignGateways } from "./assign-gateways.ts";
 import { findCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import { type DesiredPodService, planPodServices } from "./desired-pod-services.ts";
@@ -53,8 +54,10 @@ export interface Observed extends TargetObservation {
   /** Claims on gateway ports by all PortForwards (see allocate-ports.ts), in-flight ones included. */
   gatewayPortRecords: readonly GatewayPortRecord[];
   gatewayPortRange?: PortRange;
-  /** Live gateway replicas; those with a pod IP become the endpoints of the Service. */
+  /** Live gateway replicas; those assigned to this PortForward with a pod IP become the endpoints of the Service. */
   gatewayEndpoints: readonly GatewayEndpoint[];
+  /** At most this many live replicas serve the PortForward (assign-gateways.ts); 0 or absent: all. */
+  gatewaysPerPortForward?: number;
   /** Running gateway pods. When given, status entries of other (gone) gateway pods are ignored. */
   gatewayPods?: readonly string[];
 }
@@ -114,11 +117,13 @@ export function plan(observed: Observed, now: Date): Plan {
   const blocking = firstFailure(READY_POLICIES, input);
   const accessDenied = accessDeniedCause(input.gateways, now);
   const conditions = conditionsFor(input, blocking, accessDenied, now);
-  const perPod = podServicesFor(input, observed);
+  const perPortForward = observed.gatewaysPerPortForward ?? 0;
+  const assigned = assignGateways(input.portForward, observed.gatewayEndpoints, perPortForward);
+  const perPod = podServicesFor(input, observed, assigned);
   return {
-    ...desiredObjectsFor(input, observed.gatewayEndpoints),
+    ...desiredObjectsFor(input, assigned),
     ...perPod.plan,
-    status: { ...statusFor(input, conditions), ...perPod.status },
+    status: { ...statusFor(input, conditions), ...assignedGatewaysStatus(assigned, perPortForward), ...perPod.status },
     events: planEvents(input.portForward.status?.conditions ?? [], conditions),
     requeueAfterMs: requeueAfterMsFor(blocking, accessDenied),
   };
@@ -180,6 +185,7 @@ function desiredObjectsFor(input: ReadinessInput, gatewayEndpoints: readonly Gat
 function podServicesFor(
   input: ReadinessInput,
   observed: Observed,
+  assigned: readonly GatewayEndpoint[],
 ): { plan: Pick<Plan, "podServices" | "podServicesError">; status: Pick<ControllerStatus, "podServices"> } {
   const { portForward: pf, allocation } = input;
   const current = pf.status?.podServices;
@@ -194,7 +200,7 @@ function podServicesFor(
     isOwned: (service) => isServiceOwnedBy(service, pf),
     gatewayPortRecords: observed.gatewayPortRecords,
     ...(observed.gatewayPortRange === undefined ? {} : { gatewayPortRange: observed.gatewayPortRange }),
-    gatewayEndpoints: observed.gatewayEndpoints,
+    gatewayEndpoints: assigned,
   });
   if (!planned.ok) return { plan: { podServices: undefined, podServicesError: planned.message }, ...keep };
   return { plan: { podServices: planned.objects }, status: planned.status.length === 0 ? {} : { podServices: [...planned.status] } };
@@ -216,6 +222,16 @@ function statusFor(input: ReadinessInput, conditions: Condition[]): ControllerSt
     totals: totalsFor(input),
     ...lastHandledReconcileAtFor(pf),
   };
+}
+
+/**
+ * status.assignedGateways: published whenever a budget applies and a gateway is live, so each
+ * replica knows whether it serves or stands by; absent, every replica serves (no budget, or no
+ * live replica to name: gateways must not all stand by because the controller sees none).
+ */
+function assignedGatewaysStatus(assigned: readonly GatewayEndpoint[], perPortForward: number): Pick<ControllerStatus, "assignedGateways"> {
+  if (perPortForward <= 0 || assigned.length === 0) return {};
+  return { assignedGateways: assigned.map((g) => g.pod) };
 }
 
 /** The reconcile request this reconcile handles, echoed as Flux does (api/reconcile-request.ts). */

@@ -57,6 +57,8 @@ export interface ReconcilerDeps {
   readonly targets: TargetSources;
   readonly gateways: { live(): readonly GatewayEndpoint[] };
   readonly portRange: PortRange;
+  /** The tunnel budget: at most this many live gateways serve each PortForward (assign-gateways.ts); 0: all. */
+  readonly gatewaysPerPortForward?: number;
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly clock: Clock;
@@ -132,6 +134,7 @@ export class Reconciler {
       gatewayPortRecords: this.#portRecords(key),
       gatewayPortRange: this.#deps.portRange,
       gatewayEndpoints: live,
+      gatewaysPerPortForward: this.#deps.gatewaysPerPortForward ?? 0,
       gatewayPods: live.map((g) => g.pod),
     };
     let planned = plan(observed, new Date(now));

@@ -68,6 +68,13 @@ export interface ForwarderSpec {
   readonly targets: readonly ForwarderTarget[];
   readonly bindings: readonly ForwarderBinding[];
   readonly loadBalancing: LoadBalancing;
+  /**
+   * Keep a tunnel open to every ready target (default true). False (a gateway replica standing by,
+   * see controller/assign-gateways.ts): tunnels open when a connection arrives and close once no
+   * connection has been open for `idleTunnelCloseMs`; a forwarder that kept them keeps them that
+   * long after the switch too, so connections still routed here by a lagging kube-proxy are served.
+   */
+  readonly keepTunnels?: boolean;
 }
 
 /** What the status entry and logs report about this forwarder. */
@@ -81,6 +88,8 @@ export interface ForwarderSnapshot {
   readonly lastFailure: { readonly reason: TunnelCloseReasonCode; readonly message: string } | undefined;
   /** Why the latest client connection failed on the pod side (e.g. the pod refused the port), if any did. */
   readonly lastConnectionError: string | undefined;
+  /** Whether tunnels are wanted now: always when kept, else from a connection until idle (ForwarderSpec.keepTunnels). */
+  readonly warm: boolean;
   /** Bound listeners that are not pinned to a pod: spec port → actual local port. */
   readonly listening: ReadonlyMap<number, number>;
   /** Whether there are bindings and every one has its listener, i.e. clients can connect. */
@@ -128,6 +137,8 @@ export interface ForwarderOptions {
   /** Called once for every client connection when it ends (the access log). */
   readonly onConnectionEnded?: (record: ConnectionRecord) => void;
   readonly connectWaitMs?: number;
+  /** Without keepTunnels, how long tunnels stay open after the last connection ended (default 60 s). */
+  readonly idleTunnelCloseMs?: number;
   readonly halfCloseGraceMs?: number;
   /** Every wait and duration here (connect wait, drain, half-close grace, tunnel backoff); default the system clock. */
   readonly clock?: Clock;
@@ -140,6 +151,7 @@ interface Listener {
 }
 
 const DEFAULT_CONNECT_WAIT_MS = 10_000;
+export const DEFAULT_IDLE_TUNNEL_CLOSE_MS = 60_000;
 
 export class Forwarder {
   readonly name: string;
@@ -158,6 +170,10 @@ export class Forwarder {
   #lastConnectionError: string | undefined;
   /** Wake-ups of the connections waiting for a tunnel (see #nextChange). */
   readonly #waiting = new Set<() => void>();
+  /** Whether tunnels are wanted (see ForwarderSpec.keepTunnels); a new forwarder starts cold. */
+  #warm = false;
+  /** Closes the tunnels of an idle forwarder that does not keep them. */
+  #idleTimer: ReturnType<Clock["setTimeout"]> | undefined;
 
   constructor(options: ForwarderOptions) {
     this.name = options.name;
@@ -168,6 +184,10 @@ export class Forwarder {
   async update(spec: ForwarderSpec): Promise<void> {
     if (this.#state !== "running") return;
     this.#spec = spec;
+    if (spec.keepTunnels !== false) {
+      this.#warm = true;
+      this.#cancelIdleClose();
+    } else if (this.#warm) this.#scheduleIdleClose();
     const wanted = new Set(spec.targets.map((t) => t.pod));
     for (const [pod, tunnel] of this.#tunnels) {
       if (!wanted.has(pod)) {
@@ -178,25 +198,7 @@ export class Forwarder {
         );
       }
     }
-    for (const target of spec.targets) {
-      if (!target.ready || this.#tunnels.has(target.pod)) continue;
-      const tunnel = new PodTunnel({
-        pod: target.pod,
-        open: this.#options.openTunnel,
-        log: this.#options.log,
-        clock: this.#clock,
-        observer: {
-          changed: (tunnel) => {
-            if (tunnel.isOpen) this.#wakeWaiting();
-            this.#changed();
-          },
-          dialed: (_pod, result, seconds) => this.#options.metrics.dialed(result, seconds),
-          ended: (_pod, reason) => this.#options.metrics.reconnect(reason),
-        },
-      });
-      this.#tunnels.set(target.pod, tunnel);
-      tunnel.start();
-    }
+    this.#openTunnels();
     // Targets, readiness or the policy may have changed: waiting connections choose again.
     this.#wakeWaiting();
     const bound = new Map(spec.bindings.map((b) => [bindingKey(b), b]));
@@ -226,6 +228,7 @@ export class Forwarder {
     return {
       connectedTargets: open.map((t) => t.pod).sort(),
       protocol: open[0]?.protocol ?? tunnels.find((t) => t.protocol !== undefined)?.protocol,
+      warm: this.#warm,
       activeConnections: this.#sessions.size,
       reconnects: tunnels.reduce((sum, t) => sum + t.reconnects, 0),
       lastFailure: failing === undefined ? undefined : { reason: failing.reason, message: failing.message },
@@ -251,6 +254,7 @@ export class Forwarder {
   async close(drainMs = 0): Promise<void> {
     if (this.#state !== "running") return;
     this.#state = "draining";
+    this.#cancelIdleClose();
     this.#wakeWaiting();
     for (const listener of this.#listeners.values()) listener.server.close();
     this.#listeners.clear();
@@ -264,6 +268,67 @@ export class Forwarder {
     await Promise.all([...this.#tunnels.values()].map((t) => t.close()));
     this.#tunnels.clear();
     this.#syncTunnelGauge();
+  }
+
+  /** While warm: a tunnel to every ready target that has none (kept open by PodTunnel's redials). */
+  #openTunnels(): void {
+    if (!this.#warm) return;
+    for (const target of this.#spec.targets) {
+      if (!target.ready || this.#tunnels.has(target.pod)) continue;
+      const tunnel = new PodTunnel({
+        pod: target.pod,
+        open: this.#options.openTunnel,
+        log: this.#options.log,
+        clock: this.#clock,
+        observer: {
+          changed: (tunnel) => {
+            if (tunnel.isOpen) this.#wakeWaiting();
+            this.#changed();
+          },
+          dialed: (_pod, result, seconds) => this.#options.metrics.dialed(result, seconds),
+          ended: (_pod, reason) => this.#options.metrics.reconnect(reason),
+        },
+      });
+      this.#tunnels.set(target.pod, tunnel);
+      tunnel.start();
+    }
+  }
+
+  /** A connection arrived: a cold forwarder opens its tunnels; none closes while one is open. */
+  #warmUp(): void {
+    this.#cancelIdleClose();
+    if (this.#warm) return;
+    this.#warm = true;
+    this.#openTunnels();
+    this.#changed();
+  }
+
+  /** Without keepTunnels and with no connection open: close the tunnels after the idle period. */
+  #scheduleIdleClose(): void {
+    if (this.#spec.keepTunnels !== false || this.#sessions.size > 0 || this.#idleTimer !== undefined || this.#state !== "running") return;
+    this.#idleTimer = this.#clock.setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#spec.keepTunnels !== false || this.#sessions.size > 0 || this.#state !== "running") return;
+      this.#warm = false;
+      const idle = [...this.#tunnels.values()];
+      this.#tunnels.clear();
+      this.#options.metrics.idleTunnelsClosed(idle.length);
+      this.#options.log.debug("Closed idle tunnels of a forward this replica does not keep", {
+        portforward: this.name,
+        tunnels: idle.length,
+      });
+      Promise.all(idle.map((t) => t.close())).then(
+        () => this.#changed(),
+        (error: unknown) => this.#options.log.error("Failed to close a tunnel", { error }),
+      );
+      this.#changed();
+    }, this.#options.idleTunnelCloseMs ?? DEFAULT_IDLE_TUNNEL_CLOSE_MS);
+  }
+
+  #cancelIdleClose(): void {
+    if (this.#idleTimer === undefined) return;
+    this.#clock.clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 
   #listen(binding: ForwarderBinding): Promise<void> {
@@ -335,6 +400,7 @@ export class Forwarder {
       return;
     }
     this.#sessions.add(socket);
+    this.#warmUp();
     metrics.connectionOpened(this.name);
     let result: ConnectionResult = "no_target";
     let targetPod: string | undefined;
@@ -378,7 +444,10 @@ export class Forwarder {
       this.#sessions.delete(socket);
       metrics.connectionClosed(this.name, result);
       report({ result, targetPod, bytesUp: bytes.up, bytesDown: bytes.down, error });
-      if (this.#sessions.size === 0) this.#sessionsDrained?.();
+      if (this.#sessions.size === 0) {
+        this.#sessionsDrained?.();
+        this.#scheduleIdleClose();
+      }
       this.#changed();
     }
   }

@@ -22,6 +22,10 @@ export interface GatewayMetrics {
   listenFailed(portforward: string): void;
   /** A listener that is listening reported an error (e.g. accept failing with EMFILE); it goes on listening. */
   listenerError(portforward: string): void;
+  /** Tunnels of a PortForward this replica stands by for, closed after the idle period. */
+  idleTunnelsClosed(count: number): void;
+  /** How many PortForwards this replica serves as an assigned gateway, and stands by for. */
+  portForwards(assigned: number, standby: number): void;
 }
 
 export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -71,6 +75,18 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
     help: "Errors reported by gateway listeners that are listening (e.g. accept failing with EMFILE), per PortForward",
     labelNames: ["portforward"],
   });
+  const idleCloses = registry.counter({
+    name: "tunnelkeeper_gateway_idle_tunnel_closes_total",
+    help: "Tunnels closed because this replica only stands by for their PortForward (status.assignedGateways does not list it) and no connection used them for the idle period",
+  });
+  const portForwards = registry.gauge({
+    name: "tunnelkeeper_gateway_portforwards",
+    help: "PortForwards this replica serves, by role: assigned (keeps their tunnels open, listed in their EndpointSlice) or standby (opens a tunnel only for a connection that reaches it)",
+    labelNames: ["role"],
+  });
+  idleCloses.inc({}, 0);
+  portForwards.set({ role: "assigned" }, 0);
+  portForwards.set({ role: "standby" }, 0);
   return {
     tunnelUp: (portforward, delta) => tunnels.inc({ portforward }, delta),
     connectionOpened: (portforward) => active.inc({ portforward }),
@@ -87,6 +103,11 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
     reconnect: (reason) => reconnects.inc({ reason }),
     listenFailed: (portforward) => listenErrors.inc({ portforward }),
     listenerError: (portforward) => listenerErrors.inc({ portforward }),
+    idleTunnelsClosed: (count) => idleCloses.inc({}, count),
+    portForwards: (assigned, standby) => {
+      portForwards.set({ role: "assigned" }, assigned);
+      portForwards.set({ role: "standby" }, standby);
+    },
   };
 }
 
@@ -101,4 +122,6 @@ export const NO_GATEWAY_METRICS: GatewayMetrics = {
   reconnect: () => undefined,
   listenFailed: () => undefined,
   listenerError: () => undefined,
+  idleTunnelsClosed: () => undefined,
+  portForwards: () => undefined,
 };

@@ -89,6 +89,17 @@ interface Served {
   suspended: boolean;
   /** The reconcile request (api/reconcile-request.ts) as of the latest sync; a new one redials. */
   reconcileRequest: string | undefined;
+  /** status.assignedGateways does not list this replica: tunnels only on demand, and no status entry while cold. */
+  standby: boolean;
+}
+
+/**
+ * Whether `pod` keeps the tunnels of `pf` open: status.assignedGateways (the controller's tunnel
+ * budget, controller/assign-gateways.ts) lists it, or is absent (every replica serves).
+ */
+export function isAssignedGateway(pf: PortForward, pod: string): boolean {
+  const assigned = pf.status?.assignedGateways;
+  return assigned === undefined || assigned.includes(pod);
 }
 
 /** Pure: the Forwarder's desired state for `pf` given the cache's view of its namespace. */
@@ -187,6 +198,7 @@ export class Gateway {
     if (parsed === undefined || !parsed.ok) {
       const gone = this.#served.get(key);
       this.#served.delete(key);
+      this.#countRoles();
       this.#targets.release(key);
       await gone?.forwarder.close(0);
       return;
@@ -236,6 +248,7 @@ export class Gateway {
         denials: undefined,
         suspended: false,
         reconcileRequest: reconcileRequestOf(pf.metadata),
+        standby: false,
       };
       state.served = served;
       this.#served.set(key, served);
@@ -245,11 +258,13 @@ export class Gateway {
     // Suspended: no targets and no bindings, so every tunnel and listener closes (connections are
     // refused, not held); the allocated ports stay in status.ports for the resume.
     served.suspended = pf.spec.suspend === true;
+    served.standby = !isAssignedGateway(pf, config.podName);
     const spec = served.suspended
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
-      : forwarderSpecFor(pf, this.#targets.observe(key, pf));
+      : { ...forwarderSpecFor(pf, this.#targets.observe(key, pf)), keepTunnels: !served.standby };
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
     await served.forwarder.update(spec);
+    this.#countRoles();
     const request = reconcileRequestOf(pf.metadata);
     if (request !== served.reconcileRequest && request !== undefined) {
       served.reconcileRequest = request;
@@ -257,6 +272,12 @@ export class Gateway {
       log.info("Reconcile requested; redialling the tunnels that are not open", { portforward: key, requestedAt: request, redialled });
     }
     this.#report.add(key);
+  }
+
+  #countRoles(): void {
+    let standby = 0;
+    for (const served of this.#served.values()) if (served.standby) standby += 1;
+    this.#options.metrics.portForwards(this.#served.size - standby, standby);
   }
 
   /**
@@ -327,9 +348,19 @@ export class Gateway {
     const served = this.#served.get(key);
     if (served === undefined || this.#closing) return {};
     const now = this.#clock.now();
+    const snapshot = served.forwarder.snapshot();
+    if (served.standby && !snapshot.warm) {
+      // Standing by with no tunnel: nothing to report, and an entry would count as a gateway that
+      // is down (Degraded). Withdraw the one written while this replica served or was used.
+      if (served.reported === undefined) return {};
+      await this.#applyEntries(key, []);
+      served.reported = undefined;
+      served.reportedAt = now;
+      return {};
+    }
     const entry = buildGatewayEntry(
       this.#options.config.podName,
-      served.forwarder.snapshot(),
+      snapshot,
       served.hasReadyTargets,
       served.reported,
       new Date(now),

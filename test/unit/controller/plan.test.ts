@@ -179,6 +179,32 @@ describe("plan: the Service", () => {
     );
   });
 
+  it("lists only the assigned gateways in the EndpointSlice and in status.assignedGateways (the tunnel budget)", () => {
+    const gatewayEndpoints = ["gw-0", "gw-1", "gw-2", "gw-3"].map((pod, i) => ({
+      pod,
+      namespace: "tunnelkeeper-system",
+      ip: `10.244.0.${i + 1}`,
+    }));
+    const result = plan(observe(aPortForward(), { gatewayEndpoints, gatewaysPerPortForward: 2 }), NOW);
+    const assigned = result.status.assignedGateways ?? [];
+    assert.equal(assigned.length, 2);
+    assert.deepEqual(
+      result.endpointSlice?.endpoints?.map((e) => e.targetRef?.name),
+      assigned,
+      "the Service routes to the assigned replicas only",
+    );
+  });
+
+  it("names no assigned gateways without a budget or without a live gateway, so every replica serves", () => {
+    const gatewayEndpoints = [{ pod: "gw-0", namespace: "tunnelkeeper-system", ip: "10.244.0.9" }];
+    assert.equal(plan(observe(aPortForward(), { gatewayEndpoints }), NOW).status.assignedGateways, undefined);
+    assert.equal(
+      plan(observe(aPortForward(), { gatewayEndpoints: [], gatewaysPerPortForward: 2 }), NOW).status.assignedGateways,
+      undefined,
+    );
+    assert.deepEqual(plan(observe(aPortForward(), { gatewayEndpoints, gatewaysPerPortForward: 2 }), NOW).status.assignedGateways, ["gw-0"]);
+  });
+
   it("applies nothing when a foreign Service has the name", () => {
     const result = plan(observe(aPortForward(), { services: [aService("web").build()] }), NOW);
     assert.equal(result.service, undefined);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PortForward } from "../../../src/api/portforward.ts";
-import { forwarderSpecFor } from "../../../src/gateway/gateway.ts";
+import { forwarderSpecFor, isAssignedGateway } from "../../../src/gateway/gateway.ts";
 import { aPod, aPortForward } from "../../support/builders.ts";
 
 function withPodServices(pf: PortForward): PortForward {
@@ -32,5 +32,19 @@ describe("forwarderSpecFor", () => {
   it("binds no per-pod port once perPod is off, before the controller has updated the status", () => {
     const pf = withPodServices(aPortForward("db").withSelectorTarget({ app: "db" }).build());
     assert.deepEqual(forwarderSpecFor(pf, { pods }).bindings, [{ port: 80, listenPort: 20000 }]);
+  });
+});
+
+describe("isAssignedGateway (status.assignedGateways, the controller's tunnel budget)", () => {
+  const pf = aPortForward("web").build();
+  it("keeps the tunnels of a PortForward whose assigned gateways list this replica", () => {
+    assert.equal(isAssignedGateway({ ...pf, status: { assignedGateways: ["gw-a", "gw-b"] } }, "gw-b"), true);
+  });
+  it("stands by for one whose assigned gateways do not list it", () => {
+    assert.equal(isAssignedGateway({ ...pf, status: { assignedGateways: ["gw-a", "gw-b"] } }, "gw-c"), false);
+  });
+  it("serves every PortForward without an assignment (no budget, no live gateway seen, or an older controller)", () => {
+    assert.equal(isAssignedGateway(pf, "gw-c"), true);
+    assert.equal(isAssignedGateway({ ...pf, status: {} }, "gw-c"), true);
   });
 });

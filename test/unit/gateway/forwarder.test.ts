@@ -51,6 +51,8 @@ function recordingMetrics(): { metrics: GatewayMetrics; calls: string[] } {
     reconnect: record("reconnect"),
     listenFailed: record("listenFailed"),
     listenerError: record("listenerError"),
+    idleTunnelsClosed: record("idleTunnelsClosed"),
+    portForwards: record("portForwards"),
   };
   return { metrics, calls };
 }
@@ -519,6 +521,93 @@ describe("Forwarder", () => {
       const client = await connectClient(h.port());
       assert.equal((await roundTrip(client, Buffer.from("still serving"))).toString(), "still serving");
     });
+  });
+});
+
+describe("Forwarder without keepTunnels (a gateway replica standing by)", () => {
+  const IDLE_MS = 60_000;
+  const standby = (targets: ForwarderTarget[]): ForwarderSpec => ({ ...specOf(targets), keepTunnels: false });
+
+  it("listens but opens no tunnel until a connection arrives, then serves it through a tunnel opened for it", async () => {
+    const h = startForwarder();
+    await h.forwarder.update(standby([target("web-0"), target("web-1")]));
+    await flush();
+    assert.equal(h.forwarder.snapshot().serving, true, "the listener is open");
+    assert.equal(h.forwarder.snapshot().warm, false);
+    assert.equal(h.dialer.attempts.length, 0, "no tunnel is dialled for a PortForward nobody uses here");
+
+    const client = await connectClient(h.port());
+    assert.equal((await roundTrip(client, Buffer.from("cold start"))).toString(), "cold start");
+    assert.equal(h.forwarder.snapshot().warm, true);
+    assert.deepEqual(h.dialer.attempts.map((a) => a.pod).sort(), ["web-0", "web-1"], "a tunnel to every ready target");
+  });
+
+  it("closes the tunnels once no connection was open for the idle period, and opens them again for the next one", async () => {
+    const h = startForwarder();
+    await h.forwarder.update(standby([target("web-0")]));
+    const client = await connectClient(h.port());
+    await roundTrip(client, Buffer.from("x"));
+    await h.clock.advance(IDLE_MS * 2);
+    assert.equal(h.forwarder.snapshot().connectedTargets.length, 1, "no idle close while a connection is open");
+
+    client.end();
+    await until(() => h.records.length === 1, "the connection to end");
+    await h.clock.advance(IDLE_MS - 1);
+    assert.equal(h.forwarder.snapshot().connectedTargets.length, 1, "kept until the idle period is over");
+    await h.clock.advance(1);
+    await flush();
+    assert.equal(h.forwarder.snapshot().warm, false);
+    assert.deepEqual(h.forwarder.snapshot().connectedTargets, []);
+    assert.equal(h.dialer.tunnelTo("web-0").state.kind, "closed", "the idle tunnel was closed");
+    assert.ok(h.metricCalls.includes("idleTunnelsClosed:1"));
+
+    const again = await connectClient(h.port());
+    assert.equal((await roundTrip(again, Buffer.from("warm again"))).toString(), "warm again");
+    assert.equal(h.dialer.attempts.length, 2, "dialled again for the next connection");
+  });
+
+  it("a connection within the idle period keeps the tunnels, and the period starts again when it ends", async () => {
+    const h = startForwarder();
+    await h.forwarder.update(standby([target("web-0")]));
+    const first = await connectClient(h.port());
+    await roundTrip(first, Buffer.from("1"));
+    first.end();
+    await until(() => h.records.length === 1, "the first connection to end");
+    await h.clock.advance(IDLE_MS / 2);
+    const second = await connectClient(h.port());
+    await roundTrip(second, Buffer.from("2"));
+    second.end();
+    await until(() => h.records.length === 2, "the second connection to end");
+    await h.clock.advance(IDLE_MS / 2 + 1);
+    assert.equal(h.forwarder.snapshot().connectedTargets.length, 1, "the first idle period was cancelled");
+    await h.clock.advance(IDLE_MS / 2);
+    await flush();
+    assert.equal(h.forwarder.snapshot().warm, false);
+    assert.equal(h.dialer.attempts.length, 1, "one tunnel served both connections");
+  });
+
+  it("switching from kept to standby keeps the tunnels for the idle period (a lagging kube-proxy may still route here)", async () => {
+    const h = startForwarder();
+    await h.forwarder.update(specOf([target("web-0")]));
+    await flush();
+    assert.deepEqual(h.forwarder.snapshot().connectedTargets, ["web-0"]);
+    await h.forwarder.update(standby([target("web-0")]));
+    await h.clock.advance(IDLE_MS - 1);
+    const client = await connectClient(h.port());
+    assert.equal((await roundTrip(client, Buffer.from("late route"))).toString(), "late route");
+    assert.equal(h.dialer.attempts.length, 1, "served on the tunnel kept from before");
+    client.end();
+    await until(() => h.records.length === 1, "the connection to end");
+    await h.clock.advance(IDLE_MS);
+    await flush();
+    assert.equal(h.forwarder.snapshot().warm, false, "closed after the idle period that followed the last connection");
+
+    await h.forwarder.update(specOf([target("web-0")]));
+    await flush();
+    assert.equal(h.forwarder.snapshot().warm, true, "assigned again: tunnels are kept without a connection");
+    assert.deepEqual(h.forwarder.snapshot().connectedTargets, ["web-0"]);
+    await h.clock.advance(IDLE_MS * 2);
+    assert.deepEqual(h.forwarder.snapshot().connectedTargets, ["web-0"], "kept tunnels never idle-close");
   });
 });
 

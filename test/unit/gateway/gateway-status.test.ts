@@ -9,6 +9,7 @@ function snapshot(over: Partial<ForwarderSnapshot> = {}): ForwarderSnapshot {
   return {
     connectedTargets: ["web-0"],
     protocol: "SPDY/3.1+portforward.k8s.io",
+    warm: true,
     activeConnections: 0,
     reconnects: 0,
     lastFailure: undefined,
