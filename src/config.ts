@@ -92,6 +92,8 @@ export interface GatewayConfig {
   readonly shutdownDelayMs: number;
   /** Attribute client addresses to pods for spec.access (`--peer-cache`, default true). */
   readonly peerCache: boolean;
+  /** For a PortForward this replica stands by for, how long its tunnels outlive the last connection (`--idle-tunnel-timeout`). */
+  readonly idleTunnelCloseMs: number;
 }
 
 export type ForwardProtocol = "Auto" | "Tunnel" | "Legacy";
@@ -218,6 +220,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     drainTimeoutMs: parseDurationFlagMs(flagValue(parsed, "drain-timeout") ?? "30s", "--drain-timeout"),
     shutdownDelayMs: parseDurationFlagMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),
     peerCache: (flagValue(parsed, "peer-cache") ?? "true") === "true",
+    idleTunnelCloseMs: parseDurationFlagMs(flagValue(parsed, "idle-tunnel-timeout") ?? "60s", "--idle-tunnel-timeout"),
   };
   switch (command) {
     case "controller":

@@ -92,6 +92,13 @@ const GATEWAYS_PER_PORTFORWARD: FlagSpec = {
   usage:
     "The tunnel budget: at most this many live gateway replicas serve each PortForward (chosen by rendezvous hashing, listed in status.assignedGateways); the others open a tunnel only for a connection that reaches them anyway. 0: every replica serves every PortForward.",
 };
+const IDLE_TUNNEL_TIMEOUT: FlagSpec = {
+  name: "idle-tunnel-timeout",
+  type: "string",
+  default: "60s",
+  usage:
+    "For a PortForward this replica stands by for (status.assignedGateways does not list it), how long its tunnels stay open after the last connection ended. They open again for the next connection that reaches this replica.",
+};
 const DRAIN_TIMEOUT: FlagSpec = {
   name: "drain-timeout",
   type: "string",
@@ -174,6 +181,7 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
       { ...GATEWAY_NAMESPACE, usage: "Namespace of this replica's heartbeat Lease (the controller's --gateway-namespace). It must exist." },
       listenHost("0.0.0.0"),
       DRAIN_TIMEOUT,
+      IDLE_TUNNEL_TIMEOUT,
       {
         name: "shutdown-delay",
         type: "string",

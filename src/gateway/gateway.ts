@@ -217,6 +217,7 @@ export class Gateway {
       const forwarder = new Forwarder({
         name: key,
         listenHost: config.listenHost,
+        idleTunnelCloseMs: config.idleTunnelCloseMs,
         log: log.child({ portforward: key }),
         metrics,
         clock: this.#clock,
