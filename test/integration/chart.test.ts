@@ -108,7 +108,14 @@ const NON_DEFAULT = {
     priorityClassName: "system-cluster-critical",
     tolerations: [{ key: "dedicated", operator: "Exists" }],
   },
-  gateway: { replicas: 4, portRange: { start: 30000, end: 30999 }, drainTimeout: "1m", nodeSelector: { "kubernetes.io/os": "linux" } },
+  gateway: {
+    replicas: 4,
+    replicasPerPortForward: 3,
+    idleTunnelTimeout: "5m",
+    portRange: { start: 30000, end: 30999 },
+    drainTimeout: "1m",
+    nodeSelector: { "kubernetes.io/os": "linux" },
+  },
 };
 
 // Every option of issue #13 at once: the chart conventions per component and chart-wide, and
@@ -324,6 +331,7 @@ describe("helm template with default values", () => {
       "--leader-election-namespace=tunnelkeeper-system",
       "--gateway-namespace=tunnelkeeper-system",
       "--gateway-port-range=20000-29999",
+      "--gateways-per-portforward=2",
       "--gateway-pod-selector=app.kubernetes.io/component=gateway,app.kubernetes.io/instance=tk,app.kubernetes.io/name=tunnelkeeper",
     ]);
     assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "metrics" });
@@ -344,6 +352,7 @@ describe("helm template with default values", () => {
       "--listen-host=0.0.0.0",
       "--drain-timeout=30s",
       "--shutdown-delay=5s",
+      "--idle-tunnel-timeout=60s",
     ]);
     const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
     assert.deepEqual(env, {
@@ -468,6 +477,7 @@ describe("the rendered command lines", () => {
       leaderElectionNamespace: "tunnelkeeper-system",
       gatewayNamespace: "tunnelkeeper-system",
       gatewayPortRange: { min: 20000, max: 29999 },
+      gatewaysPerPortForward: 2,
       gatewayPodLabels: {
         "app.kubernetes.io/component": "gateway",
         "app.kubernetes.io/instance": "tk",
@@ -489,6 +499,7 @@ describe("the rendered command lines", () => {
       drainTimeoutMs: 30_000,
       shutdownDelayMs: 5_000,
       peerCache: true,
+      idleTunnelCloseMs: 60_000,
     });
     assert.deepEqual(gateway.common.metricsBindAddress, { host: "0.0.0.0", port: 8081 });
   });
@@ -499,11 +510,13 @@ describe("the rendered command lines", () => {
     if (controller.command !== "controller") assert.fail("not the controller command");
     assert.equal(controller.controller.leaderElect, false);
     assert.deepEqual(controller.controller.gatewayPortRange, { min: 30000, max: 30999 });
+    assert.equal(controller.controller.gatewaysPerPortForward, 3);
     assert.deepEqual(controller.common.namespaces, ["team-a", "team-b"]);
     assert.equal(controller.common.logLevel, "debug");
     const gateway = parseConfig(argsOf(objects, "gateway"), env);
     if (gateway.command !== "gateway") assert.fail("not the gateway command");
     assert.equal(gateway.gateway.drainTimeoutMs, 60_000);
+    assert.equal(gateway.gateway.idleTunnelCloseMs, 300_000);
     assert.deepEqual(gateway.common.namespaces, ["team-a", "team-b"]);
   });
 });

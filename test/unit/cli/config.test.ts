@@ -57,6 +57,9 @@ describe("parseConfig: each command takes only its own flags", () => {
     refused("run --log-format yaml", /--log-format must be json or text/);
     refused("gateway --drain-timeout soon", /--drain-timeout: "soon" is not a duration/);
     refused("controller --gateway-port-range 9-1", /--gateway-port-range must be MIN-MAX/);
+    refused("controller --gateways-per-portforward two", /--gateways-per-portforward must be a whole number \(0 for no limit\), got "two"/);
+    refused("controller --gateways-per-portforward -1", /--gateways-per-portforward must be a whole number/);
+    refused("gateway --idle-tunnel-timeout later", /--idle-tunnel-timeout: "later" is not a duration/);
     refused("run --leader-elect=maybe", /unknown flag --leader-elect/);
     refused("controller --leader-elect=maybe", /--leader-elect is a boolean flag/);
     refused("forward pod/x 80 --address example.com", /--address takes IP addresses or localhost, got "example.com"/);
@@ -150,5 +153,18 @@ describe("help", () => {
     const text = rootHelp("kubectl tunnelkeeper");
     for (const command of COMMANDS) assert.match(text, new RegExp(`\\n {2}${command} +\\S`));
     assert.match(text, /Use "kubectl tunnelkeeper <command> --help"/);
+  });
+});
+
+describe("parseConfig: the tunnel budget", () => {
+  it("defaults to two gateways per PortForward and a 60 s idle timeout, and takes other values", () => {
+    const controller = parse("controller");
+    assert.equal(controller.command === "controller" && controller.controller.gatewaysPerPortForward, 2);
+    const unlimited = parse("controller --gateways-per-portforward 0");
+    assert.equal(unlimited.command === "controller" && unlimited.controller.gatewaysPerPortForward, 0);
+    const gateway = parse("gateway --idle-tunnel-timeout 5m");
+    assert.equal(gateway.command === "gateway" && gateway.gateway.idleTunnelCloseMs, 300_000);
+    const defaults = parse("gateway");
+    assert.equal(defaults.command === "gateway" && defaults.gateway.idleTunnelCloseMs, 60_000);
   });
 });
