@@ -10,6 +10,10 @@
  *   `Status` (410 Expired → relist).
  * - Scope: `namespace` restricts to one namespace (omit for all namespaces); `labelSelector` and
  *   `fieldSelector` apply to both list and watch.
+ * - Listed and watched objects arrive without `metadata.managedFields` (controller-runtime's
+ *   TransformStripManagedFields): nothing here reads them, and they are often the largest part of
+ *   an object (one entry per field manager: the controller, each gateway replica, kubectl), so
+ *   every cache holding them paid for them (issue #15: controller memory at 1,000 PortForwards).
  */
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import type { ListFn, ListResult, WatchEventType, WatchFn } from "../runtime/informer.ts";
@@ -53,7 +57,7 @@ export function kubeList<T extends KubeObject>(kubeConfig: KubeConfig, scope: Li
         signal,
       })) as ListBody<T>;
       // List items omit apiVersion/kind; restore them so list and watch objects look alike.
-      for (const item of body.items ?? []) items.push({ apiVersion: scope.apiVersion, kind: scope.kind, ...item });
+      for (const item of body.items ?? []) items.push(withoutManagedFields({ apiVersion: scope.apiVersion, kind: scope.kind, ...item }));
       resourceVersion = body.metadata?.resourceVersion ?? resourceVersion;
       continueToken = body.metadata?.continue || undefined;
     } while (continueToken !== undefined);
@@ -94,7 +98,7 @@ export function kubeWatch<T extends KubeObject>(kubeConfig: KubeConfig, scope: L
               return;
             }
             if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK") {
-              onEvent(type as WatchEventType, object);
+              onEvent(type as WatchEventType, withoutManagedFields(object));
             }
           },
           (error: unknown) => finish(error),
@@ -104,6 +108,13 @@ export function kubeWatch<T extends KubeObject>(kubeConfig: KubeConfig, scope: L
           if (settled) c.abort();
         }, finish);
     });
+}
+
+/** `object` with its `metadata.managedFields` removed (in place: it was just parsed, and is ours). */
+export function withoutManagedFields<T extends KubeObject>(object: T): T {
+  const metadata = object.metadata as { managedFields?: unknown } | undefined;
+  if (metadata?.managedFields !== undefined) delete metadata.managedFields;
+  return object;
 }
 
 function isCleanClose(error: unknown, signal: AbortSignal): boolean {
