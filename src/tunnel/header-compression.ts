@@ -35,6 +35,9 @@ import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 
 /** Deflate's maximum back-reference distance: the inflate window. */
 const WINDOW_BYTES = 32 * 1024;
+/** HeaderInflater's history buffer: first size (the SPDY dictionary and a few blocks) and largest. */
+const INITIAL_HISTORY_BYTES = 4 * 1024;
+const MAX_HISTORY_BYTES = 4 * WINDOW_BYTES;
 /** Largest payload of one stored deflate block (its LEN field is 16 bits). */
 const MAX_STORED_BLOCK_BYTES = 0xffff;
 /** Z_SYNC_FLUSH's marker: an empty, non-final stored block. */
@@ -82,8 +85,11 @@ export class HeaderInflater {
    * (the SPDY dictionary first). Appending copies into the free space behind it and only moves
    * the last 32 KiB to the front when the buffer is full, so a block costs no new buffer (a new
    * 32 KiB window per SYN_REPLY was 32 KiB of external memory per stream for V8 to collect).
+   * The buffer starts small and doubles up to MAX_HISTORY_BYTES as header blocks arrive: an
+   * idle tunnel has seen a few SYN_REPLYs of ~100 bytes, and a 128 KiB buffer allocated up front
+   * was most of what a tunnel cost the gateway (bench/tunnel-budget.ts: ~140 KiB per tunnel).
    */
-  #history: Buffer = Buffer.allocUnsafeSlow(4 * WINDOW_BYTES);
+  #history: Buffer = Buffer.allocUnsafeSlow(INITIAL_HISTORY_BYTES);
   #start = 0;
   #end = SPDY_DICTIONARY.copy(this.#history, 0);
   #headerSeen = false;
@@ -111,13 +117,23 @@ export class HeaderInflater {
 
   #remember(output: Buffer): void {
     if (output.length >= WINDOW_BYTES) {
+      if (this.#history.length < MAX_HISTORY_BYTES) this.#history = Buffer.allocUnsafeSlow(MAX_HISTORY_BYTES);
       this.#start = 0;
       this.#end = output.copy(this.#history, 0, output.length - WINDOW_BYTES);
       return;
     }
     if (this.#end + output.length > this.#history.length) {
       const keep = Math.min(this.#end - this.#start, WINDOW_BYTES - output.length);
-      this.#history.copy(this.#history, 0, this.#end - keep, this.#end);
+      const needed = keep + output.length;
+      let target = this.#history;
+      if (needed * 2 > target.length && target.length < MAX_HISTORY_BYTES) {
+        // Grow (so compaction stays rare: at least as much free space as kept history).
+        let size = target.length * 2;
+        while (size < needed * 2 && size < MAX_HISTORY_BYTES) size *= 2;
+        target = Buffer.allocUnsafeSlow(Math.min(size, MAX_HISTORY_BYTES));
+      }
+      this.#history.copy(target, 0, this.#end - keep, this.#end);
+      this.#history = target;
       this.#start = 0;
       this.#end = keep;
     }

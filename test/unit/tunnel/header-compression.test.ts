@@ -97,6 +97,22 @@ describe("HeaderInflater", () => {
     peer.close();
   });
 
+  it("decodes while its history buffer grows from small: short blocks, then one past the window, then one that needs growth", async () => {
+    for (const sizes of [
+      [...Array.from({ length: 200 }, () => 70), 33_000, 70, 20_000, 70],
+      [20_000, 70, 5_000, 33_000, 4],
+      [3_000, 3_000, 3_000, 70],
+    ]) {
+      const peer = createDeflate({ dictionary: SPDY_DICTIONARY, level: 9 });
+      const inflater = new HeaderInflater();
+      for (const [i, size] of sizes.entries()) {
+        const block = Buffer.from(Array.from({ length: size }, (_, j) => "requestid streamtype port "[(i * 7 + j) % 26]).join(""));
+        assert.deepEqual(inflater.decompress(await syncFlush(peer, block)), block, `block ${i} (${size} bytes)`);
+      }
+      peer.close();
+    }
+  });
+
   it("decodes a hand-written stored-block stream: header once, then continuation blocks", () => {
     const inflater = new HeaderInflater();
     // zlib header with FDICT + DICTID, stored block "ab" (len 0002, nlen fffd)
