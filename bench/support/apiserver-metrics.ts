@@ -11,7 +11,7 @@ export type RequestCounts = Map<string, number>;
 
 /** Scrapes the API server's request counter: "VERB resource[/subresource]" → count. */
 export async function scrapeRequestCounts(kubeConfig: KubeConfig): Promise<RequestCounts> {
-  const text = await getRaw(kubeConfig, "/metrics");
+  const text = await getApiServerText(kubeConfig, "/metrics");
   const counts: RequestCounts = new Map();
   for (const line of text.split("\n")) {
     if (!line.startsWith("apiserver_request_total{")) continue;
@@ -33,7 +33,8 @@ export function diffCounts(before: RequestCounts, after: RequestCounts): [string
   return rows.sort((a, b) => b[1] - a[1]);
 }
 
-async function getRaw(kubeConfig: KubeConfig, path: string): Promise<string> {
+/** GET `path` of the API server with the kubeconfig's credentials; the body as text (200 only). */
+export async function getApiServerText(kubeConfig: KubeConfig, path: string): Promise<string> {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error("The kubeconfig has no current cluster");
   const context = new RequestContext(cluster.server.replace(/\/+$/, "") + path, HttpMethod.GET);

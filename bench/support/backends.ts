@@ -8,7 +8,7 @@
  * Neither closes first: port-forward runtimes differ in how they carry a close (KWOK does not
  * carry a half-close at all), so clients count bytes and close themselves.
  */
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 
 const CHUNK = Buffer.alloc(256 * 1024, "tunnelkeeper-bench-");
 
@@ -79,4 +79,26 @@ export async function startSink(): Promise<{ port: number; server: Server }> {
     });
   });
   return { port: await listen(server), server };
+}
+
+/**
+ * An echo backend that keeps track of its accepted sockets. `closeConnections()` destroys
+ * every one still open and says how many there were: KWOK's forwarder keeps its connection to
+ * the backend after the client resets the stream (it waits for both copy directions, and an
+ * echo backend never ends first), so a benchmark that must not count those calls it.
+ */
+export async function startClosableEcho(): Promise<{ port: number; server: Server; closeConnections(): number }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.pipe(socket);
+  });
+  const closeConnections = (): number => {
+    const open = sockets.size;
+    for (const socket of sockets) socket.destroy();
+    return open;
+  };
+  return { port: await listen(server), server, closeConnections };
 }

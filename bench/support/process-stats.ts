@@ -17,7 +17,8 @@ export interface ProcessStats {
   cpuSeconds: number;
 }
 
-function statusKiB(pid: number, field: string): number {
+/** A `kB` field of /proc/PID/status (VmRSS, VmHWM, …); 0 when absent. */
+export function statusKiB(pid: number, field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match === null ? 0 : Number(match[1]);
 }
