@@ -3,6 +3,7 @@
  * burst of PortForwards created at once, its peak memory and CPU, and the API requests made.
  *
  *   npm run bench -- controller [--count 1000] [--pods N] [--create-concurrency 50] [--json FILE]
+ *       [--live-tunnels] [--gateways N] [--verify 20] [--ready-timeout 600] [--cpu-profile DIR]
  *
  * Setup (timed separately, not part of the figure): its own control plane, the CRD, and `--pods`
  * KWOK pods (default one per PortForward: each PortForward targets its own pod, as when every
@@ -19,27 +20,46 @@
  * and when the last PortForward was reconciled, by verb and resource. That counter has no user
  * label, so it counts every client (the benchmark's creates are listed as such; KCM and KWOK add
  * a little background). A second reading after a settle period shows any trailing writes.
+ *
+ * `--live-tunnels` (or `--gateways N` with N ≥ 1; `--live-tunnels` alone means one gateway):
+ * gateways run next to the controller and every pod forwards to a local echo server, so the
+ * PortForwards become Ready=True (a gateway reports a live tunnel: controller/plan.ts). The
+ * figure is then the time from the first create until all are Ready=True (give up after
+ * `--ready-timeout` seconds and report how many were), per-PortForward latencies by stage, the
+ * gateways' memory, CPU and tunnels, the API server's memory, API requests by component, and
+ * an echo through `--verify` random PortForwards; bench/controller/live-tunnels.ts has the
+ * details. The old keys and rows stay; in this mode the controller is sampled until all are
+ * Ready, and `apiRequests.trailingAfterSettle` counts from all Ready to the settle reading.
+ * `--cpu-profile DIR` writes a CPU profile of the burst window (first create → all Ready) of
+ * the controller and each gateway to DIR and prints their top functions.
+ *
  * A script, not a test: it reports figures and never fails on them.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { API_VERSION, KIND, PLURAL } from "../src/api/identity.ts";
+import { COUNTER_REPORT_INTERVAL_MS } from "../src/gateway/gateway-status.ts";
 import { kubeRequest, resourcePath } from "../src/kube/request.ts";
 import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { ensureNamespace } from "../test/cluster/pods.ts";
 import { loadKubeConfig } from "../test/support/cluster.ts";
 import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
-import type { PortForwardObject } from "../test/support/portforwards.ts";
+import { type LiveOptions, LiveTunnels, liveRows } from "./controller/live-tunnels.ts";
 import { diffCounts, scrapeRequestCounts } from "./support/apiserver-metrics.ts";
+import { type ProbeFiles, probeFiles } from "./support/component-requests.ts";
 import { inParallel, percentile } from "./support/parallel.ts";
+import { watchPortForwards } from "./support/portforward-watch.ts";
 import { sampleProcess } from "./support/process-stats.ts";
 import { printTable } from "./support/report.ts";
 
 const NAMESPACE = "bench";
 const SETTLE_MS = 5_000;
+/** With gateways: two of their counter-only status write intervals, so the trailing writes are in. */
+const LIVE_SETTLE_MS = 2 * COUNTER_REPORT_INTERVAL_MS;
+const POD_PORT = 8080;
 
 interface Options {
   count: number;
@@ -47,16 +67,36 @@ interface Options {
   createConcurrency: number;
 }
 
-function parseOptions(args: readonly string[]): Options {
-  const value = (flag: string, fallback: number) => {
+function parseOptions(args: readonly string[]): { options: Options; live: LiveOptions | undefined } {
+  const value = (flag: string, fallback: number, min = 1) => {
     const index = args.indexOf(flag);
     if (index < 0) return fallback;
     const n = Number(args[index + 1]);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer ≥ ${min}`);
     return n;
   };
   const count = value("--count", 1000);
-  return { count, pods: Math.min(value("--pods", count), count), createConcurrency: value("--create-concurrency", 50) };
+  const options = { count, pods: Math.min(value("--pods", count), count), createConcurrency: value("--create-concurrency", 50) };
+  const gateways = value("--gateways", args.includes("--live-tunnels") ? 1 : 0, 0);
+  const profileIndex = args.indexOf("--cpu-profile");
+  const cpuProfileDir = profileIndex < 0 ? undefined : args[profileIndex + 1];
+  if (profileIndex >= 0 && (cpuProfileDir === undefined || cpuProfileDir.startsWith("--"))) throw new Error("--cpu-profile needs a folder");
+  const live =
+    gateways === 0
+      ? undefined
+      : { gateways, verify: value("--verify", 20, 0), cpuProfileDir, readyTimeoutSeconds: value("--ready-timeout", 600) };
+  return { options, live };
+}
+
+/** Resolves `promise`'s value, or undefined once `deadline` (performance.now()) has passed. */
+async function until<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+  if (deadline === Number.POSITIVE_INFINITY) return promise;
+  const timeout = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(Math.max(0, deadline - performance.now()), undefined, { signal: timeout.signal })]);
+  } finally {
+    timeout.abort();
+  }
 }
 
 async function createPods(kc: KubeConfig, count: number, concurrency: number): Promise<void> {
@@ -95,79 +135,6 @@ async function waitPodsReady(kc: KubeConfig, count: number): Promise<void> {
   }
 }
 
-/** Watches PortForwards and Services of the bench namespace; resolves when `names` are all reconciled. */
-function watchReconciled(
-  kc: KubeConfig,
-  names: readonly string[],
-): { done: Promise<void>; settled: Promise<void>; reconciledAt: Map<string, number>; stop(): void } {
-  const wanted = new Set(names);
-  const statusDone = new Set<string>();
-  const serviceReady = new Set<string>();
-  let settle: () => void = () => {};
-  const settled = new Promise<void>((r) => {
-    settle = r;
-  });
-  const services = new Set<string>();
-  const reconciledAt = new Map<string, number>();
-  const watch = new Watch(kc);
-  const aborts: AbortController[] = [];
-  let resolve: () => void = () => {};
-  const done = new Promise<void>((r) => {
-    resolve = r;
-  });
-  const check = (name: string) => {
-    if (!reconciledAt.has(name) && statusDone.has(name) && services.has(name)) {
-      reconciledAt.set(name, performance.now());
-      if (reconciledAt.size === wanted.size) resolve();
-    }
-  };
-  const onError = (what: string) => (error: unknown) => {
-    if (reconciledAt.size < wanted.size && error !== null && error !== undefined)
-      process.stderr.write(`${what} watch ended: ${String(error)}\n`);
-  };
-  const start = async () => {
-    aborts.push(
-      await watch.watch(
-        resourcePath({ apiVersion: API_VERSION, plural: PLURAL, namespace: NAMESPACE }),
-        {},
-        (phase, object: PortForwardObject) => {
-          const name = object.metadata.name;
-          if (phase === "DELETED" || !wanted.has(name)) return;
-          const status = object.status;
-          if (status?.observedGeneration === object.metadata.generation && status.conditions?.some((c) => c.type === "Ready")) {
-            statusDone.add(name);
-            check(name);
-          }
-          if (status?.conditions?.some((c) => c.type === "ServiceReady" && c.status === "True")) {
-            serviceReady.add(name);
-            if (serviceReady.size === wanted.size) settle();
-          }
-        },
-        onError("PortForward"),
-      ),
-      await watch.watch(
-        resourcePath({ apiVersion: "v1", plural: "services", namespace: NAMESPACE }),
-        {},
-        (phase, object: { metadata: { name: string } }) => {
-          if (phase === "DELETED" || !wanted.has(object.metadata.name)) return;
-          services.add(object.metadata.name);
-          check(object.metadata.name);
-        },
-        onError("Service"),
-      ),
-    );
-  };
-  const started = start();
-  return {
-    done: started.then(() => done),
-    settled: started.then(() => settled),
-    reconciledAt,
-    stop() {
-      for (const abort of aborts) abort.abort();
-    },
-  };
-}
-
 function reconcileCounts(metrics: string): Record<string, number> {
   const result: Record<string, number> = {};
   for (const m of metrics.matchAll(/^controller_runtime_reconcile_total\{controller="portforward",result="([a-z_]+)"\} (\d+)$/gm)) {
@@ -182,10 +149,12 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 const mib = (n: number) => Math.round(n * 10) / 10;
 
 export async function run(args: string[]): Promise<unknown> {
-  const options = parseOptions(args);
+  const { options, live: liveOptions } = parseOptions(args);
+  if (liveOptions?.cpuProfileDir !== undefined) mkdirSync(liveOptions.cpuProfileDir, { recursive: true });
   const t0 = performance.now();
   const plane = await startControlPlane();
   let controller: Awaited<ReturnType<typeof startOperatorProcess>> | undefined;
+  let live: LiveTunnels | undefined;
   try {
     const kc = loadKubeConfig(plane.state.kubeconfig);
     const cluster = { state: plane.state, admin: kc, unprivileged: kc, kubectl: plane.state.kubectl };
@@ -202,30 +171,47 @@ export async function run(args: string[]): Promise<unknown> {
 
     const controllerStarted = performance.now();
     // The memory probe (bench/support/memory-probe.ts) splits the controller's peak RSS into
-    // JavaScript heap, ArrayBuffers and the rest; it is preloaded through NODE_OPTIONS.
+    // JavaScript heap, ArrayBuffers and the rest; it is preloaded through NODE_OPTIONS. With
+    // gateways, the request probe (and the CPU profile probe) come too (component-requests.ts).
     const memoryFile = join(tmpdir(), `tunnelkeeper-controller-memory-${process.pid}.json`);
-    const savedNodeOptions = process.env.NODE_OPTIONS;
-    process.env.NODE_OPTIONS = `${savedNodeOptions ?? ""} --import ${join(import.meta.dirname, "support", "memory-probe.ts")}`.trim();
-    process.env.TK_BENCH_MEMORY_FILE = memoryFile;
-    try {
-      controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig });
-    } finally {
-      if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = savedNodeOptions;
-      delete process.env.TK_BENCH_MEMORY_FILE;
-    }
+    const controllerProbe: ProbeFiles | undefined =
+      liveOptions === undefined ? undefined : probeFiles("controller", liveOptions.cpuProfileDir);
+    const env = controllerProbe?.env ?? {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${join(import.meta.dirname, "support", "memory-probe.ts")}`.trim(),
+      TK_BENCH_MEMORY_FILE: memoryFile,
+    };
+    controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig, env });
     const controllerReadyMs = performance.now() - controllerStarted;
     const pid = controller.child.pid;
     if (pid === undefined) throw new Error("the controller process has no pid");
+    if (liveOptions !== undefined && controllerProbe !== undefined) {
+      live = await LiveTunnels.start({
+        kc,
+        kubeconfig: plane.state.kubeconfig,
+        namespace: NAMESPACE,
+        podPort: POD_PORT,
+        pids: plane.state.pids,
+        options: liveOptions,
+        controller,
+        controllerProbe,
+      });
+      process.stderr.write(`[bench] echo, ClusterPortForward and ${liveOptions.gateways} gateway(s) ready in ${seconds(live.setupMs)} s\n`);
+    }
     const rssBeforeMiB = sampleProcess(pid).stop().rssMiB;
     const sampling = sampleProcess(pid);
 
     const names = Array.from({ length: options.count }, (_, i) => `pf-${i}`);
-    const watcher = watchReconciled(kc, names);
+    const watcher = watchPortForwards(kc, NAMESPACE, names);
+    await watcher.synced;
     await sleep(200); // let the watches open before the first create
     const before = await scrapeRequestCounts(kc);
+    const liveBefore = await live?.reading();
     const createdAt = new Map<string, number>();
+    live?.beginBurst();
     const started = performance.now();
+    // Without gateways nothing can hang on a gateway, so the old mode waits as long as it takes.
+    const deadline = liveOptions === undefined ? Number.POSITIVE_INFINITY : started + liveOptions.readyTimeoutSeconds * 1000;
+    live?.startTimeline(watcher, createdAt, started);
     await inParallel(names, options.createConcurrency, async (name) => {
       const i = Number(name.slice(3));
       await kubeRequest(kc, {
@@ -242,19 +228,46 @@ export async function run(args: string[]): Promise<unknown> {
     });
     const createdMs = performance.now() - started;
     process.stderr.write(`[bench] ${options.count} PortForwards created in ${seconds(createdMs)} s; waiting for reconciles\n`);
-    await watcher.done;
-    const reconciledMs = performance.now() - started;
+    const elapsed = (done: unknown) => (done === undefined ? null : performance.now() - started);
+    const reconciledMs = elapsed(
+      await until(
+        watcher.done.then(() => true),
+        deadline,
+      ),
+    );
     const atDone = await scrapeRequestCounts(kc);
-    await watcher.settled;
-    const serviceReadyMs = performance.now() - started;
+    const serviceReadyMs = elapsed(
+      await until(
+        watcher.serviceReady.then(() => true),
+        deadline,
+      ),
+    );
+    let allReadyMs: number | null = null;
+    if (live !== undefined) {
+      process.stderr.write(`[bench] all reconciled in ${seconds(reconciledMs ?? Number.NaN)} s; waiting for Ready=True\n`);
+      allReadyMs = elapsed(
+        await until(
+          watcher.ready.then(() => true),
+          deadline,
+        ),
+      );
+    }
     const stats = sampling.stop();
-    await sleep(SETTLE_MS);
+    const gatewayStats = live?.endBurst() ?? [];
+    await live?.stopTimeline();
+    const atReady = live === undefined ? atDone : await scrapeRequestCounts(kc);
+    const liveAtReady = await live?.reading();
+    const verification = await live?.verify(watcher);
+    await sleep(live === undefined ? SETTLE_MS : LIVE_SETTLE_MS);
     const settled = await scrapeRequestCounts(kc);
+    const liveSettled = await live?.reading();
     watcher.stop();
     const reconciles = reconcileCounts(await controller.metrics());
     await controller.stop();
     controller = undefined;
-    const memory = JSON.parse(readFileSync(memoryFile, "utf8")) as {
+    await live?.stop();
+    const profiles = (await live?.profiles()) ?? {};
+    const memory = JSON.parse(readFileSync(controllerProbe?.memory ?? memoryFile, "utf8")) as {
       atStart: Record<string, number>;
       atPeak: Record<string, number>;
       heapSpacesAtPeakMiB: Record<string, number>;
@@ -262,12 +275,12 @@ export async function run(args: string[]): Promise<unknown> {
 
     const latencies = names.map((n) => (watcher.reconciledAt.get(n) ?? 0) - (createdAt.get(n) ?? 0)).sort((a, b) => a - b);
     const requests = diffCounts(before, atDone);
-    const trailing = diffCounts(atDone, settled);
+    const trailing = diffCounts(atReady, settled);
     const total = requests.reduce((sum, [, n]) => sum + n, 0);
     const benchCreates = requests.find(([key]) => key === `POST ${PLURAL}`)?.[1] ?? 0;
 
     const result = {
-      options,
+      options: liveOptions === undefined ? options : { ...options, ...liveOptions },
       machine: { cpus: availableParallelism(), node: process.version },
       setup: {
         controlPlaneSeconds: seconds(controlPlaneMs),
@@ -277,8 +290,8 @@ export async function run(args: string[]): Promise<unknown> {
       },
       portForwards: {
         createdSeconds: seconds(createdMs),
-        allReconciledSeconds: seconds(reconciledMs),
-        allServiceReadySeconds: seconds(serviceReadyMs),
+        allReconciledSeconds: reconciledMs === null ? null : seconds(reconciledMs),
+        allServiceReadySeconds: serviceReadyMs === null ? null : seconds(serviceReadyMs),
         perPortForwardSeconds: {
           p50: seconds(percentile(latencies, 0.5)),
           p95: seconds(percentile(latencies, 0.95)),
@@ -305,6 +318,23 @@ export async function run(args: string[]): Promise<unknown> {
         byVerbAndResource: Object.fromEntries(requests),
         trailingAfterSettle: Object.fromEntries(trailing),
       },
+      ...(live === undefined || liveBefore === undefined || liveAtReady === undefined || liveSettled === undefined
+        ? {}
+        : {
+            liveTunnels: live.report({
+              count: options.count,
+              benchCreates,
+              watch: watcher,
+              createdAt,
+              allReadyMs: allReadyMs ?? undefined,
+              before: liveBefore,
+              atReady: liveAtReady,
+              settled: liveSettled,
+              gatewayStats,
+              verification: verification ?? { sampled: 0, ok: 0, failures: [], meanMs: 0 },
+              profiles,
+            }),
+          }),
     };
 
     printTable(`controller: ${options.count} PortForwards created at once (${options.pods} target pods), ${result.machine.cpus} CPUs`, [
@@ -335,11 +365,21 @@ export async function run(args: string[]): Promise<unknown> {
       ["API requests (all clients) / bench creates", `${total} / ${benchCreates}`],
       ["API requests other than the creates, per PortForward", `${result.apiRequests.perPortForward}`],
       ...requests.slice(0, 12).map(([key, n]): [string, string] => [`  ${key}`, String(n)]),
-      [`trailing requests in the ${SETTLE_MS / 1000} s after`, JSON.stringify(Object.fromEntries(trailing))],
+      [
+        `trailing requests in the ${(live === undefined ? SETTLE_MS : LIVE_SETTLE_MS) / 1000} s after`,
+        JSON.stringify(Object.fromEntries(trailing)),
+      ],
     ]);
+    if (result.liveTunnels !== undefined) {
+      printTable(
+        `live tunnels: ${options.count} PortForwards through ${result.liveTunnels.gateways} gateway(s)`,
+        liveRows(result.liveTunnels, options.count),
+      );
+    }
     return result;
   } finally {
     if (controller !== undefined) await controller.stop();
+    await live?.stop();
     await plane.stop();
   }
 }

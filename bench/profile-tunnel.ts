@@ -14,6 +14,7 @@ import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { createBackedPod } from "../test/cluster/pods.ts";
 import { startEcho, startSink, startSource } from "./support/backends.ts";
 import { download, roundTrip, upload } from "./support/client.ts";
+import { topSelfTime } from "./support/cpu-profile.ts";
 import { startTunnelkeeperForward } from "./support/forwarders.ts";
 import { percentile } from "./support/parallel.ts";
 import { cpuSeconds } from "./support/process-stats.ts";
@@ -33,31 +34,6 @@ function threadCpu(pid: number): Map<string, number> {
     }
   }
   return byName;
-}
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-
-/** Self time per function (name, file:line) as a share of all samples, largest first. */
-function topSelfTime(file: string, limit: number): string[] {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfileNode[] };
-  const byFunction = new Map<string, number>();
-  let total = 0;
-  for (const node of profile.nodes) {
-    const hits = node.hitCount ?? 0;
-    total += hits;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url === "" ? "" : ` ${url.replace(/^.*\/(node_modules|src)\//, "$1/")}:${lineNumber + 1}`;
-    const key = `${functionName || "(anonymous)"}${where}`;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + hits);
-  }
-  return [...byFunction.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, limit)
-    .map(([key, hits]) => `${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`);
 }
 
 interface ProbeConnection {

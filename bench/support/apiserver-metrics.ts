@@ -11,7 +11,16 @@ export type RequestCounts = Map<string, number>;
 
 /** Scrapes the API server's request counter: "VERB resource[/subresource]" → count. */
 export async function scrapeRequestCounts(kubeConfig: KubeConfig): Promise<RequestCounts> {
-  const text = await getApiServerText(kubeConfig, "/metrics");
+  return requestCountsIn(await scrapeApiServerMetrics(kubeConfig));
+}
+
+/** The API server's whole /metrics text (one scrape serves several readings). */
+export function scrapeApiServerMetrics(kubeConfig: KubeConfig): Promise<string> {
+  return getApiServerText(kubeConfig, "/metrics");
+}
+
+/** The request counter of a /metrics text: "VERB resource[/subresource]" → count. */
+export function requestCountsIn(text: string): RequestCounts {
   const counts: RequestCounts = new Map();
   for (const line of text.split("\n")) {
     if (!line.startsWith("apiserver_request_total{")) continue;

@@ -30,6 +30,8 @@ export interface OperatorProcessOptions {
   readonly podIP?: string;
   /** Loopback address the gateway listens on; default 127.0.0.1. */
   readonly listenHost?: string;
+  /** Extra environment variables for the child (e.g. NODE_OPTIONS for a benchmark's preloaded probe). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface OperatorProcess {
@@ -70,6 +72,7 @@ export async function startOperatorProcess(options: OperatorProcessOptions, t?: 
       POD_NAMESPACE: options.podNamespace ?? "tunnelkeeper-system",
       POD_IP: options.podIP ?? "",
       KUBECONFIG: "",
+      ...options.env,
     },
   });
   const logs: Record<string, unknown>[] = [];
