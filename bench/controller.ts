@@ -50,6 +50,7 @@ import { installCrd, startOperatorProcess } from "../test/support/operator-proce
 import { type LiveOptions, LiveTunnels, liveRows } from "./controller/live-tunnels.ts";
 import { diffCounts, scrapeRequestCounts } from "./support/apiserver-metrics.ts";
 import { type ProbeFiles, probeFiles } from "./support/component-requests.ts";
+import { eventsByReason } from "./support/live-tunnels.ts";
 import { inParallel, percentile } from "./support/parallel.ts";
 import { watchPortForwards } from "./support/portforward-watch.ts";
 import { sampleProcess } from "./support/process-stats.ts";
@@ -261,6 +262,7 @@ export async function run(args: string[]): Promise<unknown> {
     await sleep(live === undefined ? SETTLE_MS : LIVE_SETTLE_MS);
     const settled = await scrapeRequestCounts(kc);
     const liveSettled = await live?.reading();
+    const events = live === undefined ? {} : await eventsByReason(kc, NAMESPACE);
     watcher.stop();
     const reconciles = reconcileCounts(await controller.metrics());
     await controller.stop();
@@ -333,6 +335,7 @@ export async function run(args: string[]): Promise<unknown> {
               gatewayStats,
               verification: verification ?? { sampled: 0, ok: 0, failures: [], meanMs: 0 },
               profiles,
+              eventsByReason: events,
             }),
           }),
     };

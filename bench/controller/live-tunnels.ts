@@ -325,6 +325,7 @@ export class LiveTunnels {
     gatewayStats: ProcessStats[];
     verification: Verification;
     profiles: Record<string, unknown>;
+    eventsByReason: Record<string, number>;
   }) {
     const { count, watch, createdAt, before, atReady, settled } = input;
     const names = [...createdAt.keys()];
@@ -390,6 +391,7 @@ export class LiveTunnels {
         trailingByComponent,
       },
       verification: input.verification,
+      eventsByReason: input.eventsByReason,
       cpuProfiles: input.profiles,
       logFiles: this.logFiles,
     };
@@ -448,9 +450,7 @@ export function liveRows(report: LiveReport, count: number): [string, string][] 
     ],
     [
       "kube-apiserver long-running requests at Ready: port-forwards / watches",
-      `${after.longRunning["CONNECT pods/portforward"] ?? 0} / ${sumValues(
-        Object.fromEntries(Object.entries(after.longRunning).filter(([key]) => key.startsWith("WATCH "))),
-      )}`,
+      `${after.longRunning.portForwards} / ${after.longRunning.watches}`,
     ],
     ["control-plane CPU seconds, first create → all Ready", JSON.stringify(report.controlPlaneCpuSecondsUntilReady)],
     ["API requests until all Ready (server counter) / bench creates", `${api.total} / ${api.benchCreates}`],
@@ -470,6 +470,7 @@ export function liveRows(report: LiveReport, count: number): [string, string][] 
         .join("; "),
     ]),
     ["  connections opened, by component", JSON.stringify(api.connectionsByComponent)],
+    ["Events in the namespace by type and reason", JSON.stringify(report.eventsByReason)],
     ["  mean server latency (ms)", JSON.stringify(Object.fromEntries(Object.entries(api.meanLatencyMs).slice(0, 8)))],
     ["  trailing after settle (server counter)", JSON.stringify(api.trailingAfterSettle)],
     ["  trailing after settle by component", JSON.stringify(api.trailingByComponent)],

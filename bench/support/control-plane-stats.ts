@@ -21,8 +21,8 @@ export interface ControlPlaneReading {
     readonly peakRssMiB: number;
     readonly residentMemoryMiB: number;
     readonly goroutines: number;
-    /** apiserver_longrunning_requests by "VERB resource[/subresource]" (nonzero only). */
-    readonly longRunning: Record<string, number>;
+    /** apiserver_longrunning_requests: open port-forward tunnels (CONNECT pods/portforward), open watches, the rest. */
+    readonly longRunning: { readonly portForwards: number; readonly watches: number; readonly other: number };
   };
   /** CPU seconds (user + system) since start, per control-plane process. */
   readonly cpuSeconds: Record<string, number>;
@@ -52,9 +52,12 @@ export async function readControlPlane(kc: KubeConfig, pids: Readonly<Record<str
     entry[field] += s.value;
     durations.set(key, entry);
   }
-  const longRunning: Record<string, number> = {};
+  const longRunning = { portForwards: 0, watches: 0, other: 0 };
   for (const s of select(samples, "apiserver_longrunning_requests")) {
-    if (s.value > 0) longRunning[keyOf(s.labels)] = (longRunning[keyOf(s.labels)] ?? 0) + s.value;
+    const key = keyOf(s.labels);
+    if (key === "CONNECT pods/portforward") longRunning.portForwards += s.value;
+    else if (key.startsWith("WATCH ")) longRunning.watches += s.value;
+    else longRunning.other += s.value;
   }
   const pid = pids["kube-apiserver"];
   const cpu: Record<string, number> = {};

@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
 import { type OperatorProcess, startOperatorProcess } from "../../test/support/operator-process.ts";
 import { parseSamples, type Sample, select, sumOf } from "./prometheus-text.ts";
 
@@ -139,4 +140,20 @@ export function verifyEcho(host: string, port: number, bytes = 1024, timeoutMs =
     socket.on("error", (error) => finish(error));
     socket.on("close", () => finish(new Error(`closed after ${received} of ${bytes} bytes`)));
   });
+}
+
+/** Events of `namespace` (events.k8s.io/v1) counted by "type reason", largest first: which transitions cost a POST. */
+export async function eventsByReason(kc: KubeConfig, namespace: string): Promise<Record<string, number>> {
+  const list = (await kubeRequest(kc, {
+    method: "GET",
+    path: resourcePath({ apiVersion: "events.k8s.io/v1", plural: "events", namespace }),
+  })) as {
+    items?: { type?: string; reason?: string; deprecatedCount?: number; series?: { count?: number } }[];
+  };
+  const counts = new Map<string, number>();
+  for (const event of list.items ?? []) {
+    const key = `${event.type ?? "?"} ${event.reason ?? "?"}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
 }
