@@ -31,6 +31,7 @@ import type { PortRange } from "./allocate-ports.ts";
 import type { ConditionMetrics } from "./condition-metrics.ts";
 import type { NetworkPolicyObject, NetworkPolicySettings } from "./desired-network-policy.ts";
 import { GatewayRegistry } from "./gateway-registry.ts";
+import { concernsController } from "./portforward-changes.ts";
 import { Reconciler } from "./reconciler.ts";
 
 export const CONTROLLER_NAME = "portforward";
@@ -127,7 +128,8 @@ export class PortForwardController {
       ...(options.conditionMetrics === undefined ? {} : { conditionMetrics: options.conditionMetrics }),
       ...(settings === undefined || this.#policies === undefined ? {} : { networkPolicies: { settings, store: this.#policies.store } }),
     });
-    enqueueConcernedPortForwards(options.cache, (key) => this.queue.add(key));
+    // Our own status writes come back as updates; those alone change nothing we decide.
+    enqueueConcernedPortForwards(options.cache, (key) => this.queue.add(key), { portForwardChanged: concernsController });
   }
 
   #enqueueAll(): void {

@@ -91,6 +91,8 @@ interface Served {
   reconcileRequest: string | undefined;
   /** status.assignedGateways does not list this replica: tunnels only on demand, and no status entry while cold. */
   standby: boolean;
+  /** Whether the PortForward has gateway ports (status.ports) to listen on yet. */
+  hasBindings: boolean;
 }
 
 /**
@@ -250,6 +252,7 @@ export class Gateway {
         suspended: false,
         reconcileRequest: reconcileRequestOf(pf.metadata),
         standby: false,
+        hasBindings: false,
       };
       state.served = served;
       this.#served.set(key, served);
@@ -264,6 +267,7 @@ export class Gateway {
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
       : { ...forwarderSpecFor(pf, this.#targets.observe(key, pf)), keepTunnels: !served.standby };
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
+    served.hasBindings = spec.bindings.length > 0;
     await served.forwarder.update(spec);
     this.#countRoles();
     const request = reconcileRequestOf(pf.metadata);
@@ -357,6 +361,12 @@ export class Gateway {
       await this.#applyEntries(key, []);
       served.reported = undefined;
       served.reportedAt = now;
+      return {};
+    }
+    if (!served.hasBindings && !served.suspended && served.reported === undefined && snapshot.lastFailure === undefined) {
+      // The controller has not allocated gateway ports yet (its first reconcile is on the way):
+      // an entry now could only say "not connected", which the controller would report as
+      // Reconnecting, with a Warning Event, for a PortForward that is merely new.
       return {};
     }
     const entry = buildGatewayEntry(

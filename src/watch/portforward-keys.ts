@@ -12,7 +12,12 @@ import { type KubeObject, objectKey } from "../runtime/store.ts";
 import { mayResolveThrough, type TargetKind } from "../targets/resolve-targets.ts";
 import type { ClusterCache } from "./cluster-cache.ts";
 
-export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key: string) => void): void {
+export interface ConcernedOptions {
+  /** Whether an update of a PortForward concerns the caller; default every change does. */
+  readonly portForwardChanged?: (old: KubeObject | undefined, next: KubeObject | undefined) => boolean;
+}
+
+export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key: string) => void, options: ConcernedOptions = {}): void {
   const concerned = (kind: TargetKind, object: KubeObject | undefined) => {
     const namespace = object?.metadata?.namespace;
     const name = object?.metadata?.name;
@@ -28,7 +33,10 @@ export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key:
     return true;
   };
 
-  cache.portForwards.addHandler(({ key }) => enqueue(key));
+  const changed = options.portForwardChanged ?? (() => true);
+  cache.portForwards.addHandler(({ key, old, new: pf }) => {
+    if (changed(old, pf)) enqueue(key);
+  });
   cache.services.addHandler(({ old, new: service }) => {
     owner(service ?? old);
     concerned("service", old);
