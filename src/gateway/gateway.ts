@@ -265,10 +265,16 @@ export class Gateway {
     served.standby = !isAssignedGateway(pf, config.podName);
     const spec = served.suspended
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
-      : { ...forwarderSpecFor(pf, this.#targets.observe(key, pf)), keepTunnels: !served.standby };
+      : forwarderSpecFor(pf, this.#targets.observe(key, pf));
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
     served.hasBindings = spec.bindings.length > 0;
-    await served.forwarder.update(spec);
+    // Tunnels are kept only once the controller has reconciled the PortForward (it has gateway
+    // ports) and assigned this replica. Before its first reconcile a new PortForward names no
+    // assigned gateways, and dialling then would open one tunnel per replica for every new
+    // PortForward, the very cost the budget bounds (1,000 new PortForwards on 3 replicas dialled
+    // 3,000 tunnels; bench `controller --gateways 3`). Without ports no client can connect yet.
+    const keepTunnels = !served.standby && served.hasBindings;
+    await served.forwarder.update(served.suspended ? spec : { ...spec, keepTunnels });
     this.#countRoles();
     const request = reconcileRequestOf(pf.metadata);
     if (request !== served.reconcileRequest && request !== undefined) {

@@ -47,6 +47,14 @@ test("each PortForward is served by two of three gateway replicas; the third sta
     const counts = await tunnels();
     return counts.reduce((a, b) => a + b, 0) === COUNT * 2 ? counts : undefined;
   });
+  const dials = await Promise.all(
+    gateways.map(async (g) => metricValue(await g.metrics(), "tunnelkeeper_gateway_dial_duration_seconds_count")),
+  );
+  assert.equal(
+    dials.reduce((a, b) => a + b, 0),
+    COUNT * 2,
+    "no replica dialled a PortForward it was not assigned, not even before the controller's first reconcile",
+  );
   const standbyCounts = await Promise.all(
     gateways.map(async (g) => metricValue(await g.metrics(), "tunnelkeeper_gateway_portforwards", { role: "standby" })),
   );
