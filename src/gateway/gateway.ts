@@ -93,6 +93,8 @@ interface Served {
   standby: boolean;
   /** Whether the PortForward has gateway ports (status.ports) to listen on yet. */
   hasBindings: boolean;
+  /** The credentials tunnels are opened with as of the latest sync (a remote Secret rotates them). */
+  credentials: KubeConfig | undefined;
 }
 
 /**
@@ -253,6 +255,7 @@ export class Gateway {
         reconcileRequest: reconcileRequestOf(pf.metadata),
         standby: false,
         hasBindings: false,
+        credentials: this.#targets.tunnelEndpoint(key, pf)?.kubeConfig,
       };
       state.served = served;
       this.#served.set(key, served);
@@ -276,6 +279,14 @@ export class Gateway {
     const keepTunnels = !served.standby && served.hasBindings;
     await served.forwarder.update(served.suspended ? spec : { ...spec, keepTunnels });
     this.#countRoles();
+    const credentials = this.#targets.tunnelEndpoint(key, pf)?.kubeConfig;
+    if (credentials !== served.credentials) {
+      // A rotated remote Secret: tunnels that are not open (e.g. backing off after the old
+      // credentials were refused) dial with the new ones now rather than when their backoff ends.
+      served.credentials = credentials;
+      const redialled = served.forwarder.redialNow();
+      if (redialled > 0) log.info("New remote credentials; redialling the tunnels that are not open", { portforward: key, redialled });
+    }
     const request = reconcileRequestOf(pf.metadata);
     if (request !== served.reconcileRequest && request !== undefined) {
       served.reconcileRequest = request;

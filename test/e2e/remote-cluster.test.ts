@@ -203,16 +203,24 @@ test("a PortForward in one cluster forwards to pods of another, through that clu
   });
 
   await t.test("metrics: the remote cluster's state by Secret, and which cluster the PortForward goes to", async () => {
-    const controllerMetrics = await operator.controller.metrics();
-    assert.equal(
-      metricValue(controllerMetrics, "tunnelkeeper_remote_cluster_status", {
-        component: "controller",
-        namespace,
-        secret: "cluster-b",
-        reason: "Ready",
-      }),
-      1,
-    );
+    // The metric follows the remote cluster's state as the controller's next check sees it, which
+    // may land just after the reconcile that wrote Ready=True: wait for it, and show it if it never comes.
+    const readyLabels = { component: "controller", namespace, secret: "cluster-b", reason: "Ready" };
+    let controllerMetrics = "";
+    try {
+      await waitFor(
+        "the controller's remote cluster status metric to say Ready",
+        async () => {
+          controllerMetrics = await operator.controller.metrics();
+          return metricValue(controllerMetrics, "tunnelkeeper_remote_cluster_status", readyLabels) === 1 ? true : undefined;
+        },
+        15_000,
+        250,
+      );
+    } catch (error) {
+      const lines = controllerMetrics.split("\n").filter((l) => l.startsWith("tunnelkeeper_remote_cluster_status"));
+      assert.fail(`${String(error)}; the controller reports: ${lines.join(" | ") || "no tunnelkeeper_remote_cluster_status series"}`);
+    }
     const gatewayMetrics = await operator.gateways[0]!.metrics();
     assert.equal(
       metricValue(gatewayMetrics, "tunnelkeeper_portforward_cluster_info", {
