@@ -20,7 +20,7 @@
  * terminal's SIGINT reaches only this process; the operator stops first (the gateway withdraws
  * its status entries and deletes its Lease while the API server is still up), the control
  * plane last, exit code 0. A second Ctrl-C skips the graceful part and stops the control plane
- * at once (exit 130).
+ * at once (exit 130). Closing the terminal (SIGHUP) stops the control plane too (exit 129).
  *
  * Flags: those of `tunnelkeeper run` (e.g. `npm run dev -- --log-level debug`), and --help.
  */
@@ -173,6 +173,15 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
   };
   process.on("SIGINT", onInterrupt);
   process.on("SIGTERM", onInterrupt);
+  // The terminal was closed: nobody reads our output any more (writes fail with EIO), and the
+  // control plane, in process groups of its own, would outlive us. Stop it and exit.
+  process.once("SIGHUP", () => {
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+    stopAll().then(
+      () => process.exit(129),
+      () => process.exit(129),
+    );
+  });
   try {
     const { KubeConfig } = await import("@kubernetes/client-node");
     const kubeConfig = new KubeConfig();
