@@ -192,10 +192,7 @@ export class Forwarder {
     for (const [pod, tunnel] of this.#tunnels) {
       if (!wanted.has(pod)) {
         this.#tunnels.delete(pod);
-        tunnel.close().then(
-          () => this.#changed(),
-          (error: unknown) => this.#options.log.error("Failed to close a tunnel", { pod, error }),
-        );
+        this.#closeTunnel(tunnel);
       }
     }
     this.#openTunnels();
@@ -294,6 +291,14 @@ export class Forwarder {
     }
   }
 
+  /** Closes a tunnel already taken out of #tunnels; the snapshot changes again once it has closed. */
+  #closeTunnel(tunnel: PodTunnel): void {
+    tunnel.close().then(
+      () => this.#changed(),
+      (error: unknown) => this.#options.log.error("Failed to close a tunnel", { pod: tunnel.pod, error }),
+    );
+  }
+
   /** A connection arrived: a cold forwarder opens its tunnels; none closes while one is open. */
   #warmUp(): void {
     this.#cancelIdleClose();
@@ -317,10 +322,7 @@ export class Forwarder {
         portforward: this.name,
         tunnels: idle.length,
       });
-      Promise.all(idle.map((t) => t.close())).then(
-        () => this.#changed(),
-        (error: unknown) => this.#options.log.error("Failed to close a tunnel", { error }),
-      );
+      for (const tunnel of idle) this.#closeTunnel(tunnel);
       this.#changed();
     }, this.#options.idleTunnelCloseMs ?? DEFAULT_IDLE_TUNNEL_CLOSE_MS);
   }
