@@ -55,6 +55,7 @@ import { inParallel, percentile } from "./support/parallel.ts";
 import { watchPortForwards } from "./support/portforward-watch.ts";
 import { sampleProcess } from "./support/process-stats.ts";
 import { printTable } from "./support/report.ts";
+import { compiledProbe, shippedCli } from "./support/shipped.ts";
 
 const NAMESPACE = "bench";
 const SETTLE_MS = 5_000;
@@ -178,10 +179,10 @@ export async function run(args: string[]): Promise<unknown> {
     const controllerProbe: ProbeFiles | undefined =
       liveOptions === undefined ? undefined : probeFiles("controller", liveOptions.cpuProfileDir);
     const env = controllerProbe?.env ?? {
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${join(import.meta.dirname, "support", "memory-probe.ts")}`.trim(),
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${compiledProbe("memory-probe.ts")}`.trim(),
       TK_BENCH_MEMORY_FILE: memoryFile,
     };
-    controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig, env });
+    controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig, env, entry: shippedCli() });
     const controllerReadyMs = performance.now() - controllerStarted;
     const pid = controller.child.pid;
     if (pid === undefined) throw new Error("the controller process has no pid");

@@ -29,6 +29,7 @@ import { createBackedPod, ensureNamespace, waitPodReady } from "../test/cluster/
 import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
 import { peakRssMiB, roundTrip } from "./support/client.ts";
 import { percentile } from "./support/parallel.ts";
+import { shippedCli } from "./support/shipped.ts";
 
 const NAMESPACE = "bench-gateway";
 const PAYLOAD = 1024;
@@ -116,6 +117,7 @@ export async function run(argv: string[]): Promise<unknown> {
       command: "controller",
       kubeconfig: plane.state.kubeconfig,
       args: ["--log-level", "warn"],
+      entry: shippedCli(),
     });
     // Pods elsewhere in the cluster, as the peer cache holds them in a real cluster.
     await ensureNamespace(admin, `${NAMESPACE}-peers`);
@@ -136,6 +138,7 @@ export async function run(argv: string[]): Promise<unknown> {
       command: "gateway",
       kubeconfig: plane.state.kubeconfig,
       args: ["--log-level", "warn", `--peer-cache=${peerCache}`],
+      entry: shippedCli(),
     });
     const gatewayPid = gateway.child.pid ?? 0;
 

@@ -5,15 +5,15 @@
  *   npm run build:sea [-- --out FILE]      (default dist-sea/tunnelkeeper)
  *
  * Node's SEA runs one CommonJS script with only built-in modules, so the CLI and its three
- * dependencies are bundled into one file first (esbuild), then blessed into a copy of the Node
- * binary the project runs on (`node --experimental-sea-config` makes the blob, postject injects
- * it). The bundle carries the version (package.json does not travel with it). The `dev` command
- * is not in it, as in the npm package: it needs the repository's test harness.
+ * dependencies are bundled into one file first (scripts/bundle.ts, as CommonJS), then blessed into
+ * a copy of the Node binary the project runs on (`node --experimental-sea-config` makes the blob,
+ * postject injects it).
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { bundleCli } from "./bundle.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -26,24 +26,7 @@ export function buildSea(out: string): string {
   const work = join(dirname(out), ".sea-build");
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-  const bundle = join(work, "tunnelkeeper.cjs");
-  execFileSync(
-    bin("esbuild"),
-    [
-      join(ROOT, "src", "main.ts"),
-      "--bundle",
-      "--platform=node",
-      "--format=cjs",
-      "--target=node24",
-      `--define:TUNNELKEEPER_BUNDLED_VERSION=${JSON.stringify(version)}`,
-      // version.ts reads import.meta only when no version was built in
-      "--log-override:empty-import-meta=silent",
-      "--log-level=warning",
-      `--outfile=${bundle}`,
-    ],
-    { stdio: "inherit" },
-  );
+  const bundle = bundleCli({ out: join(work, "tunnelkeeper.cjs"), format: "cjs" });
   const blob = join(work, "sea-prep.blob");
   const config = join(work, "sea-config.json");
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }));

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { compiledProbe } from "./shipped.ts";
 
 export interface ProbeFiles {
   readonly memory: string;
@@ -28,7 +29,7 @@ export function probeFiles(component: string, cpuProfileDir?: string): ProbeFile
   const requests = `${base}-requests.json`;
   const cpuProfile = cpuProfileDir === undefined ? undefined : join(resolve(cpuProfileDir), `${component}.cpuprofile`);
   const preloads = ["memory-probe.ts", "request-probe.ts", ...(cpuProfile === undefined ? [] : ["cpu-profile-probe.ts"])];
-  const options = [process.env.NODE_OPTIONS ?? "", ...preloads.map((file) => `--import ${join(import.meta.dirname, file)}`)];
+  const options = [process.env.NODE_OPTIONS ?? "", ...preloads.map((file) => `--import ${compiledProbe(file)}`)];
   return {
     memory,
     requests,

@@ -4,10 +4,8 @@
  * "Forwarding from 127.0.0.1:LOCAL -> REMOTE" per port; we wait for every port's line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
-
-const REPO_ROOT = join(import.meta.dirname, "..", "..");
+import { compiledProbe, shippedCli } from "./shipped.ts";
 
 export interface RunningForwarder {
   readonly name: string;
@@ -72,8 +70,8 @@ export function startTunnelkeeperForward(target: ForwarderTarget, options: Tunne
     [
       ...profile,
       ...(options.nodeOptions ?? []),
-      ...(options.probeFile === undefined ? [] : ["--import", join(REPO_ROOT, "bench", "support", "forwarder-probe.ts")]),
-      join(REPO_ROOT, "src", "main.ts"),
+      ...(options.probeFile === undefined ? [] : ["--import", compiledProbe("forwarder-probe.ts")]),
+      shippedCli(),
       "forward",
       target.resource,
       ...target.remotePorts.map((p) => `:${p}`),

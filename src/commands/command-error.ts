@@ -6,8 +6,9 @@
  * server that answers with an error or not at all) into the same one line; anything else is a
  * bug and keeps its stack.
  */
-import { KubeConfigError } from "../kube/client.ts";
+
 import { statusCodeOf, statusOf } from "../kube/errors.ts";
+import { KubeConfigError } from "../kube/kubeconfig-error.ts";
 
 export class CommandError extends Error {
   readonly code = "PF_ERR_COMMAND";

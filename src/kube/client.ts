@@ -20,16 +20,13 @@ import {
   EventsV1Api,
   KubeConfig,
 } from "@kubernetes/client-node";
+import { KubeConfigError } from "./kubeconfig-error.ts";
 
 export interface LoadKubeConfigOptions {
   /** Path to a kubeconfig file; when absent, the in-cluster configuration is used. */
   kubeconfigPath?: string;
   /** Context to select instead of the file's current-context. */
   context?: string;
-}
-
-export class KubeConfigError extends Error {
-  readonly code = "PF_ERR_KUBECONFIG";
 }
 
 export function loadKubeConfig(options: LoadKubeConfigOptions = {}): KubeConfig {

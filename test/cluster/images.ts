@@ -228,7 +228,7 @@ export function appImageTag(): string {
   const sources = globSync("src/**/*", { cwd: REPO_ROOT, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => relative(REPO_ROOT, join(entry.parentPath, entry.name)));
-  for (const file of ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", ...sources.sort()]) {
+  for (const file of ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "scripts/bundle.ts", ...sources.sort()]) {
     hash.update(`${file}\0`);
     hash.update(readFileSync(join(REPO_ROOT, file)));
   }
@@ -243,10 +243,10 @@ async function buildAppImage(image: string, env: NodeJS.ProcessEnv, progress: Pr
   rmSync(context, { recursive: true, force: true });
   mkdirSync(context, { recursive: true });
   try {
-    for (const file of ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "src"]) {
+    for (const file of ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "scripts/bundle.ts", "src"]) {
       cpSync(join(REPO_ROOT, file), join(context, file), { recursive: true });
     }
-    progress(`[images] building ${image} from the Dockerfile (npm ci inside), about 20 s`);
+    progress(`[images] building ${image} from the Dockerfile (npm ci and the bundle inside), about 20 s`);
     const secret = existsSync(HOST_CA_BUNDLE) ? ["--secret", `id=npm-ca,src=${HOST_CA_BUNDLE}`] : [];
     await run(
       "podman",

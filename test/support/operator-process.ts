@@ -30,6 +30,8 @@ export interface OperatorProcessOptions {
   readonly podIP?: string;
   /** Loopback address the gateway listens on; default 127.0.0.1. */
   readonly listenHost?: string;
+  /** The CLI to run; default src/main.ts. Benchmarks run the shipped bundle (bench/support/shipped.ts). */
+  readonly entry?: string;
   /** Extra environment variables for the child (e.g. NODE_OPTIONS for a benchmark's preloaded probe). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -54,7 +56,7 @@ export async function startOperatorProcess(options: OperatorProcessOptions, t?: 
   const podName = options.podName ?? `${options.command}-${process.pid}-${counter}`;
   const metricsPort = await freePort();
   const args = [
-    MAIN,
+    options.entry ?? MAIN,
     options.command,
     "--kubeconfig",
     options.kubeconfig,

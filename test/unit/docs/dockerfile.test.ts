@@ -1,6 +1,6 @@
-// The Dockerfile cannot be built here (no container engine), so its contract is checked
-// statically: the entrypoint it names exists in the repository, it runs as a non-root user,
-// and the build context it depends on is not excluded by .dockerignore.
+// The Dockerfile's contract, checked statically (test/in-cluster/ builds it with podman and runs
+// it): the entrypoint is the bundle its build stage makes, it runs as a non-root user, and the
+// build context it depends on is not excluded by .dockerignore.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -25,20 +25,30 @@ function instruction(name: string, stage: readonly string[] = finalStage()): str
   return stage.filter((line) => line.toUpperCase().startsWith(`${name} `)).map((line) => line.slice(name.length + 1).trim());
 }
 
+/** Instructions from the stage named `name` (`FROM ... AS name`) up to the next FROM. */
+function stage(name: string): string[] {
+  const start = instructions.findIndex((line) => new RegExp(`^FROM\\s.*\\sAS\\s+${name}$`, "i").test(line));
+  assert.ok(start >= 0, `no stage named ${name}`);
+  const next = instructions.findIndex((line, i) => i > start && /^FROM\s/i.test(line));
+  return instructions.slice(start, next < 0 ? undefined : next);
+}
+
 describe("Dockerfile", () => {
-  it("has an exec-form ENTRYPOINT that runs a file that exists in the repository", () => {
+  it("has an exec-form ENTRYPOINT that runs the bundle the build stage makes with scripts/bundle.ts", () => {
     const entrypoints = instruction("ENTRYPOINT");
     assert.equal(entrypoints.length, 1, "exactly one ENTRYPOINT in the final stage");
     const argv = JSON.parse(entrypoints[0]!) as string[];
     assert.equal(argv[0], "node");
     const script = argv[1]!;
-    assert.match(script, /^\/app\//, "the entrypoint lives under WORKDIR /app");
-    const inRepo = script.slice("/app/".length);
-    assert.ok(existsSync(join(ROOT, inRepo)), `${inRepo} (the image's entrypoint) does not exist in the repository`);
-    assert.ok(
-      instruction("COPY").some((copy) => copy.split(/\s+/)[0] === inRepo.split("/")[0]),
-      `${inRepo} is not copied into the image`,
-    );
+    assert.match(script, /^\/app\/[^/]+\.mjs$/, "the entrypoint is one ES module under WORKDIR /app");
+    const copies = instruction("COPY");
+    const built = copies
+      .map((copy) => /^--from=build\s+(\S+)\s+(\S+)$/.exec(copy))
+      .find((m) => m !== null && (m[2] === "./" ? `/app/${m[1]!.split("/").at(-1)}` : m[2]) === script);
+    assert.ok(built, `${script} is not copied from the build stage`);
+    const bundled = instruction("RUN", stage("build")).some((run) => run === `node scripts/bundle.ts --out ${built[1]}`);
+    assert.ok(bundled, `the build stage does not make ${built[1]} with scripts/bundle.ts`);
+    assert.ok(existsSync(join(ROOT, "scripts", "bundle.ts")));
   });
 
   it("runs as a numeric non-root user in the final stage", () => {
@@ -52,25 +62,27 @@ describe("Dockerfile", () => {
     assert.equal(uid, 65532, "the Helm chart runs as uid 65532");
   });
 
-  it("builds on Node.js 24 and installs production dependencies only", () => {
+  it("builds on Node.js 24 in two stages, and the image holds the bundle only: no node_modules, no sources", () => {
     assert.match(dockerfile, /node:24-(bookworm-slim|alpine)/);
-    const runs = instructions.filter((line) => /^RUN\s/i.test(line)).join("\n");
-    assert.match(runs, /npm ci --omit=dev/);
     assert.ok(instructions.filter((line) => /^FROM\s/i.test(line)).length >= 2, "multi-stage");
+    assert.match(instruction("RUN", stage("build")).join("\n"), /npm ci --ignore-scripts/);
+    const copies = instruction("COPY");
+    assert.equal(copies.length, 1, `the final stage copies one thing, the bundle: ${copies.join(" | ")}`);
+    assert.doesNotMatch(copies[0]!, /node_modules|src/);
   });
 
-  it("keeps what the image copies in the build context (.dockerignore)", () => {
+  it("keeps what the build copies in the build context (.dockerignore)", () => {
     const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8")
       .split("\n")
       .map((l) => l.trim());
-    for (const needed of ["package.json", "package-lock.json", "src/**"]) {
+    for (const needed of ["package.json", "package-lock.json", "scripts/bundle.ts", "src/**"]) {
       assert.ok(ignore.includes(`!${needed}`), `.dockerignore does not re-include ${needed}`);
     }
   });
 
-  it("holds everything src/ imports statically: production dependencies and files under src/", () => {
-    // The image has src/ and `npm ci --omit=dev` only. (Dynamic imports, like the `dev`
-    // command's of test/cluster, are not loaded by the in-cluster commands.)
+  it("bundles only what src/ imports statically: production dependencies and files under src/", () => {
+    // The bundle is made from src/main.ts: an import of a devDependency or of a file outside
+    // src/ would put test or tooling code into the image and the npm package.
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
     const production = new Set(Object.keys(pkg.dependencies ?? {}));
     const builtins = new Set(builtinModules);

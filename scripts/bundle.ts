@@ -1,0 +1,69 @@
+/**
+ * Bundles the `tunnelkeeper` CLI (src/main.ts and its three dependencies) into one JavaScript
+ * file with esbuild. This file is what users run: the image's entrypoint, the npm package's
+ * `dist/main.js`, and (as CommonJS) the inside of the single executable.
+ *
+ *   npm run build [-- --out FILE]      (default dist/main.js, ES module)
+ *
+ * Why a bundle and not the TypeScript sources or tsc's output: Node.js loading hundreds of
+ * module files costs memory that one file does not. An idle gateway run from src/main.ts holds
+ * about 185 MiB RSS, of which type stripping is ~17 MiB and @kubernetes/client-node's ~1,000
+ * module files most of the rest; the same gateway from this bundle holds about 98 MiB
+ * (docs/benchmarks.md, "Lean processes").
+ *
+ * The bundle carries the version (no package.json travels next to it), is not minified (stack
+ * traces of bugs stay readable), and the `dev` command is not in it: it needs the repository's
+ * test harness.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = join(import.meta.dirname, "..");
+
+export interface BundleOptions {
+  /** Where the bundle is written. */
+  readonly out: string;
+  /** `esm` for node to run as a file; `cjs` for a single executable, which runs CommonJS only. */
+  readonly format: "esm" | "cjs";
+}
+
+/** esbuild's entry point in node_modules: the package's own launcher, which finds its platform binary. */
+function esbuild(): string {
+  return join(ROOT, "node_modules", ".bin", "esbuild");
+}
+
+export function bundleCli(options: BundleOptions): string {
+  const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+  mkdirSync(dirname(options.out), { recursive: true });
+  const formatFlags =
+    options.format === "esm"
+      ? // Dependencies written as CommonJS call require() for Node's built-ins; an ES module has none.
+        [
+          "--format=esm",
+          "--banner:js=import { createRequire as __tunnelkeeperCreateRequire } from 'node:module'; const require = __tunnelkeeperCreateRequire(import.meta.url);",
+        ]
+      : // version.ts reads import.meta only when no version was built in
+        ["--format=cjs", "--log-override:empty-import-meta=silent"];
+  execFileSync(
+    esbuild(),
+    [
+      join(ROOT, "src", "main.ts"),
+      "--bundle",
+      "--platform=node",
+      "--target=node24",
+      ...formatFlags,
+      `--define:TUNNELKEEPER_BUNDLED_VERSION=${JSON.stringify(version)}`,
+      "--log-level=warning",
+      `--outfile=${options.out}`,
+    ],
+    { stdio: "inherit" },
+  );
+  return options.out;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { out: { type: "string", default: join(ROOT, "dist", "main.js") } } });
+  process.stdout.write(`${bundleCli({ out: resolve(values.out), format: "esm" })}\n`);
+}
