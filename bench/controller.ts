@@ -46,16 +46,17 @@ import { kubeRequest, resourcePath } from "../src/kube/request.ts";
 import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { ensureNamespace } from "../test/cluster/pods.ts";
 import { loadKubeConfig } from "../test/support/cluster.ts";
-import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
+import { installCrd } from "../test/support/operator-process.ts";
 import { type LiveOptions, LiveTunnels, liveRows } from "./controller/live-tunnels.ts";
 import { diffCounts, scrapeRequestCounts } from "./support/apiserver-metrics.ts";
 import { type ProbeFiles, probeFiles } from "./support/component-requests.ts";
+import { startInstalledOperator } from "./support/installed-operator.ts";
 import { eventsByReason } from "./support/live-tunnels.ts";
 import { inParallel, percentile } from "./support/parallel.ts";
 import { watchPortForwards } from "./support/portforward-watch.ts";
 import { sampleProcess } from "./support/process-stats.ts";
 import { printTable } from "./support/report.ts";
-import { compiledProbe, shippedCli } from "./support/shipped.ts";
+import { compiledProbe } from "./support/shipped.ts";
 
 const NAMESPACE = "bench";
 const SETTLE_MS = 5_000;
@@ -155,7 +156,7 @@ export async function run(args: string[]): Promise<unknown> {
   if (liveOptions?.cpuProfileDir !== undefined) mkdirSync(liveOptions.cpuProfileDir, { recursive: true });
   const t0 = performance.now();
   const plane = await startControlPlane();
-  let controller: Awaited<ReturnType<typeof startOperatorProcess>> | undefined;
+  let controller: Awaited<ReturnType<typeof startInstalledOperator>> | undefined;
   let live: LiveTunnels | undefined;
   try {
     const kc = loadKubeConfig(plane.state.kubeconfig);
@@ -182,7 +183,7 @@ export async function run(args: string[]): Promise<unknown> {
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${compiledProbe("memory-probe.ts")}`.trim(),
       TK_BENCH_MEMORY_FILE: memoryFile,
     };
-    controller = await startOperatorProcess({ command: "controller", kubeconfig: plane.state.kubeconfig, env, entry: shippedCli() });
+    controller = await startInstalledOperator({ command: "controller", kubeconfig: plane.state.kubeconfig, env });
     const controllerReadyMs = performance.now() - controllerStarted;
     const pid = controller.child.pid;
     if (pid === undefined) throw new Error("the controller process has no pid");
@@ -200,6 +201,7 @@ export async function run(args: string[]): Promise<unknown> {
       process.stderr.write(`[bench] echo, ClusterPortForward and ${liveOptions.gateways} gateway(s) ready in ${seconds(live.setupMs)} s\n`);
     }
     const rssBeforeMiB = sampleProcess(pid).stop().rssMiB;
+    const memoryLimitBytes = controller.memoryLimitBytes;
     const sampling = sampleProcess(pid);
 
     const names = Array.from({ length: options.count }, (_, i) => `pf-${i}`);
@@ -302,6 +304,8 @@ export async function run(args: string[]): Promise<unknown> {
         },
       },
       controller: {
+        /** The chart's memory limit it ran under (a cgroup, bench/support/memory-limit.ts); null: none. */
+        memoryLimitMiB: memoryLimitBytes === null ? null : memoryLimitBytes / 2 ** 20,
         rssBeforeMiB: mib(rssBeforeMiB),
         peakRssMiB: mib(stats.peakRssMiB),
         sampledPeakRssMiB: mib(stats.sampledPeakRssMiB),
@@ -351,6 +355,10 @@ export async function run(args: string[]): Promise<unknown> {
       [
         "per PortForward create→reconciled p50 / p95 / max",
         `${result.portForwards.perPortForwardSeconds.p50} / ${result.portForwards.perPortForwardSeconds.p95} / ${result.portForwards.perPortForwardSeconds.max} s`,
+      ],
+      [
+        "controller memory limit (the chart's, as a cgroup)",
+        result.controller.memoryLimitMiB === null ? "none" : `${result.controller.memoryLimitMiB} MiB`,
       ],
       [
         "controller RSS before / peak (VmHWM) / after",

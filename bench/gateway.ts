@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- gateway [--json FILE] [--connections N] [--replacements N]`
  *
- * One gateway process (and one controller) against the suite's control plane:
+ * One gateway process (and one controller) against the suite's control plane, each as the chart
+ * installs it: the shipped bundle under its container's memory limit (support/installed-operator.ts).
  * 1. Concurrency: --connections (default 10,000) client connections held open at once through
  *    the gateway port, spread over 3 target pods; each sends 1 KiB of random bytes twice (once
  *    while connections are being opened, once when all are open) and verifies every echoed byte.
@@ -26,10 +27,10 @@ import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startControlPlane } from "../test/cluster/control-plane.ts";
 import { createBackedPod, ensureNamespace, waitPodReady } from "../test/cluster/pods.ts";
-import { installCrd, startOperatorProcess } from "../test/support/operator-process.ts";
+import { installCrd } from "../test/support/operator-process.ts";
 import { peakRssMiB, roundTrip } from "./support/client.ts";
+import { startInstalledOperator } from "./support/installed-operator.ts";
 import { percentile } from "./support/parallel.ts";
-import { shippedCli } from "./support/shipped.ts";
 
 const NAMESPACE = "bench-gateway";
 const PAYLOAD = 1024;
@@ -113,11 +114,10 @@ export async function run(argv: string[]): Promise<unknown> {
     await ensureNamespace(admin, NAMESPACE);
     const custom = admin.makeApiClient(CustomObjectsApi);
     const core = admin.makeApiClient(CoreV1Api);
-    const controller = await startOperatorProcess({
+    const controller = await startInstalledOperator({
       command: "controller",
       kubeconfig: plane.state.kubeconfig,
       args: ["--log-level", "warn"],
-      entry: shippedCli(),
     });
     // Pods elsewhere in the cluster, as the peer cache holds them in a real cluster.
     await ensureNamespace(admin, `${NAMESPACE}-peers`);
@@ -134,11 +134,10 @@ export async function run(argv: string[]): Promise<unknown> {
         ),
       );
     }
-    const gateway = await startOperatorProcess({
+    const gateway = await startInstalledOperator({
       command: "gateway",
       kubeconfig: plane.state.kubeconfig,
       args: ["--log-level", "warn", `--peer-cache=${peerCache}`],
-      entry: shippedCli(),
     });
     const gatewayPid = gateway.child.pid ?? 0;
 
@@ -250,6 +249,7 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
       gatewayPeakRssMiB: gatewayPeakRss,
       gatewayRssBeforeMiB: rssBefore,
+      gatewayMemoryLimitMiB: gateway.memoryLimitBytes === null ? null : gateway.memoryLimitBytes / 2 ** 20,
       peerCache,
       peerPods,
       failover: {
@@ -269,7 +269,9 @@ export async function run(argv: string[]): Promise<unknown> {
         `| concurrent connections held, every byte verified (2 × 1 KiB each) | ${connections} | 10,000 |`,
         `| time to open and verify them (batches of ${BATCH}) | ${openSeconds.toFixed(1)} s | – |`,
         `| second 1 KiB round on all of them at once | ${secondSeconds.toFixed(1)} s | – |`,
-        `| gateway peak RSS (VmHWM), peer cache ${peerCache ? "on" : "off"}, ${peerPods} other pods | ${gatewayPeakRss.toFixed(0)} MiB (${rssWithConnections.toFixed(0)} MiB with all ${connections} open; ${rssBefore.toFixed(0)} MiB before) | < 512 MiB |`,
+        `| gateway memory limit (the chart's, as a cgroup) | ${report.gatewayMemoryLimitMiB === null ? "none (no memory cgroup controller)" : `${report.gatewayMemoryLimitMiB} MiB`} | – |`,
+        `| gateway RSS before the connections (idle, caches synced) | ${rssBefore.toFixed(0)} MiB | ≤ 100 MiB |`,
+        `| gateway peak RSS (VmHWM), peer cache ${peerCache ? "on" : "off"}, ${peerPods} other pods | ${gatewayPeakRss.toFixed(0)} MiB (${rssWithConnections.toFixed(0)} MiB with all ${connections} open) | ≤ 256 MiB |`,
         ...(replacements === 0
           ? []
           : [

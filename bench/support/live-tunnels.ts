@@ -12,9 +12,9 @@ import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
-import { type OperatorProcess, startOperatorProcess } from "../../test/support/operator-process.ts";
+import type { OperatorProcess } from "../../test/support/operator-process.ts";
+import { startInstalledOperator } from "./installed-operator.ts";
 import { parseSamples, type Sample, select, sumOf } from "./prometheus-text.ts";
-import { shippedCli } from "./shipped.ts";
 
 /** Maps port `podPort` of every pod in `namespace` to 127.0.0.1:`port`. */
 export async function forwardAllPodsTo(kc: KubeConfig, namespace: string, podPort: number, port: number): Promise<void> {
@@ -43,13 +43,12 @@ export interface StartedGateway {
 /** Starts gateway `index` (pod name `bench-gateway-<index>`, listening on 127.0.0.<index+1>). */
 export async function startGateway(kubeconfig: string, index: number, env: Readonly<Record<string, string>>): Promise<StartedGateway> {
   const host = `127.0.0.${index + 1}`;
-  const process = await startOperatorProcess({
+  const process = await startInstalledOperator({
     command: "gateway",
     kubeconfig,
     podName: `bench-gateway-${index}`,
     listenHost: host,
     env,
-    entry: shippedCli(),
   });
   const pid = process.child.pid;
   if (pid === undefined) throw new Error(`gateway ${index} has no pid`);

@@ -3,9 +3,10 @@
  * entrypoint and the npm package's `dist/main.js`), not src/main.ts. Built once per benchmark
  * process into a temporary directory, with the preloaded probes compiled to JavaScript beside
  * it: a process under measurement strips no TypeScript, which alone holds about 17 MiB of RSS.
+ * The image's own Node.js options (its Dockerfile's `ENV NODE_OPTIONS`) come with it.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { bundleCli } from "../../scripts/bundle.ts";
@@ -46,4 +47,10 @@ export function compiledProbe(file: string): string {
     probes.set(file, compiled);
   }
   return compiled;
+}
+
+/** The Node.js options the image sets (its Dockerfile's `ENV NODE_OPTIONS="..."`); "" when it sets none. */
+export function imageNodeOptions(): string {
+  const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
+  return /^ENV\s+NODE_OPTIONS="([^"]*)"\s*$/m.exec(dockerfile)?.[1] ?? "";
 }

@@ -32,6 +32,8 @@ export interface OperatorProcessOptions {
   readonly listenHost?: string;
   /** The CLI to run; default src/main.ts. Benchmarks run the shipped bundle (bench/support/shipped.ts). */
   readonly entry?: string;
+  /** argv before `node ...`, e.g. to start inside a memory cgroup (bench/support/memory-limit.ts). */
+  readonly launchPrefix?: readonly string[];
   /** Extra environment variables for the child (e.g. NODE_OPTIONS for a benchmark's preloaded probe). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -65,7 +67,8 @@ export async function startOperatorProcess(options: OperatorProcessOptions, t?: 
     ...(options.command === "controller" ? [] : ["--listen-host", options.listenHost ?? "127.0.0.1", "--drain-timeout", "5s"]),
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, {
+  const [launcher, ...launcherArgs] = [...(options.launchPrefix ?? []), process.execPath];
+  const child = spawn(launcher!, [...launcherArgs, ...args], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: {

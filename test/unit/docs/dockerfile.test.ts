@@ -71,6 +71,15 @@ describe("Dockerfile", () => {
     assert.doesNotMatch(copies[0]!, /node_modules|src/);
   });
 
+  it("sizes V8's heap from the container's memory limit, overridable through NODE_OPTIONS", () => {
+    const env = instruction("ENV").find((line) => line.startsWith("NODE_OPTIONS="));
+    assert.ok(env, "the final stage sets no NODE_OPTIONS");
+    assert.match(env, /--max-old-space-size-percentage=\d+/, "the old space follows the memory limit");
+    assert.match(env, /--max-semi-space-size=\d+/);
+    const argv = JSON.parse(instruction("ENTRYPOINT")[0]!) as string[];
+    assert.ok(!argv.some((arg) => arg.startsWith("--max-")), "heap flags on the command line would override a user's NODE_OPTIONS");
+  });
+
   it("keeps what the build copies in the build context (.dockerignore)", () => {
     const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8")
       .split("\n")
