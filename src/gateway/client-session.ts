@@ -2,8 +2,8 @@
  * One client TCP connection spliced to one forwarded connection on a tunnel.
  *
  * Contracts:
- * - Backpressure both ways: `pipe` pauses the reader whenever the writer's `write()` returns
- *   false and resumes it on 'drain', so no side buffers more than its high-water mark.
+ * - Backpressure both ways: the reader is paused whenever the writer's `write()` returns false
+ *   and resumed on the writer's 'drain', so no side buffers more than its high-water mark.
  * - Half-close: a FIN from either side is forwarded and the other side may go on sending.
  *   Runtimes end a forwarded connection about 1 s after one direction ends (containerd), and
  *   some never propagate a FIN at all (KWOK), so once either side has ended, the session closes
@@ -64,11 +64,30 @@ export function spliceConnection(client: Socket, upstream: Duplex, options: Spli
 
     client.on("error", (error) => finish({ kind: "client_error", error }));
     upstream.on("error", (error: Error) => finish({ kind: "upstream_error", error }));
+    // The splice is written out rather than two `pipe()`s: one listener per event and direction
+    // (pipe adds ten closures per direction, which with the ones below were ~20 closures and
+    // their contexts per connection, a large part of the ~12 KiB each that a gateway holding
+    // 10,000 connections kept on its heap: docs/benchmarks.md, "Lean processes").
+    const onBytes = options.onBytes;
+    client.on("data", (chunk: Buffer) => {
+      onBytes?.("up", chunk.length);
+      if (state === "podEnded") armGrace();
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      onBytes?.("down", chunk.length);
+      if (state === "clientEnded") armGrace();
+      if (!client.write(chunk)) upstream.pause();
+    });
+    upstream.on("drain", () => client.resume());
+    client.on("drain", () => upstream.resume());
+    // A FIN is forwarded only while the session goes on: the second FIN closes it instead.
     client.on("end", () => {
       if (state === "podEnded") finish({ kind: "completed" });
       else if (state === "open") {
         state = "clientEnded";
         armGrace();
+        upstream.end();
       }
     });
     upstream.on("end", () => {
@@ -76,6 +95,7 @@ export function spliceConnection(client: Socket, upstream: Duplex, options: Spli
       else if (state === "open") {
         state = "podEnded";
         armGrace();
+        client.end();
       }
     });
     client.on("close", () => finish({ kind: "completed" }));
@@ -86,16 +106,5 @@ export function spliceConnection(client: Socket, upstream: Duplex, options: Spli
       else if (state === "open")
         finish({ kind: "upstream_error", error: new Error("the forwarded connection closed without end of stream") });
     });
-    const onBytes = options.onBytes;
-    client.on("data", (chunk: Buffer) => {
-      onBytes?.("up", chunk.length);
-      if (state === "podEnded") armGrace();
-    });
-    upstream.on("data", (chunk: Buffer) => {
-      onBytes?.("down", chunk.length);
-      if (state === "clientEnded") armGrace();
-    });
-    client.pipe(upstream);
-    upstream.pipe(client);
   });
 }

@@ -1,6 +1,7 @@
 // Component tests of the client session with a real TCP connection on 127.0.0.1 and an
 // in-memory duplex standing in for the forwarded connection.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { Duplex, PassThrough } from "node:stream";
@@ -66,6 +67,42 @@ describe("spliceConnection", () => {
     await podSawEnd;
     assert.equal((await outcome).kind, "completed");
     client.destroy();
+    close();
+  });
+
+  it("holds a writer that is not read (backpressure both ways), then delivers every byte in order", async () => {
+    const { client, server, close } = await socketPair();
+    const { upstream, toPod, fromPod } = fakeUpstream();
+    const outcome = spliceConnection(server, upstream, { halfCloseGraceMs: 100 });
+    const upload = randomBytes(8 * 1024 * 1024);
+    const download = randomBytes(8 * 1024 * 1024);
+    client.pause();
+    client.write(upload);
+    // In DATA-frame-sized pieces, as a tunnel delivers them.
+    for (let offset = 0; offset < download.length; offset += 64 * 1024) fromPod.write(download.subarray(offset, offset + 64 * 1024));
+    // Nobody reads either end: the session must stop reading from both sides, not buffer 16 MiB.
+    for (let i = 0; i < 50 && !(server.isPaused() && upstream.isPaused()); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(server.isPaused(), "the client side is still read while the pod side does not drain");
+    assert.ok(upstream.isPaused(), "the pod side is still read while the client does not drain");
+    assert.ok(toPod.readableLength < 1024 * 1024, `${toPod.readableLength} bytes buffered toward the pod`);
+    assert.ok(server.writableLength < 1024 * 1024, `${server.writableLength} bytes buffered toward the client`);
+
+    const collect = (stream: NodeJS.ReadableStream, bytes: number) =>
+      new Promise<Buffer>((resolve) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        stream.on("data", (chunk: Buffer) => {
+          chunks.push(chunk);
+          received += chunk.length;
+          if (received >= bytes) resolve(Buffer.concat(chunks));
+        });
+        stream.resume();
+      });
+    const [atPod, atClient] = await Promise.all([collect(toPod, upload.length), collect(client, download.length)]);
+    assert.ok(atPod.equals(upload), "the upload arrived changed");
+    assert.ok(atClient.equals(download), "the download arrived changed");
+    client.destroy();
+    assert.equal((await outcome).kind, "completed");
     close();
   });
 
