@@ -30,9 +30,7 @@ export interface BundleOptions {
 }
 
 /** esbuild's entry point in node_modules: the package's own launcher, which finds its platform binary. */
-function esbuild(): string {
-  return join(ROOT, "node_modules", ".bin", "esbuild");
-}
+export const ESBUILD = join(ROOT, "node_modules", ".bin", "esbuild");
 
 export function bundleCli(options: BundleOptions): string {
   const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
@@ -47,7 +45,7 @@ export function bundleCli(options: BundleOptions): string {
       : // version.ts reads import.meta only when no version was built in
         ["--format=cjs", "--log-override:empty-import-meta=silent"];
   execFileSync(
-    esbuild(),
+    ESBUILD,
     [
       join(ROOT, "src", "main.ts"),
       "--bundle",

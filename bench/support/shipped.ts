@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { bundleCli } from "../../scripts/bundle.ts";
+import { bundleCli, ESBUILD } from "../../scripts/bundle.ts";
 
 const REPO_ROOT = join(import.meta.dirname, "..", "..");
 
@@ -40,7 +40,7 @@ export function compiledProbe(file: string): string {
   if (compiled === undefined) {
     compiled = join(workDir(), basename(file).replace(/\.ts$/, ".mjs"));
     execFileSync(
-      join(REPO_ROOT, "node_modules", ".bin", "esbuild"),
+      ESBUILD,
       [join(import.meta.dirname, file), "--format=esm", "--platform=node", "--log-level=warning", `--outfile=${compiled}`],
       { stdio: "inherit" },
     );

@@ -6,7 +6,6 @@
  * server that answers with an error or not at all) into the same one line; anything else is a
  * bug and keeps its stack.
  */
-
 import { statusCodeOf, statusOf } from "../kube/errors.ts";
 import { KubeConfigError } from "../kube/kubeconfig-error.ts";
 

@@ -222,13 +222,16 @@ async function ensureBaseImage(env: NodeJS.ProcessEnv, progress: ProgressSink): 
   }
 }
 
+/** The build context besides src/: what .dockerignore lets through. */
+const BUILD_CONTEXT_FILES = ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "scripts/bundle.ts"];
+
 /** A hash of every file the Dockerfile's build context holds: the app image's tag. */
 export function appImageTag(): string {
   const hash = createHash("sha256");
   const sources = globSync("src/**/*", { cwd: REPO_ROOT, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => relative(REPO_ROOT, join(entry.parentPath, entry.name)));
-  for (const file of ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "scripts/bundle.ts", ...sources.sort()]) {
+  for (const file of [...BUILD_CONTEXT_FILES, ...sources.sort()]) {
     hash.update(`${file}\0`);
     hash.update(readFileSync(join(REPO_ROOT, file)));
   }
@@ -243,7 +246,7 @@ async function buildAppImage(image: string, env: NodeJS.ProcessEnv, progress: Pr
   rmSync(context, { recursive: true, force: true });
   mkdirSync(context, { recursive: true });
   try {
-    for (const file of ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "scripts/bundle.ts", "src"]) {
+    for (const file of [...BUILD_CONTEXT_FILES, "src"]) {
       cpSync(join(REPO_ROOT, file), join(context, file), { recursive: true });
     }
     progress(`[images] building ${image} from the Dockerfile (npm ci and the bundle inside), about 20 s`);
