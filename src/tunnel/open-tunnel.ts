@@ -15,7 +15,6 @@
  */
 
 import type { KubeConfig } from "@kubernetes/client-node";
-import type WebSocket from "ws";
 import { type Clock, systemClock } from "./clock.ts";
 import { HandshakeError } from "./handshake-failure.ts";
 import { LegacyTunnel } from "./legacy-tunnel.ts";
@@ -23,8 +22,8 @@ import { V4_CHANNEL_PROTOCOL } from "./legacy-v4-demuxer.ts";
 import { SpdyTunnel } from "./spdy-tunnel.ts";
 import { TUNNEL_SUBPROTOCOL, type Tunnel, type TunnelProtocolSetting } from "./tunnel.ts";
 import { TunnelErrorCode } from "./tunnel-error.ts";
-import { type DialOptions, dialWebSocket } from "./websocket-dialer.ts";
-import { WebSocketTransport } from "./websocket-transport.ts";
+import { type DialedWebSocket, type DialOptions, dialWebSocket } from "./websocket-dialer.ts";
+import { type WebSocketDelivery, WebSocketTransport } from "./websocket-transport.ts";
 
 export interface OpenTunnelOptions {
   readonly kubeConfig: KubeConfig;
@@ -40,7 +39,7 @@ export interface OpenTunnelOptions {
   readonly signal?: AbortSignal;
   readonly clock?: Clock;
   /** Injection point for tests; defaults to dialWebSocket. */
-  readonly dial?: (options: DialOptions) => Promise<WebSocket>;
+  readonly dial?: (options: DialOptions) => Promise<DialedWebSocket>;
 }
 
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
@@ -60,28 +59,36 @@ export async function openTunnel(options: OpenTunnelOptions): Promise<Tunnel> {
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
-  const transportFor = (socket: WebSocket): WebSocketTransport =>
-    new WebSocketTransport(socket, { clock, pingIntervalMs: intervalMs, pingTimeoutMs: timeoutMs });
+  // SPDY parses a byte stream; legacy v4 reads a channel byte at the start of every message.
+  const transportFor = (dialed: DialedWebSocket, delivery: WebSocketDelivery): WebSocketTransport =>
+    new WebSocketTransport(dialed.socket, {
+      clock,
+      delivery,
+      headBytes: dialed.headBytes,
+      nextMaskKey: dialed.nextMaskKey,
+      pingIntervalMs: intervalMs,
+      pingTimeoutMs: timeoutMs,
+    });
 
   const legacy = (): LegacyTunnel =>
     withAbort(
       new LegacyTunnel({
         clock,
-        openTransport: async (port) => transportFor(await dial(dialOptions(V4_CHANNEL_PROTOCOL, [port]))),
+        openTransport: async (port) => transportFor(await dial(dialOptions(V4_CHANNEL_PROTOCOL, [port])), "message"),
       }),
       options.signal,
     );
 
   if (protocol === "Legacy") return legacy();
-  let socket: WebSocket;
+  let dialed: DialedWebSocket;
   try {
-    socket = await dial(dialOptions(TUNNEL_SUBPROTOCOL));
+    dialed = await dial(dialOptions(TUNNEL_SUBPROTOCOL));
   } catch (error) {
     if (protocol === "Auto" && isFallbackWorthy(error)) return legacy();
     throw error;
   }
   const tunnel = new SpdyTunnel({
-    transport: transportFor(socket),
+    transport: transportFor(dialed, "stream"),
     clock,
     keepaliveIntervalMs: intervalMs,
     keepaliveTimeoutMs: timeoutMs,

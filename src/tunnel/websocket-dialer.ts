@@ -1,32 +1,36 @@
 /**
  * Opens a WebSocket to `/api/v1/namespaces/{ns}/pods/{pod}/portforward` with the credentials and
- * TLS settings of a @kubernetes/client-node KubeConfig.
+ * TLS settings of a @kubernetes/client-node KubeConfig, and hands over the upgraded socket (the
+ * framing is ours: websocket-transport.ts).
  *
  * Contract:
  *  - TLS, client certificates, bearer tokens, exec/auth-provider plugins, impersonation and
  *    proxies come from `kubeConfig.applyToHTTPSOptions(options)` (client-node 2.0.1), which
- *    fills `ca/cert/key`, `headers.Authorization`, and an `agent`.
- *  - Exactly one subprotocol is offered; a 101 with any other (or none) is PF_ERR_UPGRADE_FAILED.
- *    `ws` validates subprotocols as RFC 6455 tokens and `/` is not a token character, yet
- *    Kubernetes uses `SPDY/3.1+portforward.k8s.io`. So the header is sent by hand (not through
- *    ws's `protocols` argument), checked in the 'upgrade' listener, and removed from the
- *    response there so that ws's own check (no protocol requested ⇒ none may be answered)
- *    passes. `socket.protocol` is therefore '' on the returned socket; the caller knows which
- *    subprotocol it asked for and that it was answered.
+ *    fills `ca/cert/key`, `headers.Authorization`, and an `agent` it caches per cluster and
+ *    user (so TLS sessions are resumed across dials).
+ *  - The upgrade is RFC 6455 §4.1: GET with `Upgrade: websocket`, a fresh 16-byte
+ *    `Sec-WebSocket-Key`, version 13, exactly one subprotocol and no extension (permessage-deflate
+ *    would be pointless for already-framed bytes and costly in CPU). A 101 must answer
+ *    `Upgrade: websocket`, the key's `Sec-WebSocket-Accept`, no extension and the subprotocol we
+ *    offered; otherwise PF_ERR_UPGRADE_FAILED. (Kubernetes' `SPDY/3.1+portforward.k8s.io` is
+ *    not an RFC 6455 token, since `/` is a separator; the API server sends it as is, and so do we.)
  *  - Non-101 answers are read (≤ 64 KiB) and mapped by classifyHandshakeFailure; errors without
  *    an HTTP answer (DNS, TCP, TLS, handshake timeout) are PF_ERR_NETWORK; an aborted signal is
- *    PF_ERR_ABORTED. The promise resolves only with an OPEN WebSocket, binary type nodebuffer,
- *    without permessage-deflate (pointless for already-framed bytes, costly in CPU), and PAUSED:
- *    the transport that attaches resumes it, so early messages (v4 port prefixes) are not lost.
- *  - Masking: frames we send over wss:// carry the all-zero masking key (see `maskKeyFor`);
+ *    PF_ERR_ABORTED. The promise resolves only with an upgraded socket, PAUSED (the transport
+ *    that attaches resumes it, so no early frame is lost), with TCP_NODELAY set, together with
+ *    the bytes that arrived after the response headers and the masking keys to send with.
+ *  - Masking: frames we send over wss:// carry the all-zero masking key (see `maskKeysFor`);
  *    over plaintext ws:// every frame gets a fresh random key, as RFC 6455 requires.
  */
 
-import type { ClientRequest, IncomingMessage } from "node:http";
+import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { type ClientRequest, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { Socket } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
-import WebSocket from "ws";
 import { classifyHandshakeFailure, type HandshakeTarget, networkFailure, subprotocolMismatch } from "./handshake-failure.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
+import { MASK_KEY_BYTES } from "./websocket-frame.ts";
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -61,32 +65,63 @@ export function portForwardUrl(server: string, namespace: string, pod: string, p
  * for Fun and Profit"). Masking defends only bytes that such an intermediary can read. Inside
  * TLS no intermediary reads them: they are encrypted with keys that only we and the API server
  * hold (a proxy from the kubeconfig sees a CONNECT tunnel), so the mask protects nothing there.
- * It is not free either: ws 8 masks in JavaScript unless the native `bufferutil` addon is
- * installed (Node 24 has no `http.websocketMask`), and even native masking copies every payload
- * byte once more. Profile of a 1 GiB upload: `_mask` plus the masked copy in `Sender.frame` were
- * about a third of the forwarder's CPU. With an all-zero key ws skips both (the frame still has
- * the MASK bit, which servers require; XOR with zero leaves the payload as it is), and the API
- * server's unmasking of zero bytes is a no-op in effect.
+ * It is not free either: masking in JavaScript XORs and copies every payload byte (ws 8, which
+ * we used before our own framing, did so unless the native `bufferutil` addon was installed).
+ * Profile of a 1 GiB upload then: the masking and the masked copy were about a third of the
+ * forwarder's CPU. With an all-zero key the frame still has the MASK bit, which servers
+ * require, XOR with zero leaves the payload as it is, so the payload goes out without a copy,
+ * and the API server's unmasking of zero bytes is a no-op in effect.
  *
- * Plaintext ws:// (an API server without TLS, test setups) keeps ws's default random keys, so
- * the wire there is what RFC 6455 expects. We do not add `bufferutil` for that path: it is a
- * native addon for a configuration production clusters do not use.
+ * Plaintext ws:// (an API server without TLS, test setups) gets a random key per frame, so the
+ * wire there is what RFC 6455 expects; that path masks into a copy (websocket-frame.ts).
  */
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
+const ZERO_KEY = Buffer.alloc(MASK_KEY_BYTES);
+
+/** The masking keys for frames sent to `url`: all zero over wss://, random over ws://. */
+export function maskKeysFor(url: URL): () => Buffer {
+  if (url.protocol === "wss:") return () => ZERO_KEY;
+  return () => randomFillSync(Buffer.allocUnsafe(MASK_KEY_BYTES));
 }
 
-export function maskKeyFor(url: URL): ((mask: Buffer) => void) | undefined {
-  return url.protocol === "wss:" ? zeroMask : undefined;
+/** RFC 6455 §4.2.2: the accept value a server derives from our key. */
+export function acceptKeyFor(key: string): string {
+  return createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
 }
 
-export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
+/**
+ * Pure: why a 101 answer does not complete our upgrade, or null when it does. `headers` are the
+ * response's (lower-case names, as node:http gives them).
+ */
+export function upgradeProblem(
+  headers: IncomingMessage["headers"],
+  key: string,
+  subprotocol: string,
+  target: HandshakeTarget,
+): TunnelError | null {
+  const fail = (what: string): TunnelError =>
+    new TunnelError(TunnelErrorCode.UpgradeFailed, `the WebSocket upgrade for pod ${target.namespace}/${target.pod} failed: ${what}`);
+  if (String(headers.upgrade ?? "").toLowerCase() !== "websocket")
+    return fail(`the answer's Upgrade header is ${JSON.stringify(headers.upgrade ?? "")}`);
+  if (headers["sec-websocket-accept"] !== acceptKeyFor(key)) return fail("the answer's Sec-WebSocket-Accept does not match our key");
+  if (headers["sec-websocket-extensions"] !== undefined) return fail("the server chose an extension we did not offer");
+  const answered = headers["sec-websocket-protocol"];
+  if (answered !== subprotocol) return subprotocolMismatch(subprotocol, answered, target);
+  return null;
+}
+
+/** An upgraded connection: the socket (paused), the first bytes after the headers, the keys. */
+export interface DialedWebSocket {
+  readonly socket: Socket;
+  readonly headBytes: Buffer;
+  readonly nextMaskKey: () => Buffer;
+}
+
+export async function dialWebSocket(options: DialOptions): Promise<DialedWebSocket> {
   const target: HandshakeTarget = { namespace: options.namespace, pod: options.pod, protocol: options.subprotocol };
   const cluster = options.kubeConfig.getCurrentCluster();
   if (cluster === null) throw networkFailure(new Error("the kubeconfig has no current cluster"), target);
   const url = portForwardUrl(cluster.server, options.namespace, options.pod, options.ports);
-  const generateMask = maskKeyFor(url);
-  const requestOptions: WebSocket.ClientOptions = {};
+  const requestOptions: RequestOptions & { headers?: Record<string, string> } = {};
   try {
     await options.kubeConfig.applyToHTTPSOptions(requestOptions);
   } catch (error) {
@@ -95,57 +130,63 @@ export async function dialWebSocket(options: DialOptions): Promise<WebSocket> {
     });
   }
   options.signal?.throwIfAborted();
-  return await new Promise<WebSocket>((resolve, reject) => {
-    const socket = new WebSocket(url, {
+  const webSocketKey = randomBytes(16).toString("base64");
+  const secure = url.protocol === "wss:";
+  const timeoutMs = options.handshakeTimeoutMs ?? 30_000;
+  return await new Promise<DialedWebSocket>((resolve, reject) => {
+    const request: ClientRequest = (secure ? httpsRequest : httpRequest)({
       ...requestOptions,
-      headers: { ...requestOptions.headers, "Sec-WebSocket-Protocol": options.subprotocol },
-      perMessageDeflate: false,
-      ...(generateMask === undefined ? {} : { generateMask }),
-      handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
-      followRedirects: false,
+      protocol: secure ? "https:" : "http:",
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      method: "GET",
+      headers: {
+        ...requestOptions.headers,
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": webSocketKey,
+        "Sec-WebSocket-Protocol": options.subprotocol,
+      },
     });
-    socket.binaryType = "nodebuffer";
     let settled = false;
-    let failure: TunnelError | null = null;
-    const settle = (error: TunnelError | null): void => {
+    const settle = (error: TunnelError | null, dialed?: DialedWebSocket): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       if (error === null) {
-        socket.off("error", onError);
-        resolve(socket);
-      } else {
-        socket.on("error", () => {});
-        if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
-        reject(error);
+        resolve(dialed!);
+        return;
       }
+      request.on("error", () => {});
+      request.destroy();
+      reject(error);
     };
+    const timer = setTimeout(() => settle(networkFailure(new Error(`no WebSocket upgrade within ${timeoutMs} ms`), target)), timeoutMs);
     const onAbort = (): void => settle(new TunnelError(TunnelErrorCode.Aborted, "the dial was aborted"));
-    const onError = (error: Error): void => settle(failure ?? networkFailure(error, target));
-    socket.on("upgrade", (response: IncomingMessage) => {
-      const answered = response.headers["sec-websocket-protocol"];
-      delete response.headers["sec-websocket-protocol"];
-      if (answered !== options.subprotocol) {
-        failure = subprotocolMismatch(options.subprotocol, answered, target);
-        socket.terminate();
+    request.on("upgrade", (response: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.pause();
+      const problem = upgradeProblem(response.headers, webSocketKey, options.subprotocol, target);
+      if (problem !== null || settled) {
+        socket.destroy();
+        settle(problem);
+        return;
       }
+      socket.setNoDelay(true);
+      socket.setTimeout(0);
+      settle(null, { socket, headBytes: head, nextMaskKey: maskKeysFor(url) });
     });
-    socket.on("unexpected-response", (request: ClientRequest, response: IncomingMessage) => {
+    request.on("response", (response: IncomingMessage) => {
       readBody(response).then(
-        (body) => {
-          settle(classifyHandshakeFailure(response.statusCode ?? 0, body, target));
-          request.destroy();
-        },
+        (body) => settle(classifyHandshakeFailure(response.statusCode ?? 0, body, target)),
         (error: unknown) => settle(networkFailure(error, target)),
       );
     });
-    // Paused until a transport attaches, so no message is emitted before anyone listens.
-    socket.once("open", () => {
-      socket.pause();
-      settle(null);
-    });
-    socket.on("error", onError);
+    request.on("error", (error: Error) => settle(networkFailure(error, target)));
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    request.end();
   });
 }
 

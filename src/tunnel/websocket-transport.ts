@@ -1,49 +1,77 @@
 /**
- * ByteTransport over an open `ws` WebSocket (KEP-4006 tunnel and legacy v4 alike).
+ * ByteTransport over the socket of an upgraded WebSocket client connection (the KEP-4006
+ * tunnel and legacy v4 alike): our own framing (websocket-frame.ts, websocket-decoder.ts) on
+ * the TLS or TCP socket the dialer hands over, so inbound payloads reach the sink as views of
+ * the socket's reads and outbound ones go out without a copy.
  *
  * Contract:
- *  - Each `write` is one binary message; the return value is `bufferedAmount < highWaterBytes`
- *    and `onDrain` follows once a send completes below the mark (ws has no 'drain' event; its
- *    send callback fires when the socket accepted the bytes). The send callback is also when
- *    `release` runs: ws keeps no reference to a sent payload once the socket wrote it (with
- *    the all-zero mask it never modifies the payload; with a random mask it masks a copy).
- *  - Each inbound binary message is one `onData` call. A text message is fatal
- *    (PF_ERR_WS_PROTOCOL): the peer's TunnelingConnection reader treats it the same way.
- *  - `pause`/`resume` pause the underlying socket (ws.pause()), closing the TCP window.
+ *  - Each `write` is one binary frame (FIN, masked with the connection's key: zero over TLS,
+ *    see websocket-dialer.ts). It returns `writableLength < highWaterBytes`; `onDrain` follows
+ *    once a write completes below the mark. `release` runs when the socket has handed the
+ *    payload to the kernel (its write callback); with a random key the payload is masked into
+ *    a copy, so the caller's buffer is never changed.
+ *  - Inbound: `delivery: "stream"` hands every payload piece to `onData` as it arrives (the
+ *    SPDY session parses a byte stream and does not care where messages end);
+ *    `delivery: "message"` joins each message and delivers it whole (legacy v4 reads a channel
+ *    byte at the start of every message). A text message or any framing violation is fatal
+ *    (PF_ERR_WS_PROTOCOL).
+ *  - Pings from the server are answered with a pong carrying the same payload (§5.5.2).
+ *  - `pause`/`resume` pause the socket, closing the TCP window.
  *  - Keepalive: a WebSocket ping every `pingIntervalMs` keeps proxies and load balancers from
- *    idling the connection; a missing pong for `pingTimeoutMs` destroys the transport with
- *    PF_ERR_KEEPALIVE_TIMEOUT. (API servers answer pings themselves; they never reach the runtime.)
- *  - Close: `close()` sends close code 1000; the peer's 1000/1005 close is clean (`null`),
- *    anything else is PF_ERR_NETWORK.
+ *    idling the connection; no pong (and no progress) for `pingTimeoutMs` destroys the transport
+ *    with PF_ERR_KEEPALIVE_TIMEOUT. (API servers answer pings themselves.)
+ *  - Close: `close()` sends close 1000 and half-closes the socket; the peer answers and closes
+ *    TCP, or the socket is destroyed after `closeTimeoutMs`. A peer's close frame with 1000 or
+ *    no code is a clean close (`null`), after which we echo it and end the socket; any other
+ *    code, a socket error or a socket that ends without a close frame is PF_ERR_NETWORK.
+ *  - `headBytes` (what the upgrade response's read carried past the headers) is decoded first.
  */
 
-import type WebSocket from "ws";
+import type { Duplex } from "node:stream";
 import type { ByteTransport, TransportSink } from "./byte-transport.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
 import { Keepalive } from "./keepalive.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
+import { WebSocketDecoder, type WebSocketEvent } from "./websocket-decoder.ts";
+import { CloseCode, clientFrameHeader, closePayload, isZeroKey, maskedCopy, Opcode, type OpcodeValue } from "./websocket-frame.ts";
+
+export type WebSocketDelivery = "stream" | "message";
 
 export interface WebSocketTransportOptions {
   readonly clock: Clock;
+  /** Yields the masking key of each frame (4 bytes; all zero over TLS). */
+  readonly nextMaskKey: () => Buffer;
+  readonly delivery?: WebSocketDelivery;
+  /** Bytes read with the upgrade response after its headers: the first frames. */
+  readonly headBytes?: Buffer;
   readonly highWaterBytes?: number;
   /** 0 disables WebSocket pings. */
   readonly pingIntervalMs?: number;
   readonly pingTimeoutMs?: number;
+  /** After our close frame, how long the peer has to close the connection. Default 10 s. */
+  readonly closeTimeoutMs?: number;
 }
 
 type TransportState = { readonly kind: "detached" } | { readonly kind: "open"; readonly sink: TransportSink } | { readonly kind: "closed" };
 
 export class WebSocketTransport implements ByteTransport {
-  readonly #socket: WebSocket;
+  readonly #socket: Duplex;
+  readonly #options: WebSocketTransportOptions;
+  readonly #decoder = new WebSocketDecoder();
   readonly #highWaterBytes: number;
   readonly #keepalive: Keepalive | null;
   #state: TransportState = { kind: "detached" };
   #needDrain = false;
   #paused = false;
   #progress = 0;
+  #closeSent = false;
+  #lingerTimer: TimerHandle | null = null;
+  /** "message" delivery: the pieces of the message in progress. */
+  #message: Buffer[] = [];
 
-  constructor(socket: WebSocket, options: WebSocketTransportOptions) {
+  constructor(socket: Duplex, options: WebSocketTransportOptions) {
     this.#socket = socket;
+    this.#options = options;
     this.#highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
     const interval = options.pingIntervalMs ?? 0;
     this.#keepalive =
@@ -52,7 +80,7 @@ export class WebSocketTransport implements ByteTransport {
             clock: options.clock,
             intervalMs: interval,
             timeoutMs: options.pingTimeoutMs ?? interval * 2,
-            sendPing: () => this.#socket.ping(),
+            sendPing: () => this.#sendControl(Opcode.Ping, Buffer.alloc(0)),
             onTimeout: () =>
               this.destroy(new TunnelError(TunnelErrorCode.KeepaliveTimeout, "no WebSocket pong within the keepalive timeout")),
             isInboundPaused: () => this.#paused,
@@ -64,24 +92,27 @@ export class WebSocketTransport implements ByteTransport {
   attach(sink: TransportSink): void {
     if (this.#state.kind !== "detached") return;
     this.#state = { kind: "open", sink };
-    this.#socket.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    this.#socket.on("pong", () => this.#keepalive?.notePong());
-    this.#socket.on("close", (code, reason) => this.#onClose(code, reason));
-    this.#socket.on("error", (error) =>
-      this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket error: ${error.message}`, { cause: error })),
+    const socket = this.#socket;
+    socket.on("data", (chunk: Buffer) => this.#onBytes(chunk));
+    socket.on("error", (error) =>
+      this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket connection error: ${error.message}`, { cause: error })),
     );
+    socket.on("close", () => this.#onSocketClose());
     this.#keepalive?.start();
-    if (!this.#paused) this.#socket.resume();
+    const head = this.#options.headBytes;
+    if (head !== undefined && head.length > 0) this.#onBytes(head);
+    if (!this.#paused && this.#state.kind === "open") socket.resume();
   }
 
   write(bytes: Buffer, release?: () => void): boolean {
-    if (this.#state.kind !== "open") return false;
+    if (this.#state.kind !== "open" || this.#closeSent) return false;
     const length = bytes.length;
-    this.#socket.send(bytes, { binary: true }, (error) => {
-      this.#onSent(error, length);
-      if (!error) release?.();
+    this.#writeFrame(Opcode.Binary, bytes, (error) => {
+      if (error) return; // 'error'/'close' carry the failure
+      this.#onSent(length);
+      release?.();
     });
-    if (this.#socket.bufferedAmount < this.#highWaterBytes) return true;
+    if (this.#socket.writableLength < this.#highWaterBytes) return true;
     this.#needDrain = true;
     return false;
   }
@@ -93,7 +124,7 @@ export class WebSocketTransport implements ByteTransport {
 
   resume(): void {
     this.#paused = false;
-    this.#socket.resume();
+    if (this.#state.kind === "open") this.#socket.resume();
   }
 
   close(): void {
@@ -101,50 +132,116 @@ export class WebSocketTransport implements ByteTransport {
     const { sink } = this.#state;
     this.#state = { kind: "closed" };
     this.#keepalive?.stop();
-    this.#socket.close(1000);
+    this.#sendClose(CloseCode.Normal);
     sink.onClose(null);
   }
 
   destroy(error: TunnelError): void {
-    if (this.#state.kind === "closed") return;
+    if (this.#state.kind === "closed" && this.#socket.destroyed) return;
     this.#fail(error);
-    this.#socket.terminate();
+    this.#socket.destroy();
   }
 
-  #onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.#state.kind !== "open") return;
-    if (!isBinary) {
-      this.destroy(new TunnelError(TunnelErrorCode.WebSocketProtocol, "received a text WebSocket message; only binary is allowed"));
-      return;
-    }
-    this.#progress += data.length;
-    this.#state.sink.onData(data);
-  }
-
-  /** Bytes received plus bytes handed to the kernel; only grows (keepalive's proof of life). */
+  /**
+   * Payload bytes received plus payload bytes handed to the kernel; only grows (keepalive's
+   * proof of life). Pings and pongs do not count: a peer that answers WebSocket pings while its
+   * side of the tunnel is stuck must not keep the SPDY keepalive from firing.
+   */
   get progressBytes(): number {
     return this.#progress;
   }
 
-  #onSent(error: Error | undefined | null, length: number): void {
-    if (error) return; // the 'error'/'close' events carry the failure
+  #onBytes(chunk: Buffer): void {
+    if (this.#state.kind !== "open") return;
+    let events: WebSocketEvent[];
+    try {
+      events = this.#decoder.write(chunk);
+    } catch (error) {
+      this.destroy(error as TunnelError);
+      return;
+    }
+    for (const event of events) {
+      if (this.#state.kind !== "open") return;
+      this.#onEvent(event, this.#state.sink);
+    }
+  }
+
+  #onEvent(event: WebSocketEvent, sink: TransportSink): void {
+    switch (event.kind) {
+      case "data":
+        this.#progress += event.data.length;
+        if (this.#options.delivery !== "message") {
+          if (event.data.length > 0) sink.onData(event.data);
+          return;
+        }
+        this.#message.push(event.data);
+        if (!event.final) return;
+        sink.onData(this.#message.length === 1 ? this.#message[0]! : Buffer.concat(this.#message));
+        this.#message = [];
+        return;
+      case "ping":
+        this.#sendControl(Opcode.Pong, event.payload);
+        return;
+      case "pong":
+        this.#keepalive?.notePong();
+        return;
+      case "close":
+        this.#onPeerClose(event.code, event.reason, sink);
+        return;
+    }
+  }
+
+  #onPeerClose(code: number | null, reason: string, sink: TransportSink): void {
+    this.#state = { kind: "closed" };
+    this.#keepalive?.stop();
+    this.#sendClose(code ?? CloseCode.Normal);
+    if (code === null || code === CloseCode.Normal) {
+      sink.onClose(null);
+      return;
+    }
+    sink.onClose(new TunnelError(TunnelErrorCode.Network, `WebSocket closed with code ${code} ${reason}`.trim()));
+  }
+
+  #onSocketClose(): void {
+    if (this.#lingerTimer !== null) this.#options.clock.clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = null;
+    this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket connection closed without a close frame (code ${CloseCode.Abnormal})`));
+  }
+
+  #onSent(length: number): void {
     this.#progress += length;
     if (this.#state.kind !== "open" || !this.#needDrain) return;
-    if (this.#socket.bufferedAmount >= this.#highWaterBytes) return;
+    if (this.#socket.writableLength >= this.#highWaterBytes) return;
     this.#needDrain = false;
     this.#state.sink.onDrain();
   }
 
-  #onClose(code: number, reason: Buffer): void {
-    if (code === 1000 || code === 1005) {
-      if (this.#state.kind !== "open") return;
-      const { sink } = this.#state;
-      this.#state = { kind: "closed" };
-      this.#keepalive?.stop();
-      sink.onClose(null);
-      return;
-    }
-    this.#fail(new TunnelError(TunnelErrorCode.Network, `WebSocket closed with code ${code} ${reason.toString("utf8")}`.trim()));
+  /** Sends our close frame once, half-closes, and gives the peer `closeTimeoutMs` to finish. */
+  #sendClose(code: number): void {
+    if (this.#closeSent || this.#socket.destroyed) return;
+    this.#closeSent = true;
+    this.#writeFrame(Opcode.Close, closePayload(code));
+    this.#socket.end();
+    this.#lingerTimer = this.#options.clock.setTimeout(() => {
+      this.#lingerTimer = null;
+      this.#socket.destroy();
+    }, this.#options.closeTimeoutMs ?? 10_000);
+  }
+
+  #sendControl(opcode: OpcodeValue, payload: Buffer): void {
+    if (this.#closeSent || this.#socket.destroyed) return;
+    this.#writeFrame(opcode, payload);
+  }
+
+  /** Header and payload in one writev (the socket is corked around them). */
+  #writeFrame(opcode: OpcodeValue, payload: Buffer, callback?: (error?: Error | null) => void): void {
+    const key = this.#options.nextMaskKey();
+    const body = isZeroKey(key) ? payload : maskedCopy(payload, key);
+    const socket = this.#socket;
+    socket.cork();
+    socket.write(clientFrameHeader(opcode, payload.length, key));
+    socket.write(body, callback);
+    socket.uncork();
   }
 
   #fail(error: TunnelError): void {

@@ -10,7 +10,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { systemClock } from "../../../src/tunnel/clock.ts";
 import { openTunnel } from "../../../src/tunnel/open-tunnel.ts";
 import { TunnelError } from "../../../src/tunnel/tunnel-error.ts";
-import { WebSocketTransport } from "../../../src/tunnel/websocket-transport.ts";
+import { WsPeerTransport } from "../../support/ws-peer-transport.ts";
 import { FakeClock } from "./fake-clock.ts";
 import { TestSpdyServer } from "./spdy-test-server.ts";
 
@@ -47,7 +47,7 @@ async function startApiServer(mode: Mode): Promise<ApiServer> {
     wss.once("headers", (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${offered}`));
     wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
       if (offered.startsWith("SPDY/3.1+")) {
-        const transport = new WebSocketTransport(ws, { clock: systemClock });
+        const transport = new WsPeerTransport(ws, { clock: systemClock });
         api.spdyServers.push(new TestSpdyServer(transport));
       } else {
         serveV4Echo(ws, Number(new URL(request.url!, "http://x").searchParams.get("ports")));
