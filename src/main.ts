@@ -13,6 +13,7 @@ import { commandHelp, rootHelp } from "./commands/help.ts";
 import { exitOnSecondSignal } from "./commands/signals.ts";
 import { type Config, ConfigError, type LogFormat, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
+import { applyGcPolicy } from "./runtime/gc-policy.ts";
 
 /** `kubectl tunnelkeeper` when kubectl runs us as its plugin `kubectl-tunnelkeeper`. */
 const program = basename(process.argv[1] ?? "").startsWith("kubectl-") ? "kubectl tunnelkeeper" : "tunnelkeeper";
@@ -38,12 +39,14 @@ async function main(config: Config): Promise<number> {
     case "gateway":
     case "run": {
       exitOnSecondSignal();
+      applyGcPolicy();
       const log = buildLogger(config);
       const { runOperator } = await import("./commands/operator.ts");
       return runOperator(config, log);
     }
     case "forward": {
       exitOnSecondSignal();
+      applyGcPolicy();
       const log = buildLogger(config);
       const { runForward } = await import("./commands/forward.ts");
       return runForward(config, log);
