@@ -39,7 +39,6 @@ async function main(config: Config): Promise<number> {
     case "gateway":
     case "run": {
       exitOnSecondSignal();
-      applyGcPolicy();
       const log = buildLogger(config);
       const { runOperator } = await import("./commands/operator.ts");
       return runOperator(config, log);
