@@ -92,7 +92,7 @@ export interface ClusterCacheOptions {
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
   readonly observer?: (kind: string) => InformerObserver;
-  /** Page size of initial lists (default 500). */
+  /** Page size of initial lists (default 500; pods, cut down as they arrive, 100: kube/list-watch.ts). */
   readonly pageSize?: number;
 }
 
