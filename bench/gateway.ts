@@ -31,6 +31,7 @@ import { installCrd } from "../test/support/operator-process.ts";
 import { peakRssMiB, roundTrip } from "./support/client.ts";
 import { startInstalledOperator } from "./support/installed-operator.ts";
 import { percentile } from "./support/parallel.ts";
+import { cpuSeconds } from "./support/process-stats.ts";
 
 const NAMESPACE = "bench-gateway";
 const PAYLOAD = 1024;
@@ -98,6 +99,7 @@ export async function run(argv: string[]): Promise<unknown> {
       replacements: { type: "string", default: "20" },
       "peer-cache": { type: "string", default: "on" },
       "peer-pods": { type: "string", default: "1000" },
+      "gateway-node-options": { type: "string", default: "" },
     },
   });
   const peerCache = values["peer-cache"] !== "off";
@@ -138,6 +140,7 @@ export async function run(argv: string[]): Promise<unknown> {
       command: "gateway",
       kubeconfig: plane.state.kubeconfig,
       args: ["--log-level", "warn", `--peer-cache=${peerCache}`],
+      ...(values["gateway-node-options"] === "" ? {} : { env: { NODE_OPTIONS: values["gateway-node-options"] } }),
     });
     const gatewayPid = gateway.child.pid ?? 0;
 
@@ -168,6 +171,7 @@ export async function run(argv: string[]): Promise<unknown> {
     });
     const widePort = await waitForReady(custom, "wide");
     const rssBefore = await peakRssMiB(gatewayPid);
+    const cpuBefore = cpuSeconds(gatewayPid);
     const openStarted = performance.now();
     const BATCH = 250;
     for (let i = 0; i < connections; i += BATCH) {
@@ -187,6 +191,8 @@ export async function run(argv: string[]): Promise<unknown> {
     const secondSeconds = (performance.now() - secondStarted) / 1000;
     const active = /tunnelkeeper_gateway_connections_active\{[^}]*\} (\d+)/.exec(await gateway.metrics())?.[1];
     const rssWithConnections = await peakRssMiB(gatewayPid);
+    // The gateway's CPU for opening, verifying and echoing twice on all connections.
+    const connectionsCpuSeconds = cpuSeconds(gatewayPid) - cpuBefore;
 
     const gatewayPeakRss = await peakRssMiB(gatewayPid);
     for (const socket of sockets) socket.destroy();
@@ -249,6 +255,7 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
       gatewayPeakRssMiB: gatewayPeakRss,
       gatewayRssBeforeMiB: rssBefore,
+      gatewayConnectionsCpuSeconds: connectionsCpuSeconds,
       gatewayMemoryLimitMiB: gateway.memoryLimitBytes === null ? null : gateway.memoryLimitBytes / 2 ** 20,
       peerCache,
       peerPods,
@@ -269,6 +276,7 @@ export async function run(argv: string[]): Promise<unknown> {
         `| concurrent connections held, every byte verified (2 × 1 KiB each) | ${connections} | 10,000 |`,
         `| time to open and verify them (batches of ${BATCH}) | ${openSeconds.toFixed(1)} s | – |`,
         `| second 1 KiB round on all of them at once | ${secondSeconds.toFixed(1)} s | – |`,
+        `| gateway CPU for both rounds (user + system) | ${connectionsCpuSeconds.toFixed(2)} s | – |`,
         `| gateway memory limit (the chart's, as a cgroup) | ${report.gatewayMemoryLimitMiB === null ? "none (no memory cgroup controller)" : `${report.gatewayMemoryLimitMiB} MiB`} | – |`,
         `| gateway RSS before the connections (idle, caches synced) | ${rssBefore.toFixed(0)} MiB | ≤ 100 MiB |`,
         `| gateway peak RSS (VmHWM), peer cache ${peerCache ? "on" : "off"}, ${peerPods} other pods | ${gatewayPeakRss.toFixed(0)} MiB (${rssWithConnections.toFixed(0)} MiB with all ${connections} open) | ≤ 256 MiB |`,

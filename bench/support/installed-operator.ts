@@ -14,7 +14,10 @@ export interface InstalledOperatorProcess extends OperatorProcess {
 }
 
 export async function startInstalledOperator(
-  options: Omit<OperatorProcessOptions, "entry" | "launchPrefix">,
+  options: Omit<OperatorProcessOptions, "entry" | "launchPrefix"> & {
+    /** A bundle built elsewhere (another commit's, for an A/B run); default this tree's (shipped.ts). */
+    readonly bundle?: string;
+  },
 ): Promise<InstalledOperatorProcess> {
   const limit = memoryLimit(chartMemoryLimitBytes(options.command === "controller" ? "controller" : "gateway"));
   try {
@@ -22,7 +25,7 @@ export async function startInstalledOperator(
     const started = await startOperatorProcess({
       ...options,
       env: { ...options.env, NODE_OPTIONS: nodeOptions },
-      entry: shippedCli(),
+      entry: options.bundle ?? shippedCli(),
       launchPrefix: limit.launchPrefix,
     });
     started.child.once("exit", () => limit.remove());

@@ -1,9 +1,10 @@
 /**
  * The gateway's peer cache: which pod a client's source address belongs to, and the labels of
  * namespaces, for the access decision (access-decision.ts). Lean by construction: list and
- * watch objects are cut down before they reach the store, so it holds per pod only its name,
- * namespace, labels and IPs, and per namespace only its name and labels (a full Pod object is
- * some 4-8 KiB; the slim one is its labels plus about 200 bytes).
+ * watch objects are cut down as they arrive (kube/list-watch.ts `transform`, each list page on
+ * its own, so a list never holds every full Pod of the cluster at once), and the store holds per
+ * pod only its name, namespace, labels and IPs, and per namespace only its name and labels (a
+ * full Pod object is some 4-8 KiB; the slim one is its labels plus about 200 bytes).
  *
  * Contracts:
  * - An address is attributed only to a pod that is not hostNetwork (those share the node's
@@ -17,7 +18,7 @@
 import type { KubeConfig, V1Namespace, V1Pod } from "@kubernetes/client-node";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
-import { Informer, type InformerObserver, type ListFn, type WatchFn } from "../runtime/informer.ts";
+import { Informer, type InformerObserver } from "../runtime/informer.ts";
 import type { KubeObject } from "../runtime/store.ts";
 import { normalizeAddress, type PeerPod } from "./access-decision.ts";
 
@@ -62,21 +63,6 @@ export function slimNamespace(namespace: V1Namespace): SlimNamespace {
   };
 }
 
-/** Wraps list and watch so only `slim(object)` reaches the informer (and its store). */
-export function slimListWatch<Full extends KubeObject, Slim extends KubeObject>(
-  listWatch: { list: ListFn<Full>; watch: WatchFn<Full> },
-  slim: (object: Full) => Slim,
-): { list: ListFn<Slim>; watch: WatchFn<Slim> } {
-  return {
-    list: async (signal) => {
-      const result = await listWatch.list(signal);
-      return { resourceVersion: result.resourceVersion, items: result.items.map(slim) };
-    },
-    watch: (query, onEvent, signal) =>
-      listWatch.watch(query, (type, object) => onEvent(type, type === "BOOKMARK" ? (object as unknown as Slim) : slim(object)), signal),
-  };
-}
-
 const IP_INDEX = "ip";
 
 export interface PeerCacheOptions {
@@ -97,14 +83,9 @@ export class PeerCache {
       (namespace) =>
         new Informer<SlimPod>({
           name: namespace === undefined ? "peer-pods" : `peer-pods/${namespace}`,
-          ...slimListWatch(
-            kubeListWatch<V1Pod & KubeObject>(options.kubeConfig, {
-              apiVersion: "v1",
-              plural: "pods",
-              kind: "Pod",
-              namespace,
-              pageSize: options.pageSize,
-            }),
+          ...kubeListWatch<V1Pod & KubeObject, SlimPod>(
+            options.kubeConfig,
+            { apiVersion: "v1", plural: "pods", kind: "Pod", namespace, pageSize: options.pageSize },
             slimPod,
           ),
           errors: { isGone },
@@ -114,13 +95,9 @@ export class PeerCache {
     );
     this.#namespaces = new Informer<SlimNamespace>({
       name: "peer-namespaces",
-      ...slimListWatch(
-        kubeListWatch<V1Namespace & KubeObject>(options.kubeConfig, {
-          apiVersion: "v1",
-          plural: "namespaces",
-          kind: "Namespace",
-          pageSize: options.pageSize,
-        }),
+      ...kubeListWatch<V1Namespace & KubeObject, SlimNamespace>(
+        options.kubeConfig,
+        { apiVersion: "v1", plural: "namespaces", kind: "Namespace", pageSize: options.pageSize },
         slimNamespace,
       ),
       errors: { isGone },

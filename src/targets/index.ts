@@ -7,4 +7,5 @@
  */
 export * from "./label-selector.ts";
 export * from "./resolve-targets.ts";
+export * from "./target-pod.ts";
 export * from "./tunnel-settings.ts";

@@ -3,6 +3,9 @@
  * target can resolve through (Pods, Services, EndpointSlices, Deployments, StatefulSets,
  * ReplicaSets, DaemonSets), each indexed by namespace.
  *
+ * Pods are kept as target resolution reads them (targets/target-pod.ts), cut down as each list
+ * page and watch event arrives; the other kinds are kept whole (without managedFields).
+ *
  * Scope: all namespaces, or one informer per kind per listed namespace (`--namespace`), so the
  * RBAC a user grants can be namespaced too. Handlers receive the changed object's key and its
  * old/new versions; mapping a change to the PortForwards it concerns is the caller's business.
@@ -24,6 +27,7 @@ import { kubeListWatch } from "../kube/list-watch.ts";
 import { type ChangeHandler, Informer, type InformerObserver } from "../runtime/informer.ts";
 import { byNamespace, type KubeObject } from "../runtime/store.ts";
 import type { TargetObservation } from "../targets/resolve-targets.ts";
+import { targetPod } from "../targets/target-pod.ts";
 
 const NAMESPACE_INDEX = "namespace";
 
@@ -60,10 +64,12 @@ export class KindCache<T extends KubeObject> {
   }
 }
 
-interface KindSpec {
+interface KindSpec<T extends KubeObject> {
   readonly apiVersion: string;
   readonly plural: string;
   readonly kind: string;
+  /** What of each object the cache keeps (kube/list-watch.ts); default all of it. */
+  readonly transform?: (object: T) => T;
 }
 
 /** The kinds a cache can watch; a cache watches all unless told otherwise. */
@@ -86,7 +92,7 @@ export interface ClusterCacheOptions {
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
   readonly observer?: (kind: string) => InformerObserver;
-  /** Page size of initial lists (default 500). */
+  /** Page size of initial lists (default 500; pods, cut down as they arrive, 100: kube/list-watch.ts). */
   readonly pageSize?: number;
 }
 
@@ -103,7 +109,7 @@ export class ClusterCache {
 
   constructor(options: ClusterCacheOptions) {
     const kinds = new Set<string>(options.kinds ?? CACHE_KINDS);
-    const make = <T extends KubeObject>(spec: KindSpec): KindCache<T> => {
+    const make = <T extends KubeObject>(spec: KindSpec<T>): KindCache<T> => {
       if (!kinds.has(spec.plural)) return new KindCache<T>([]);
       const scopes = options.namespaces.length === 0 ? [undefined] : options.namespaces;
       return new KindCache(
@@ -111,7 +117,11 @@ export class ClusterCache {
           (namespace) =>
             new Informer<T>({
               name: namespace === undefined ? spec.plural : `${spec.plural}/${namespace}`,
-              ...kubeListWatch<T>(options.kubeConfig, { ...spec, namespace, pageSize: options.pageSize }),
+              ...kubeListWatch<T>(
+                options.kubeConfig,
+                { apiVersion: spec.apiVersion, plural: spec.plural, kind: spec.kind, namespace, pageSize: options.pageSize },
+                spec.transform,
+              ),
               errors: { isGone },
               indexers: { [NAMESPACE_INDEX]: byNamespace },
               ...(options.observer ? { observer: options.observer(spec.plural) } : {}),
@@ -120,7 +130,7 @@ export class ClusterCache {
       );
     };
     this.portForwards = make({ apiVersion: API_VERSION, plural: PLURAL, kind: KIND });
-    this.pods = make({ apiVersion: "v1", plural: "pods", kind: "Pod" });
+    this.pods = make<V1Pod & KubeObject>({ apiVersion: "v1", plural: "pods", kind: "Pod", transform: targetPod });
     this.services = make({ apiVersion: "v1", plural: "services", kind: "Service" });
     this.endpointSlices = make({ apiVersion: "discovery.k8s.io/v1", plural: "endpointslices", kind: "EndpointSlice" });
     this.deployments = make({ apiVersion: "apps/v1", plural: "deployments", kind: "Deployment" });

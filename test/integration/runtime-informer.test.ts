@@ -95,6 +95,42 @@ describe("Informer over ConfigMaps on the real API server", () => {
     assert.equal(running.changes.length, 120);
   });
 
+  it("with a transform, caches only what it keeps, from every page of the list and from watch events", async (t) => {
+    const { admin } = testCluster();
+    const namespace = await testNamespace(t, "informer");
+    const core = admin.makeApiClient(CoreV1Api);
+    // More than TRANSFORMED_PAGE_SIZE (100): the list takes two pages.
+    const names = Array.from({ length: 120 }, (_, i) => `cm-${String(i).padStart(3, "0")}`);
+    for (let i = 0; i < names.length; i += 20) {
+      await Promise.all(
+        names
+          .slice(i, i + 20)
+          .map((name) => core.createNamespacedConfigMap({ namespace, body: aConfigMap(name, { v: "0", bulk: "x".repeat(512) }) })),
+      );
+    }
+    const seen: ConfigMap[] = [];
+    const keepV = (object: ConfigMap): ConfigMap => {
+      seen.push(object);
+      return { apiVersion: object.apiVersion, kind: object.kind, metadata: object.metadata, data: { v: object.data?.v ?? "" } };
+    };
+    const running = startInformer(t, kubeListWatch<ConfigMap>(admin, scopeFor(namespace), keepV));
+    await synced(running);
+    assert.equal(running.informer.store.size, 120);
+    assert.ok(
+      running.informer.store.list().every((cm) => cm.kind === "ConfigMap" && Object.keys(cm.data ?? {}).join() === "v"),
+      "the store holds the transformed objects only",
+    );
+    assert.ok(
+      seen.every((cm) => cm.apiVersion === "v1" && !("managedFields" in (cm.metadata ?? {}))),
+      "the transform sees listed items with apiVersion/kind restored and without managedFields",
+    );
+
+    await core.patchNamespacedConfigMap({ name: "cm-007", namespace, body: [{ op: "replace", path: "/data/v", value: "1" }] });
+    await eventually("the update", () => running.informer.store.get(`${namespace}/cm-007`)?.data?.v === "1");
+    assert.deepEqual(running.informer.store.get(`${namespace}/cm-007`)?.data, { v: "1" }, "watched objects are transformed too");
+    assert.deepEqual(running.failures, []);
+  });
+
   it("keeps watching across a lost API server connection and recovers the changes made meanwhile", async (t) => {
     const { admin } = testCluster();
     const namespace = await testNamespace(t, "informer");
