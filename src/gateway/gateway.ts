@@ -53,6 +53,7 @@ import {
   isSignificantChange,
 } from "./gateway-status.ts";
 import type { PeerCache } from "./peer-cache.ts";
+import { concernsGateway } from "./portforward-changes.ts";
 
 export interface GatewayOptions {
   readonly kubeConfig: KubeConfig;
@@ -174,7 +175,8 @@ export class Gateway {
       clock: this.#clock,
       ...(options.remoteMetrics === undefined ? {} : { metrics: options.remoteMetrics }),
     });
-    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key));
+    // Status writes (ours, other replicas', the controller's) come back as updates; most change nothing a sync reads.
+    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key), { portForwardChanged: concernsGateway });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -384,6 +386,14 @@ export class Gateway {
       // The controller has not allocated gateway ports yet (its first reconcile is on the way):
       // an entry now could only say "not connected", which the controller would report as
       // Reconnecting, with a Warning Event, for a PortForward that is merely new.
+      return {};
+    }
+    if (snapshot.firstDialPending && snapshot.listenErrors.length === 0) {
+      // The tunnels' first dial is under way: an entry now could only say "not connected"
+      // (Reconnecting) and be followed a moment later by "connected": two writes per new
+      // PortForward instead of one, and a Ready that flaps (with a Warning Event) when a gateway
+      // restarts. The dial ends either way within its handshake timeout, and its state change
+      // brings the key back here.
       return {};
     }
     const entry = buildGatewayEntry(
