@@ -145,6 +145,8 @@ export class Gateway {
   readonly #sync: WorkQueue;
   readonly #report: WorkQueue;
   readonly #served = new Map<string, Served>();
+  /** Keys of #served that stand by (kept here so counting them is not a scan per sync). */
+  readonly #standby = new Set<string>();
   readonly #targets: TargetSources;
   #closing = false;
 
@@ -192,6 +194,7 @@ export class Gateway {
     this.#report.shutdown();
     const served = [...this.#served.entries()];
     this.#served.clear();
+    this.#standby.clear();
     await Promise.all(served.map(([, s]) => s.forwarder.close(drainMs)));
     await Promise.all(served.map(([key]) => this.#withdrawEntry(key)));
   }
@@ -204,6 +207,7 @@ export class Gateway {
     if (parsed === undefined || !parsed.ok) {
       const gone = this.#served.get(key);
       this.#served.delete(key);
+      this.#standby.delete(key);
       this.#countRoles();
       this.#targets.release(key);
       await gone?.forwarder.close(0);
@@ -268,6 +272,8 @@ export class Gateway {
     // refused, not held); the allocated ports stay in status.ports for the resume.
     served.suspended = pf.spec.suspend === true;
     served.standby = !isAssignedGateway(pf, config.podName);
+    if (served.standby) this.#standby.add(key);
+    else this.#standby.delete(key);
     const spec = served.suspended
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
       : forwarderSpecFor(pf, this.#targets.observe(key, pf));
@@ -299,9 +305,7 @@ export class Gateway {
   }
 
   #countRoles(): void {
-    let standby = 0;
-    for (const served of this.#served.values()) if (served.standby) standby += 1;
-    this.#options.metrics.portForwards(this.#served.size - standby, standby);
+    this.#options.metrics.portForwards(this.#served.size - this.#standby.size, this.#standby.size);
   }
 
   /**
