@@ -63,21 +63,24 @@ function toEpochMs(value: Date | string | undefined): number | undefined {
 
 /** Reads the gateway-port records from the Services tunnelkeeper manages (others are ignored). */
 export function gatewayPortRecords(services: readonly V1Service[]): GatewayPortRecord[] {
+  return services.flatMap(serviceGatewayPortRecords);
+}
+
+/** The gateway-port records of one Service: none unless tunnelkeeper manages it. */
+export function serviceGatewayPortRecords(service: V1Service): GatewayPortRecord[] {
+  const labels = service.metadata?.labels ?? {};
+  if (labels[LABEL_MANAGED_BY] !== MANAGED_BY_VALUE) return [];
+  const controller = service.metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === KIND);
+  const name = controller?.name ?? labels[LABEL_PORTFORWARD];
+  if (name === undefined) return [];
+  const pod = labels[LABEL_POD];
+  const portForward = ownerKey(service.metadata?.namespace, name);
+  const owner = pod === undefined ? portForward : podOwnerKey(portForward, pod);
+  const since = toEpochMs(service.metadata?.creationTimestamp as Date | string | undefined);
   const records: GatewayPortRecord[] = [];
-  for (const service of services) {
-    const labels = service.metadata?.labels ?? {};
-    if (labels[LABEL_MANAGED_BY] !== MANAGED_BY_VALUE) continue;
-    const controller = service.metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === KIND);
-    const name = controller?.name ?? labels[LABEL_PORTFORWARD];
-    if (name === undefined) continue;
-    const pod = labels[LABEL_POD];
-    const portForward = ownerKey(service.metadata?.namespace, name);
-    const owner = pod === undefined ? portForward : podOwnerKey(portForward, pod);
-    const since = toEpochMs(service.metadata?.creationTimestamp as Date | string | undefined);
-    for (const port of service.spec?.ports ?? []) {
-      if (typeof port.targetPort !== "number") continue;
-      records.push({ owner, port: port.port, gatewayPort: port.targetPort, ...(since === undefined ? {} : { since }) });
-    }
+  for (const port of service.spec?.ports ?? []) {
+    if (typeof port.targetPort !== "number") continue;
+    records.push({ owner, port: port.port, gatewayPort: port.targetPort, ...(since === undefined ? {} : { since }) });
   }
   return records;
 }

@@ -86,6 +86,12 @@ export interface ForwarderSnapshot {
   readonly reconnects: number;
   /** The latest failure among the target tunnels, if any is not open. */
   readonly lastFailure: { readonly reason: TunnelCloseReasonCode; readonly message: string } | undefined;
+  /**
+   * No tunnel to a ready target is open and none has failed, but one is on its first dial: what
+   * the tunnels will say is not known yet. The dial ends either way (open, or failed within its
+   * handshake timeout) and reports the change.
+   */
+  readonly firstDialPending: boolean;
   /** Why the latest client connection failed on the pod side (e.g. the pod refused the port), if any did. */
   readonly lastConnectionError: string | undefined;
   /** Whether tunnels are wanted now: always when kept, else from a connection until idle (ForwarderSpec.keepTunnels). */
@@ -229,6 +235,10 @@ export class Forwarder {
       activeConnections: this.#sessions.size,
       reconnects: tunnels.reduce((sum, t) => sum + t.reconnects, 0),
       lastFailure: failing === undefined ? undefined : { reason: failing.reason, message: failing.message },
+      firstDialPending:
+        open.length === 0 &&
+        failing === undefined &&
+        tunnels.some((t) => ready.has(t.pod) && t.state.kind === "dialing" && t.lastFailure === undefined),
       lastConnectionError: this.#lastConnectionError,
       listening: new Map([...this.#listeners.values()].filter((l) => l.binding.pod === undefined).map((l) => [l.binding.port, l.port])),
       serving: this.#spec.bindings.length > 0 && this.#spec.bindings.every((b) => this.#listeners.has(bindingKey(b))),

@@ -53,6 +53,7 @@ import {
   isSignificantChange,
 } from "./gateway-status.ts";
 import type { PeerCache } from "./peer-cache.ts";
+import { concernsGateway } from "./portforward-changes.ts";
 
 export interface GatewayOptions {
   readonly kubeConfig: KubeConfig;
@@ -144,6 +145,8 @@ export class Gateway {
   readonly #sync: WorkQueue;
   readonly #report: WorkQueue;
   readonly #served = new Map<string, Served>();
+  /** Keys of #served that stand by (kept here so counting them is not a scan per sync). */
+  readonly #standby = new Set<string>();
   readonly #targets: TargetSources;
   #closing = false;
 
@@ -174,7 +177,8 @@ export class Gateway {
       clock: this.#clock,
       ...(options.remoteMetrics === undefined ? {} : { metrics: options.remoteMetrics }),
     });
-    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key));
+    // Status writes (ours, other replicas', the controller's) come back as updates; most change nothing a sync reads.
+    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key), { portForwardChanged: concernsGateway });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -190,6 +194,7 @@ export class Gateway {
     this.#report.shutdown();
     const served = [...this.#served.entries()];
     this.#served.clear();
+    this.#standby.clear();
     await Promise.all(served.map(([, s]) => s.forwarder.close(drainMs)));
     await Promise.all(served.map(([key]) => this.#withdrawEntry(key)));
   }
@@ -202,6 +207,7 @@ export class Gateway {
     if (parsed === undefined || !parsed.ok) {
       const gone = this.#served.get(key);
       this.#served.delete(key);
+      this.#standby.delete(key);
       this.#countRoles();
       this.#targets.release(key);
       await gone?.forwarder.close(0);
@@ -266,6 +272,8 @@ export class Gateway {
     // refused, not held); the allocated ports stay in status.ports for the resume.
     served.suspended = pf.spec.suspend === true;
     served.standby = !isAssignedGateway(pf, config.podName);
+    if (served.standby) this.#standby.add(key);
+    else this.#standby.delete(key);
     const spec = served.suspended
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
       : forwarderSpecFor(pf, this.#targets.observe(key, pf));
@@ -297,9 +305,7 @@ export class Gateway {
   }
 
   #countRoles(): void {
-    let standby = 0;
-    for (const served of this.#served.values()) if (served.standby) standby += 1;
-    this.#options.metrics.portForwards(this.#served.size - standby, standby);
+    this.#options.metrics.portForwards(this.#served.size - this.#standby.size, this.#standby.size);
   }
 
   /**
@@ -384,6 +390,14 @@ export class Gateway {
       // The controller has not allocated gateway ports yet (its first reconcile is on the way):
       // an entry now could only say "not connected", which the controller would report as
       // Reconnecting, with a Warning Event, for a PortForward that is merely new.
+      return {};
+    }
+    if (snapshot.firstDialPending && snapshot.listenErrors.length === 0) {
+      // The tunnels' first dial is under way: an entry now could only say "not connected"
+      // (Reconnecting) and be followed a moment later by "connected": two writes per new
+      // PortForward instead of one, and a Ready that flaps (with a Warning Event) when a gateway
+      // restarts. The dial ends either way within its handshake timeout, and its state change
+      // brings the key back here.
       return {};
     }
     const entry = buildGatewayEntry(

@@ -18,6 +18,7 @@ import {
 import type { GatewayMetrics } from "../../../src/gateway/gateway-metrics.ts";
 import { Logger } from "../../../src/observability/log.ts";
 import { type Clock, systemClock } from "../../../src/runtime/clock.ts";
+import { TunnelError, TunnelErrorCode } from "../../../src/tunnel/tunnel-error.ts";
 import { FakeClock, flush } from "../../support/fake-clock.ts";
 import { type PodServer, TunnelDialer } from "../../support/memory-tunnel.ts";
 
@@ -339,6 +340,26 @@ describe("Forwarder", () => {
     assert.equal(h.dialer.tunnelTo("a").state.kind, "open");
     assert.equal(h.dialer.tunnelTo("b").state.kind, "closed");
     assert.deepEqual(h.forwarder.snapshot().connectedTargets, []);
+  });
+
+  it("says a first dial is pending until the tunnel opens or fails, and not again after a failure", async () => {
+    const h = startForwarder({ autoOpen: false });
+    assert.equal(h.forwarder.snapshot().firstDialPending, false, "no targets, no dial");
+    await h.forwarder.update(specOf([target("a")]));
+    assert.equal(h.forwarder.snapshot().firstDialPending, true);
+    h.dialer.latest("a").succeed();
+    await flush();
+    assert.equal(h.forwarder.snapshot().firstDialPending, false, "open");
+
+    const g = startForwarder({ autoOpen: false });
+    await g.forwarder.update(specOf([target("b")]));
+    g.dialer.latest("b").fail(new TunnelError(TunnelErrorCode.Forbidden, "pods/portforward is forbidden"));
+    await flush();
+    assert.equal(g.forwarder.snapshot().firstDialPending, false, "failed: the failure is the news");
+    await g.clock.advance(30_000);
+    await flush();
+    assert.equal(g.dialer.dialsTo("b").length, 2, "redialled after the backoff");
+    assert.equal(g.forwarder.snapshot().firstDialPending, false, "a redial is not a first dial");
   });
 
   it("resets a waiting connection at once when the forwarder closes", async () => {

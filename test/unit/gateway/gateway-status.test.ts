@@ -13,6 +13,7 @@ function snapshot(over: Partial<ForwarderSnapshot> = {}): ForwarderSnapshot {
     activeConnections: 0,
     reconnects: 0,
     lastFailure: undefined,
+    firstDialPending: false,
     lastConnectionError: undefined,
     listening: new Map([[80, 20080]]),
     serving: true,
