@@ -4,12 +4,20 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe, it, type TestContext } from "node:test";
+import { rootCertificates } from "node:tls";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { TransportSink } from "../../../src/tunnel/byte-transport.ts";
 import { systemClock } from "../../../src/tunnel/clock.ts";
 import type { TunnelError } from "../../../src/tunnel/tunnel-error.ts";
-import { acceptKeyFor, type DialedWebSocket, dialWebSocket, maskKeysFor, upgradeProblem } from "../../../src/tunnel/websocket-dialer.ts";
+import {
+  acceptKeyFor,
+  type DialedWebSocket,
+  dialWebSocket,
+  maskKeysFor,
+  secureContextFor,
+  upgradeProblem,
+} from "../../../src/tunnel/websocket-dialer.ts";
 import { WebSocketTransport, type WebSocketTransportOptions } from "../../../src/tunnel/websocket-transport.ts";
 
 const PROTOCOL = "v4.channel.k8s.io";
@@ -131,6 +139,15 @@ describe("websocket-dialer: the upgrade", () => {
       assert.equal(problem?.code, "PF_ERR_UPGRADE_FAILED");
       assert.match(problem.message, pattern);
     }
+  });
+
+  it("builds one TLS context per set of credentials, by content, and none for other TLS settings", () => {
+    const ca = Buffer.from(rootCertificates[0]!);
+    const first = secureContextFor({ ca });
+    assert.ok(first !== undefined);
+    assert.equal(secureContextFor({ ca: Buffer.from(ca) }), first, "the same CA read again reuses the context");
+    assert.notEqual(secureContextFor({ ca: Buffer.from(rootCertificates[1]!) }), first, "a rotated CA gets a new one");
+    assert.equal(secureContextFor({ ca, ciphers: "HIGH" }), undefined);
   });
 
   it("masks with the all-zero key over wss:// and with a fresh random key per frame over ws://", () => {
