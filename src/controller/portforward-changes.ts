@@ -9,6 +9,7 @@
  * Ready). Drift a person makes in the controller's status fields is repaired at the next
  * periodic reconcile instead of at once.
  */
+import { sameJson, specOrIdentityChanged } from "../runtime/object-changes.ts";
 import type { KubeObject } from "../runtime/store.ts";
 
 interface PortForwardLike extends KubeObject {
@@ -21,16 +22,9 @@ export function concernsController(old: PortForwardLike | undefined, next: PortF
   const a = old.metadata ?? {};
   const b = next.metadata ?? {};
   return (
-    a.generation !== b.generation ||
-    a.deletionTimestamp !== b.deletionTimestamp ||
-    a.uid !== b.uid ||
+    specOrIdentityChanged(old, next) ||
     !sameJson(a.labels, b.labels) ||
-    !sameJson(a.annotations, b.annotations) ||
     !sameJson(a.ownerReferences, b.ownerReferences) ||
     !sameJson(old.status?.gateways, next.status?.gateways)
   );
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }

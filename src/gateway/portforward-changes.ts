@@ -10,6 +10,7 @@
  * (conditions, the gateways' entries, totals) is skipped. Changes of pods, Services and workloads
  * still reach the sync through their own handlers.
  */
+import { sameJson, specOrIdentityChanged } from "../runtime/object-changes.ts";
 import type { KubeObject } from "../runtime/store.ts";
 
 interface PortForwardLike extends KubeObject {
@@ -19,19 +20,10 @@ interface PortForwardLike extends KubeObject {
 /** Whether the update from `old` to `next` may change what the gateway serves for it. */
 export function concernsGateway(old: PortForwardLike | undefined, next: PortForwardLike | undefined): boolean {
   if (old === undefined || next === undefined) return true;
-  const a = old.metadata ?? {};
-  const b = next.metadata ?? {};
   return (
-    a.generation !== b.generation ||
-    a.deletionTimestamp !== b.deletionTimestamp ||
-    a.uid !== b.uid ||
-    !sameJson(a.annotations, b.annotations) ||
+    specOrIdentityChanged(old, next) ||
     !sameJson(old.status?.ports, next.status?.ports) ||
     !sameJson(old.status?.podServices, next.status?.podServices) ||
     !sameJson(old.status?.assignedGateways, next.status?.assignedGateways)
   );
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }

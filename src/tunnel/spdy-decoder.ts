@@ -19,6 +19,7 @@
  * PING flags 0, lowercase unique header names, header block consumed exactly.
  */
 
+import { ByteQueue } from "./byte-queue.ts";
 import { decodeHeaderBlock } from "./header-block.ts";
 import { HeaderInflater } from "./header-compression.ts";
 import { ControlType, FLAG_FIN, FRAME_HEADER_BYTES, type SettingsEntry, SPDY_VERSION, type SpdyFrame } from "./spdy-frame.ts";
@@ -52,8 +53,7 @@ function protocolError(message: string): TunnelError {
 export class SpdyDecoder {
   readonly #inflater: HeaderInflater;
   readonly #maxFramePayload: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #queue = new ByteQueue();
   #state: DecoderState = { kind: "header" };
 
   constructor(inflater: HeaderInflater = new HeaderInflater(), options: SpdyDecoderOptions = {}) {
@@ -63,21 +63,18 @@ export class SpdyDecoder {
 
   /** Bytes received but not yet part of a complete frame. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#queue.length;
   }
 
   write(chunk: Buffer): SpdyFrame[] {
     if (this.#state.kind === "failed") throw this.#state.error;
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-    }
+    this.#queue.push(chunk);
     const frames: SpdyFrame[] = [];
     try {
       for (;;) {
         if (this.#state.kind === "header") {
-          if (this.#buffered < FRAME_HEADER_BYTES) break;
-          const header = this.#parseHeader(this.#consume(FRAME_HEADER_BYTES));
+          if (this.#queue.length < FRAME_HEADER_BYTES) break;
+          const header = this.#parseHeader(this.#queue.consume(FRAME_HEADER_BYTES));
           if (!header.control) {
             if (header.typeOrStreamId === 0) throw protocolError("DATA on stream 0");
             this.#state = { kind: "data", streamId: header.typeOrStreamId, flags: header.flags, remaining: header.length };
@@ -91,16 +88,15 @@ export class SpdyDecoder {
         }
         if (this.#state.kind !== "payload") break;
         const { header } = this.#state;
-        if (this.#buffered < header.length) break;
-        const payload = this.#consume(header.length);
+        if (this.#queue.length < header.length) break;
+        const payload = this.#queue.consume(header.length);
         this.#state = { kind: "header" };
         frames.push(this.#parseFrame(header, payload));
       }
     } catch (error) {
       const coded = toTunnelError(error, TunnelErrorCode.SpdyProtocol, "SPDY frame: decoding failed");
       this.#state = { kind: "failed", error: coded };
-      this.#chunks = [];
-      this.#buffered = 0;
+      this.#queue.clear();
       throw coded;
     }
     return frames;
@@ -113,10 +109,9 @@ export class SpdyDecoder {
       this.#state = { kind: "header" };
       return true;
     }
-    while (state.remaining > 0 && this.#buffered > 0) {
-      const first = this.#chunks[0]!;
-      const take = Math.min(first.length, state.remaining);
-      const piece = this.#consume(take);
+    while (state.remaining > 0 && this.#queue.length > 0) {
+      const take = Math.min(this.#queue.nextChunkLength, state.remaining);
+      const piece = this.#queue.consume(take);
       state.remaining -= take;
       const flags = state.remaining === 0 ? state.flags : state.flags & ~FLAG_FIN;
       frames.push({ kind: "data", streamId: state.streamId, flags, data: piece });
@@ -124,28 +119,6 @@ export class SpdyDecoder {
     if (state.remaining > 0) return false;
     this.#state = { kind: "header" };
     return true;
-  }
-
-  #consume(length: number): Buffer {
-    this.#buffered -= length;
-    const first = this.#chunks[0];
-    if (length === 0) return Buffer.alloc(0);
-    if (first !== undefined && first.length >= length) {
-      if (first.length === length) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(length);
-      return first.subarray(0, length);
-    }
-    const out = Buffer.allocUnsafe(length);
-    let offset = 0;
-    while (offset < length) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, length - offset);
-      chunk.copy(out, offset, 0, take);
-      offset += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
-    return out;
   }
 
   #parseHeader(bytes: Buffer): PendingHeader {

@@ -22,6 +22,7 @@
  *    invalid close code or a reason that is not UTF-8, a length above `maxFrameLength`.
  */
 
+import { ByteQueue } from "./byte-queue.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 import { isValidCloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./websocket-frame.ts";
 
@@ -50,8 +51,7 @@ function protocolError(message: string): TunnelError {
 
 export class WebSocketDecoder {
   readonly #maxFrameLength: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #queue = new ByteQueue();
   #state: DecoderState = { kind: "header" };
   /** A binary message is open (its last frame had FIN=0); continuations may follow. */
   #inMessage = false;
@@ -62,15 +62,12 @@ export class WebSocketDecoder {
 
   /** Bytes received but not yet decoded. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#queue.length;
   }
 
   write(chunk: Buffer): WebSocketEvent[] {
     if (this.#state.kind === "failed") throw this.#state.error;
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-    }
+    this.#queue.push(chunk);
     const events: WebSocketEvent[] = [];
     try {
       for (;;) {
@@ -80,8 +77,8 @@ export class WebSocketDecoder {
         } else if (state.kind === "data") {
           if (!this.#streamData(state, events)) break;
         } else if (state.kind === "control") {
-          if (this.#buffered < state.length) break;
-          events.push(this.#controlEvent(state.opcode, this.#consume(state.length)));
+          if (this.#queue.length < state.length) break;
+          events.push(this.#controlEvent(state.opcode, this.#queue.consume(state.length)));
           this.#state = { kind: "header" };
         } else {
           break;
@@ -90,8 +87,7 @@ export class WebSocketDecoder {
     } catch (error) {
       const coded = error instanceof TunnelError ? error : protocolError(`decoding failed: ${String(error)}`);
       this.#state = { kind: "failed", error: coded };
-      this.#chunks = [];
-      this.#buffered = 0;
+      this.#queue.clear();
       throw coded;
     }
     return events;
@@ -99,14 +95,14 @@ export class WebSocketDecoder {
 
   /** Parses one frame header if all its bytes are here; returns whether it did. */
   #readHeader(): boolean {
-    if (this.#buffered < 2) return false;
-    const first = this.#peekByte(0);
-    const second = this.#peekByte(1);
+    if (this.#queue.length < 2) return false;
+    const first = this.#queue.peekByte(0);
+    const second = this.#queue.peekByte(1);
     const lengthCode = second & 0x7f;
     const lengthBytes = lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0;
     if ((second & 0x80) !== 0) throw protocolError("the server masked a frame (RFC 6455 §5.1 forbids it)");
-    if (this.#buffered < 2 + lengthBytes) return false;
-    const header = this.#consume(2 + lengthBytes);
+    if (this.#queue.length < 2 + lengthBytes) return false;
+    const header = this.#queue.consume(2 + lengthBytes);
     if ((first & 0x70) !== 0) throw protocolError("reserved bits set, but no extension was negotiated");
     const fin = (first & 0x80) !== 0;
     const opcode = first & 0x0f;
@@ -145,10 +141,9 @@ export class WebSocketDecoder {
       this.#state = { kind: "header" };
       return true;
     }
-    while (state.remaining > 0 && this.#buffered > 0) {
-      const first = this.#chunks[0]!;
-      const take = Math.min(first.length, state.remaining);
-      const piece = this.#consume(take);
+    while (state.remaining > 0 && this.#queue.length > 0) {
+      const take = Math.min(this.#queue.nextChunkLength, state.remaining);
+      const piece = this.#queue.consume(take);
       state.remaining -= take;
       events.push({ kind: "data", data: piece, final: state.fin && state.remaining === 0 });
     }
@@ -173,39 +168,5 @@ export class WebSocketDecoder {
       throw protocolError("a close reason that is not UTF-8");
     }
     return { kind: "close", code, reason };
-  }
-
-  #peekByte(offset: number): number {
-    let index = offset;
-    for (const chunk of this.#chunks) {
-      if (index < chunk.length) return chunk[index]!;
-      index -= chunk.length;
-    }
-    throw new RangeError("peek beyond the buffered bytes");
-  }
-
-  /** Removes `n` buffered bytes: a view when one chunk holds them, else a copy. */
-  #consume(n: number): Buffer {
-    this.#buffered -= n;
-    const first = this.#chunks[0];
-    if (first !== undefined && first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    if (first !== undefined && first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let offset = 0;
-    while (offset < n) {
-      const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, n - offset);
-      chunk.copy(out, offset, 0, take);
-      offset += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
-    }
-    return out;
   }
 }
