@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { startControlPlane } from "./cluster/control-plane.ts";
 import { serveControl } from "./cluster/control-server.ts";
 import { snapshotHost } from "./cluster/host-state.ts";
-import { startNode, stopNode } from "./cluster/node.ts";
+import { ensureNodePackages, startNode, stopNode } from "./cluster/node.ts";
 
 const PARALLEL_FILES = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"];
 const SERIAL_FILES = ["test/**/*.serial.test.ts"];
@@ -87,6 +87,10 @@ async function main(args: string[]): Promise<number> {
     if (parallel.length > 0) results.push(await runPhase(parallel, 2, env, join(plane.state.workDir, "parallel.tap")));
     if (serial.length > 0) results.push(await runPhase(serial, 1, env, join(plane.state.workDir, "serial.tap")));
     if (inCluster.length > 0) {
+      // The node's Debian packages (nftables, iptables, …) are set-up, not the node: installed
+      // first, so the "before" snapshot can read the firewall with the same tools as "after"
+      // (on a cold machine it otherwise recorded "nft: not found" and the host test failed).
+      await ensureNodePackages((line) => process.stdout.write(`${line}\n`));
       const before = await snapshotHost();
       process.stdout.write("[suite] in-cluster phase: starting a real node\n");
       const node = await startNode(plane.state, { progress: (line) => process.stdout.write(`${line}\n`) });
