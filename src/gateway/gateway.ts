@@ -90,8 +90,6 @@ interface Served {
   suspended: boolean;
   /** The reconcile request (api/reconcile-request.ts) as of the latest sync; a new one redials. */
   reconcileRequest: string | undefined;
-  /** status.assignedGateways does not list this replica: tunnels only on demand, and no status entry while cold. */
-  standby: boolean;
   /** Whether the PortForward has gateway ports (status.ports) to listen on yet. */
   hasBindings: boolean;
   /** The credentials tunnels are opened with as of the latest sync (a remote Secret rotates them). */
@@ -145,7 +143,11 @@ export class Gateway {
   readonly #sync: WorkQueue;
   readonly #report: WorkQueue;
   readonly #served = new Map<string, Served>();
-  /** Keys of #served that stand by (kept here so counting them is not a scan per sync). */
+  /**
+   * Keys of #served whose status.assignedGateways does not list this replica: tunnels only on
+   * demand, and no status entry while cold. A set, not a flag per entry, so counting the roles
+   * for the metrics is not a scan of every served PortForward per sync.
+   */
   readonly #standby = new Set<string>();
   readonly #targets: TargetSources;
   #closing = false;
@@ -259,7 +261,6 @@ export class Gateway {
         denials: undefined,
         suspended: false,
         reconcileRequest: reconcileRequestOf(pf.metadata),
-        standby: false,
         hasBindings: false,
         credentials: this.#targets.tunnelEndpoint(key, pf)?.kubeConfig,
       };
@@ -271,8 +272,8 @@ export class Gateway {
     // Suspended: no targets and no bindings, so every tunnel and listener closes (connections are
     // refused, not held); the allocated ports stay in status.ports for the resume.
     served.suspended = pf.spec.suspend === true;
-    served.standby = !isAssignedGateway(pf, config.podName);
-    if (served.standby) this.#standby.add(key);
+    const standby = !isAssignedGateway(pf, config.podName);
+    if (standby) this.#standby.add(key);
     else this.#standby.delete(key);
     const spec = served.suspended
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
@@ -284,7 +285,7 @@ export class Gateway {
     // assigned gateways, and dialling then would open one tunnel per replica for every new
     // PortForward, the very cost the budget bounds (1,000 new PortForwards on 3 replicas dialled
     // 3,000 tunnels; bench `controller --gateways 3`). Without ports no client can connect yet.
-    const keepTunnels = !served.standby && served.hasBindings;
+    const keepTunnels = !standby && served.hasBindings;
     await served.forwarder.update(served.suspended ? spec : { ...spec, keepTunnels });
     this.#countRoles();
     const credentials = this.#targets.tunnelEndpoint(key, pf)?.kubeConfig;
@@ -377,7 +378,7 @@ export class Gateway {
     if (served === undefined || this.#closing) return {};
     const now = this.#clock.now();
     const snapshot = served.forwarder.snapshot();
-    if (served.standby && !snapshot.warm) {
+    if (this.#standby.has(key) && !snapshot.warm) {
       // Standing by with no tunnel: nothing to report, and an entry would count as a gateway that
       // is down (Degraded). Withdraw the one written while this replica served or was used.
       if (served.reported === undefined) return {};

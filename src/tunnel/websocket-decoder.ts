@@ -23,7 +23,7 @@
  */
 
 import { ByteQueue } from "./byte-queue.ts";
-import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
+import { TunnelError, TunnelErrorCode, toTunnelError } from "./tunnel-error.ts";
 import { isValidCloseCode, MAX_CONTROL_PAYLOAD, Opcode } from "./websocket-frame.ts";
 
 export type WebSocketEvent =
@@ -85,7 +85,7 @@ export class WebSocketDecoder {
         }
       }
     } catch (error) {
-      const coded = error instanceof TunnelError ? error : protocolError(`decoding failed: ${String(error)}`);
+      const coded = toTunnelError(error, TunnelErrorCode.WebSocketProtocol, "WebSocket frame: decoding failed");
       this.#state = { kind: "failed", error: coded };
       this.#queue.clear();
       throw coded;

@@ -31,7 +31,7 @@ import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import { type ClientRequest, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { classifyHandshakeFailure, type HandshakeTarget, networkFailure, subprotocolMismatch } from "./handshake-failure.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
@@ -114,7 +114,7 @@ export function upgradeProblem(
   return null;
 }
 
-type TlsCredentials = Pick<RequestOptions & import("node:tls").SecureContextOptions, "ca" | "cert" | "key" | "pfx" | "passphrase">;
+type TlsCredentials = Pick<SecureContextOptions, "ca" | "cert" | "key" | "pfx" | "passphrase">;
 
 const MAX_CACHED_CONTEXTS = 16;
 const contexts = new Map<string, SecureContext>();
