@@ -188,7 +188,7 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
     kubeConfig.loadFromFile(plane.state.kubeconfig);
     await applyDemo(kubeConfig, plane.state.kubectl, plane.state.kubeconfig, servers);
 
-    const operator = buildOperator({
+    const operator = await buildOperator({
       common: { ...config.common, kubeconfigPath: plane.state.kubeconfig, context: undefined },
       controller: { ...config.controller, gatewayNamespace: GATEWAY_NAMESPACE, leaderElect: false },
       gateway: { ...config.gateway, podNamespace: GATEWAY_NAMESPACE, listenHost: "127.0.0.1", podIP: "" },

@@ -5,12 +5,11 @@
  * The caches run on every replica (a standby is warm when it takes over); only the leader
  * reconciles. Health: /healthz is always up; /readyz waits for the caches' first list.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
-import { CoordinationV1Api } from "@kubernetes/client-node";
 import { CONTROLLER_LEASE_NAME, REPORTING_CONTROLLER } from "../api/identity.ts";
 import type { CommonConfig, ControllerConfig } from "../config.ts";
 import { registerConditionMetrics } from "../controller/condition-metrics.ts";
 import { PortForwardController } from "../controller/controller.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import { kubeLeaseClient } from "../kube/lease.ts";
 import type { HealthServer } from "../observability/health.ts";
@@ -23,7 +22,7 @@ import type { Runnable } from "../runtime/manager.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 
 export interface ControllerRunnableDeps {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly common: CommonConfig;
   readonly config: ControllerConfig;
   readonly cache: ClusterCache;
@@ -64,7 +63,7 @@ export function controllerRunnables(deps: ControllerRunnableDeps): Runnable[] {
     return [{ name: "controller", start: (signal) => controller.run(signal) }];
   }
   const elector = new LeaderElector({
-    client: kubeLeaseClient(kubeConfig.makeApiClient(CoordinationV1Api), config.leaderElectionNamespace, CONTROLLER_LEASE_NAME),
+    client: kubeLeaseClient(kubeConfig, config.leaderElectionNamespace, CONTROLLER_LEASE_NAME),
     identity: leaderIdentity(config.instance),
     onStartedLeading: (signal) => {
       log.info("Became leader; reconciling", { lease: `${config.leaderElectionNamespace}/${CONTROLLER_LEASE_NAME}` });

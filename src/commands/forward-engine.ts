@@ -7,11 +7,11 @@
  * ::1): each (port, address) pair is a binding of its own, and every target carries the pod port
  * for each of them, so all listeners share one tunnel per pod.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { PortForward } from "../api/portforward.ts";
 import type { ForwardProtocol } from "../config.ts";
 import { Forwarder, type ForwarderBinding, type ForwarderTarget } from "../gateway/forwarder.ts";
 import { NO_GATEWAY_METRICS } from "../gateway/gateway-metrics.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isForbidden, isUnauthorized } from "../kube/errors.ts";
 import type { Logger } from "../observability/log.ts";
 import { type ResolveResult, resolveTargets } from "../targets/resolve-targets.ts";
@@ -28,7 +28,7 @@ export interface StartedCache {
 
 /** Starts a cache of `kinds` in `namespaces`; rejects (one line) if the first list fails. */
 export async function startCache(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   namespaces: readonly string[],
   kinds: readonly CacheKind[],
   log: Logger,
@@ -110,7 +110,7 @@ export interface FollowedPortForward {
 }
 
 export interface FollowOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly cache: ClusterCache;
   readonly pf: PortForward;
   readonly namespace: string;

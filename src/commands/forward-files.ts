@@ -124,11 +124,11 @@ export function statusLine(running: Running): string {
 
 export async function runForwardFiles(config: Extract<Config, { command: "forward" }>, log: Logger): Promise<number> {
   const { forward, common } = config;
-  const kubeConfig = loadKubeConfig({
+  const { connection: kubeConfig, namespace: contextNamespace } = await loadKubeConfig({
     ...(common.kubeconfigPath === undefined ? {} : { kubeconfigPath: common.kubeconfigPath }),
     ...(common.context === undefined ? {} : { context: common.context }),
   });
-  const defaultNamespace = forward.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";
+  const defaultNamespace = forward.namespace ?? contextNamespace ?? "default";
   const loaded = loadPortForwards(forward.files, defaultNamespace, (note) => process.stderr.write(`${note}\n`));
   for (const { pf, namespace } of loaded) {
     for (const port of pf.spec.ports) {

@@ -127,11 +127,11 @@ export async function runForward(config: Extract<Config, { command: "forward" }>
   }
   const target = parseTargetRef(forward.target ?? "");
   const pairs = forward.ports.map(parsePortPair);
-  const kubeConfig = loadKubeConfig({
+  const { connection: kubeConfig, namespace: contextNamespace } = await loadKubeConfig({
     ...(common.kubeconfigPath === undefined ? {} : { kubeconfigPath: common.kubeconfigPath }),
     ...(common.context === undefined ? {} : { context: common.context }),
   });
-  const namespace = forward.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";
+  const namespace = forward.namespace ?? contextNamespace ?? "default";
   const parsed = parsePortForward({
     apiVersion: API_VERSION,
     kind: KIND,

@@ -2,13 +2,13 @@
  * `tunnelkeeper gateway`: the Gateway and its heartbeat as runnables for a Manager.
  * Health: /readyz waits for the caches' first list (the peer cache's too) and the first heartbeat.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import { REPORTING_GATEWAY } from "../api/identity.ts";
 import type { GatewayConfig } from "../config.ts";
 import { Gateway } from "../gateway/gateway.ts";
 import { registerGatewayMetrics } from "../gateway/gateway-metrics.ts";
 import { Heartbeat } from "../gateway/heartbeat.ts";
 import { PeerCache } from "../gateway/peer-cache.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { EventRecorder, kubeCreateEvent } from "../kube/events.ts";
 import type { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
@@ -19,7 +19,7 @@ import type { Runnable } from "../runtime/manager.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
 
 export interface GatewayRunnableDeps {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly config: GatewayConfig;
   readonly cache: ClusterCache;
   readonly registry: Registry;

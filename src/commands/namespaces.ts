@@ -8,7 +8,7 @@
  * Without permission to read namespaces (the chart's least-privilege RBAC) nothing is checked:
  * a pod's own namespace exists by definition.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isAlreadyExists, isForbidden, isNotFound } from "../kube/errors.ts";
 import { kubeRequest } from "../kube/request.ts";
 import type { Logger } from "../observability/log.ts";
@@ -21,7 +21,7 @@ export interface RequiredNamespace {
 }
 
 export async function ensureNamespaces(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   required: readonly RequiredNamespace[],
   options: { readonly create: boolean; readonly log: Logger },
 ): Promise<void> {

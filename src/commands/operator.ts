@@ -1,5 +1,5 @@
 /**
- * Composition of the long-running commands (`controller`, `gateway`, `run`): one KubeConfig,
+ * Composition of the long-running commands (`controller`, `gateway`, `run`): one KubeConnection,
  * one cluster cache, one metrics registry and health endpoint, and the component runnables,
  * all under one Manager (SIGTERM/SIGINT → graceful shutdown). The controller-runtime metrics are
  * registered here, once, because the controller's loop and the gateway's share them under `run`.
@@ -7,9 +7,9 @@
  * `runOperator` first makes sure the Lease namespaces exist (namespaces.ts), so a missing one
  * is one line at start instead of a 404 every 5 s.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { CommonConfig, Config, ControllerConfig, GatewayConfig } from "../config.ts";
 import { loadKubeConfig } from "../kube/client.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import { Registry, registerControllerMetrics } from "../observability/metrics.ts";
@@ -28,14 +28,14 @@ export interface OperatorParts {
 }
 
 export interface Operator {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly manager: Manager;
   readonly health: HealthServer;
 }
 
-export function buildOperator(parts: OperatorParts): Operator {
+export async function buildOperator(parts: OperatorParts): Promise<Operator> {
   const { common, log } = parts;
-  const kubeConfig = loadKubeConfig({
+  const { connection: kubeConfig } = await loadKubeConfig({
     ...(common.kubeconfigPath === undefined ? {} : { kubeconfigPath: common.kubeconfigPath }),
     ...(common.context === undefined ? {} : { context: common.context }),
   });
@@ -114,7 +114,7 @@ export async function runOperator(config: Extract<Config, { command: "controller
     ...(config.command === "gateway" ? {} : { controller: config.controller }),
     ...(config.command === "controller" ? {} : { gateway: config.gateway }),
   };
-  const operator = buildOperator({ common: config.common, log, ...parts });
+  const operator = await buildOperator({ common: config.common, log, ...parts });
   await ensureNamespaces(operator.kubeConfig, requiredNamespaces(parts), { create: config.command === "run", log });
   log.info("Starting", {
     command: config.command,

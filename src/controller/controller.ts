@@ -11,8 +11,8 @@
  * Workers start once every informer has listed once, so no reconcile plans from a partial view;
  * the work loop (sync wait, retries, requeues, reconcile metrics) is runtime/controller-loop.ts.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import { ANNOTATION_PORTFORWARD_KEY, LABEL_MANAGED_BY, MANAGED_BY_VALUE } from "../api/identity.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isGone } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
@@ -37,7 +37,7 @@ import { Reconciler } from "./reconciler.ts";
 export const CONTROLLER_NAME = "portforward";
 
 export interface ControllerOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly cache: ClusterCache;
   readonly gatewayNamespace: string;
   readonly portRange: PortRange;

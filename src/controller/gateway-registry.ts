@@ -8,8 +8,9 @@
  * `onChange` fires only when the live set (names and addresses) changes — not on every renewal —
  * because each change re-plans every PortForward (their EndpointSlices list the gateways).
  */
-import type { KubeConfig, V1Lease } from "@kubernetes/client-node";
+import type { V1Lease } from "@kubernetes/client-node";
 import { ANNOTATION_POD_IP, GATEWAY_COMPONENT, LABEL_COMPONENT, LABEL_MANAGED_BY, MANAGED_BY_VALUE } from "../api/identity.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { type Clock, sleep, systemClock } from "../runtime/clock.ts";
@@ -49,7 +50,7 @@ export function liveGateways(
 }
 
 export interface GatewayRegistryOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly namespace: string;
   readonly onChange: () => void;
   readonly clock?: Clock;

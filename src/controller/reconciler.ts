@@ -20,11 +20,12 @@
  * - Status entries of gateways that are gone are removed by a JSON patch after a grace period
  *   (server-side apply cannot remove another field manager's entries).
  */
-import type { KubeConfig, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
+import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../api/identity.ts";
 import { type PortForward, parsePortForward } from "../api/portforward.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import { type ApplyTarget, applyObject, applyStatus } from "../kube/apply.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { kubeRequest, resourcePath } from "../kube/request.ts";
@@ -52,7 +53,7 @@ import { syncPodServices } from "./sync-pod-services.ts";
 export const STALE_GATEWAY_ENTRY_GRACE_MS = 30_000;
 
 export interface ReconcilerDeps {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly cache: ClusterCache;
   /** Where each PortForward's targets are observed: this cluster's cache or its remote cluster. */
   readonly targets: TargetSources;

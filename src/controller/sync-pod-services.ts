@@ -8,14 +8,15 @@
  * deleted (someone, or the garbage collector, was first). Deletes run after the applies, so a
  * pod whose Service is renamed is never without one for longer than a reconcile.
  */
-import type { KubeConfig, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
+import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import type { PortForward } from "../api/portforward.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isNotFound } from "../kube/errors.ts";
 import { kubeRequest, resourcePath } from "../kube/request.ts";
 import { type DesiredPodService, obsoletePodObjects } from "./desired-pod-services.ts";
 
 export interface PodServiceSync {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly portForward: PortForward;
   readonly desired: readonly DesiredPodService[];
   /** The cache's Services and EndpointSlices of the PortForward's namespace. */

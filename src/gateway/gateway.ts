@@ -18,7 +18,6 @@
  * Shutdown (`close`): stop accepting, let open connections finish for the drain timeout, close
  * tunnels, then withdraw this replica's status entries.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Peer } from "../api/access.ts";
 import { Reason } from "../api/conditions.ts";
 import { API_VERSION, gatewayFieldManager, KIND, PLURAL } from "../api/identity.ts";
@@ -27,6 +26,7 @@ import { reconcileRequestOf } from "../api/reconcile-request.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import type { GatewayConfig } from "../config.ts";
 import { applyStatus } from "../kube/apply.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observability/log.ts";
@@ -56,7 +56,7 @@ import type { PeerCache } from "./peer-cache.ts";
 import { concernsGateway } from "./portforward-changes.ts";
 
 export interface GatewayOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly cache: ClusterCache;
   readonly config: GatewayConfig;
   readonly log: Logger;
@@ -93,7 +93,7 @@ interface Served {
   /** Whether the PortForward has gateway ports (status.ports) to listen on yet. */
   hasBindings: boolean;
   /** The credentials tunnels are opened with as of the latest sync (a remote Secret rotates them). */
-  credentials: KubeConfig | undefined;
+  credentials: KubeConnection | undefined;
 }
 
 /**

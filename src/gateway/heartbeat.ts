@@ -7,7 +7,6 @@
  * not (helm uninstall deletes the RBAC first; a Lease left behind would keep a dead replica in
  * the EndpointSlices of a quick reinstall until it expired).
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import {
   ANNOTATION_POD_IP,
   GATEWAY_COMPONENT,
@@ -18,6 +17,7 @@ import {
   MANAGED_BY_VALUE,
 } from "../api/identity.ts";
 import { applyObject } from "../kube/apply.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isNotFound } from "../kube/errors.ts";
 import { formatMicroTime } from "../kube/events.ts";
 import { kubeRequest, resourcePath } from "../kube/request.ts";
@@ -28,7 +28,7 @@ export const HEARTBEAT_LEASE_SECONDS = 20;
 export const HEARTBEAT_RENEW_MS = 5_000;
 
 export interface HeartbeatOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly pod: string;
   readonly namespace: string;
   readonly podIP: string;

@@ -15,7 +15,8 @@
  *   clients in other namespaces are then unattributable. Namespaces are cluster-scoped: their
  *   informer always lists all of them (get/list/watch on namespaces, read-only).
  */
-import type { KubeConfig, V1Namespace, V1Pod } from "@kubernetes/client-node";
+import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { Informer, type InformerObserver } from "../runtime/informer.ts";
@@ -66,7 +67,7 @@ export function slimNamespace(namespace: V1Namespace): SlimNamespace {
 const IP_INDEX = "ip";
 
 export interface PeerCacheOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   /** Empty: pods of all namespaces. */
   readonly namespaces: readonly string[];
   readonly observer?: (kind: string) => InformerObserver;

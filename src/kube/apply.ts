@@ -16,7 +16,7 @@
  * methods pick `application/json-patch+json` unless a header middleware overrides it, and they
  * drop fields unknown to their model classes, which would silently shrink a custom resource.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConnection } from "./connection.ts";
 import { kubeRequest, resourcePath } from "./request.ts";
 
 export const APPLY_PATCH_CONTENT_TYPE = "application/apply-patch+yaml";
@@ -57,17 +57,21 @@ export function applyStatusBody(object: ApplyTarget & { status: unknown }): Appl
 }
 
 /** Server-side applies `object` and returns the object as stored. */
-export async function applyObject<T>(kubeConfig: KubeConfig, object: ApplyTarget, options: ApplyOptions): Promise<T> {
+export async function applyObject<T>(kubeConfig: KubeConnection, object: ApplyTarget, options: ApplyOptions): Promise<T> {
   return (await sendApply(kubeConfig, object, applyBody(object), undefined, options)) as T;
 }
 
 /** Server-side applies `object.status` to the `/status` subresource and returns the stored object. */
-export async function applyStatus<T>(kubeConfig: KubeConfig, object: ApplyTarget & { status: unknown }, options: ApplyOptions): Promise<T> {
+export async function applyStatus<T>(
+  kubeConfig: KubeConnection,
+  object: ApplyTarget & { status: unknown },
+  options: ApplyOptions,
+): Promise<T> {
   return (await sendApply(kubeConfig, object, applyStatusBody(object), "status", options)) as T;
 }
 
 function sendApply(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   object: ApplyTarget,
   body: ApplyTarget,
   subresource: string | undefined,

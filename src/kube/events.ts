@@ -9,8 +9,8 @@
  * Caveats: dedup state is per process (a restarted or newly elected controller may repeat an
  * event once); the series/count fields of events.k8s.io are not used.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import { type Clock, systemClock } from "../runtime/clock.ts";
+import type { KubeConnection } from "./connection.ts";
 import { kubeRequest, resourcePath } from "./request.ts";
 
 export type EventType = "Normal" | "Warning";
@@ -132,7 +132,7 @@ export class EventRecorder {
 }
 
 /** `CreateEvent` that POSTs to `/apis/events.k8s.io/v1/namespaces/<ns>/events`. */
-export function kubeCreateEvent(kubeConfig: KubeConfig): CreateEvent {
+export function kubeCreateEvent(kubeConfig: KubeConnection): CreateEvent {
   return async (namespace, body) => {
     await kubeRequest(kubeConfig, {
       method: "POST",

@@ -1,13 +1,29 @@
 /**
  * `LeaseClient` (runtime/leader-election.ts) over `coordination.k8s.io/v1` Leases.
  *
- * Times: client-node 2.x does not deserialize `V1MicroTime` (it is absent from its type map), so
- * read values may be strings or Dates; both are converted to epoch ms. Written values are
- * `V1MicroTime` instances, whose JSON form has the six fractional digits the API server requires.
+ * Requests are raw JSON (kube/request.ts). Times: read values are RFC 3339 strings, converted to
+ * epoch ms; written values are MicroTime strings, with the six fractional digits the API server
+ * requires (`formatMicroTime`).
  */
-import { type CoordinationV1Api, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import type { LeaseClient, LeaseRecord } from "../runtime/leader-election.ts";
+import type { KubeConnection } from "./connection.ts";
 import { isNotFound } from "./errors.ts";
+import { formatMicroTime } from "./events.ts";
+import { kubeRequest, resourcePath } from "./request.ts";
+
+/** A coordination.k8s.io/v1 Lease as JSON: the fields we read and write. */
+export interface LeaseObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
 
 function toMs(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
@@ -15,7 +31,7 @@ function toMs(value: unknown): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-export function leaseToRecord(lease: V1Lease): LeaseRecord {
+export function leaseToRecord(lease: LeaseObject): LeaseRecord {
   return {
     holderIdentity: lease.spec?.holderIdentity ?? "",
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
@@ -26,7 +42,7 @@ export function leaseToRecord(lease: V1Lease): LeaseRecord {
   };
 }
 
-export function recordToLease(name: string, namespace: string, record: LeaseRecord): V1Lease {
+export function recordToLease(name: string, namespace: string, record: LeaseRecord): LeaseObject {
   return {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
@@ -34,28 +50,32 @@ export function recordToLease(name: string, namespace: string, record: LeaseReco
     spec: {
       holderIdentity: record.holderIdentity,
       leaseDurationSeconds: record.leaseDurationSeconds,
-      acquireTime: record.acquireTime === undefined ? undefined : new V1MicroTime(record.acquireTime),
-      renewTime: record.renewTime === undefined ? undefined : new V1MicroTime(record.renewTime),
+      acquireTime: record.acquireTime === undefined ? undefined : formatMicroTime(record.acquireTime),
+      renewTime: record.renewTime === undefined ? undefined : formatMicroTime(record.renewTime),
       leaseTransitions: record.leaseTransitions,
     },
   };
 }
 
-export function kubeLeaseClient(api: CoordinationV1Api, namespace: string, name: string): LeaseClient {
+export function kubeLeaseClient(connection: KubeConnection, namespace: string, name: string): LeaseClient {
+  const collection = resourcePath({ apiVersion: "coordination.k8s.io/v1", plural: "leases", namespace });
+  const item = resourcePath({ apiVersion: "coordination.k8s.io/v1", plural: "leases", namespace, name });
   return {
     async get() {
       try {
-        return leaseToRecord(await api.readNamespacedLease({ name, namespace }));
+        return leaseToRecord((await kubeRequest(connection, { method: "GET", path: item })) as LeaseObject);
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
       }
     },
     async create(record) {
-      return leaseToRecord(await api.createNamespacedLease({ namespace, body: recordToLease(name, namespace, record) }));
+      const body = recordToLease(name, namespace, record);
+      return leaseToRecord((await kubeRequest(connection, { method: "POST", path: collection, body })) as LeaseObject);
     },
     async update(record) {
-      return leaseToRecord(await api.replaceNamespacedLease({ name, namespace, body: recordToLease(name, namespace, record) }));
+      const body = recordToLease(name, namespace, record);
+      return leaseToRecord((await kubeRequest(connection, { method: "PUT", path: item, body })) as LeaseObject);
     },
   };
 }

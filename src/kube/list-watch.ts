@@ -4,9 +4,10 @@
  * - List: raw JSON GETs (kube/request.ts) paged with `limit`/`continue`, so list items and watch
  *   events have the same plain-JSON shape. An expired continue token fails the list; the informer
  *   backs off and lists again from scratch.
- * - Watch: client-node's `Watch` (auth, TLS, proxies). Its own 30 s inactivity timer ends quiet
- *   watches with a `TimeoutError`; that counts as a clean close (the informer resumes from the
- *   last resourceVersion), as do server-side closes. An in-stream `ERROR` event rejects with its
+ * - Watch: a streaming GET with `watch=true` (kube/request.ts), one JSON event per line. A watch
+ *   silent for WATCH_IDLE_TIMEOUT_MS ends as a clean close, as do server-side closes: the
+ *   informer resumes from the last resourceVersion (a dead connection costs at most that long).
+ *   A non-2xx answer rejects with its KubeApiError; an in-stream `ERROR` event rejects with its
  *   `Status` (410 Expired → relist).
  * - Scope: `namespace` restricts to one namespace (omit for all namespaces); `labelSelector` and
  *   `fieldSelector` apply to both list and watch.
@@ -22,10 +23,11 @@
  *   given transformed list and watch functions stores only the result (the gateway's peer cache
  *   holds 1,000 pods in a tenth of their size, gateway/peer-cache.ts).
  */
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import type { IncomingMessage } from "node:http";
 import type { ListFn, ListResult, WatchEventType, WatchFn } from "../runtime/informer.ts";
 import type { KubeObject } from "../runtime/store.ts";
-import { kubeRequest, resourcePath } from "./request.ts";
+import type { KubeConnection } from "./connection.ts";
+import { apiError, kubeRequest, openKubeRequest, resourcePath, responseText } from "./request.ts";
 
 export interface ListWatchScope {
   /** `v1` or `group/version`. */
@@ -39,6 +41,9 @@ export interface ListWatchScope {
   /** Page size of the initial list; default 500, or TRANSFORMED_PAGE_SIZE with a transform. */
   pageSize?: number;
 }
+
+/** How long a watch may stay silent before it is ended and resumed (client-node's Watch: 30 s). */
+export const WATCH_IDLE_TIMEOUT_MS = 30_000;
 
 /** client-go's page size, for lists kept whole. */
 const DEFAULT_PAGE_SIZE = 500;
@@ -81,7 +86,7 @@ function identity<T extends KubeObject, U extends KubeObject>(object: T): U {
 }
 
 export function kubeList<T extends KubeObject, Kept extends KubeObject = T>(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   scope: ListWatchScope,
   transform?: ObjectTransform<T, Kept>,
 ): ListFn<Kept> {
@@ -114,52 +119,72 @@ export function kubeList<T extends KubeObject, Kept extends KubeObject = T>(
 }
 
 export function kubeWatch<T extends KubeObject, Kept extends KubeObject = T>(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   scope: ListWatchScope,
   transform: ObjectTransform<T, Kept> = identity,
 ): WatchFn<Kept> {
-  const watch = new Watch(kubeConfig);
   const path = resourcePath({ apiVersion: scope.apiVersion, plural: scope.plural, namespace: scope.namespace });
-  return (query, onEvent, signal) =>
-    new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let controller: AbortController | undefined;
-      const finish = (error?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        controller?.abort();
-        if (error === undefined || error === null || isCleanClose(error, signal)) resolve();
-        else reject(error);
-      };
-      const onAbort = (): void => finish();
-      signal.addEventListener("abort", onAbort, { once: true });
-      watch
-        .watch(
-          path,
-          {
-            ...query,
-            labelSelector: scope.labelSelector,
-            fieldSelector: scope.fieldSelector,
-          },
-          (type: string, object: T) => {
-            if (settled) return;
-            if (type === "ERROR") {
-              finish(object);
-              return;
-            }
-            if (type === "BOOKMARK") onEvent(type, object as unknown as Kept);
-            else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
-              onEvent(type as WatchEventType, transform(withoutManagedFields(object)));
-            }
-          },
-          (error: unknown) => finish(error),
-        )
-        .then((c) => {
-          controller = c;
-          if (settled) c.abort();
-        }, finish);
-    });
+  return async (query, onEvent, signal) => {
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await openKubeRequest(kubeConfig, {
+        method: "GET",
+        path,
+        query: { ...query, watch: true, labelSelector: scope.labelSelector, fieldSelector: scope.fieldSelector },
+        signal: abort.signal,
+        idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS,
+      });
+      const statusCode = response.statusCode ?? 0;
+      if (statusCode !== 200) throw apiError("GET", path, statusCode, await responseText(response));
+      await readEvents(response, (type, object) => {
+        if (type === "ERROR") throw new WatchErrorEvent(object);
+        if (type === "BOOKMARK") onEvent(type, object as unknown as Kept);
+        else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+          onEvent(type as WatchEventType, transform(withoutManagedFields(object as T)));
+        }
+      });
+    } catch (error) {
+      if (error instanceof WatchErrorEvent) throw error.status;
+      if (!isCleanClose(error, signal)) throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      abort.abort();
+    }
+  };
+}
+
+/** Carries an in-stream `ERROR` event's Status out of the line reader. */
+class WatchErrorEvent extends Error {
+  readonly status: unknown;
+  constructor(status: unknown) {
+    super("watch ERROR event");
+    this.status = status;
+  }
+}
+
+/**
+ * Calls `onEvent` for each line of a watch stream (`{"type": ..., "object": ...}`), in order,
+ * until the stream ends. A line may arrive in any number of pieces; a throw from `onEvent` ends
+ * the stream and rejects.
+ */
+async function readEvents(response: IncomingMessage, onEvent: (type: string, object: unknown) => void): Promise<void> {
+  response.setEncoding("utf8");
+  let pending = "";
+  for await (const chunk of response) {
+    pending += chunk as string;
+    let newline = pending.indexOf("\n");
+    while (newline !== -1) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line.trim() !== "") {
+        const event = JSON.parse(line) as { type: string; object: unknown };
+        onEvent(event.type, event.object);
+      }
+      newline = pending.indexOf("\n");
+    }
+  }
 }
 
 /** `object` with its `metadata.managedFields` removed (in place: it was just parsed, and is ours). */
@@ -169,6 +194,7 @@ export function withoutManagedFields<T extends KubeObject>(object: T): T {
   return object;
 }
 
+/** Ends that resume from the last resourceVersion at once: our own abort, a silent watch. */
 function isCleanClose(error: unknown, signal: AbortSignal): boolean {
   if (signal.aborted) return true;
   const name = (error as { name?: unknown }).name;
@@ -177,7 +203,7 @@ function isCleanClose(error: unknown, signal: AbortSignal): boolean {
 
 /** Both halves for an informer, each with `transform` (default: objects as they arrive). */
 export function kubeListWatch<T extends KubeObject, Kept extends KubeObject = T>(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConnection,
   scope: ListWatchScope,
   transform?: ObjectTransform<T, Kept>,
 ): { list: ListFn<Kept>; watch: WatchFn<Kept> } {

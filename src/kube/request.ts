@@ -1,16 +1,20 @@
 /**
- * A raw JSON request to the API server through @kubernetes/client-node's own auth and transport
- * (`KubeConfig.applySecurityAuthentication` + `IsomorphicFetchHttpLibrary`, i.e. the same undici
- * dispatcher, TLS and credentials as the generated clients and `Watch`).
+ * A raw JSON request to the API server over node:http(s), with the TLS, credentials and agent of
+ * a `KubeConnection` (kube/connection.ts).
  *
- * Why not the generated clients: they deserialize into model classes (dates become `Date`,
- * unknown fields are dropped), while watch events arrive as raw JSON. Lists for informers and
- * server-side apply bodies must round-trip exactly, so both go through here.
+ * Why raw JSON and not generated clients: those deserialize into model classes (dates become
+ * `Date`, unknown fields are dropped), while watch events arrive as raw JSON. Lists for informers
+ * and server-side apply bodies must round-trip exactly, so everything goes through here.
  *
- * Failures throw `ApiException` (code = HTTP status, body = the parsed `Status` when JSON) so
- * `kube/errors.ts` classifies them like any other client-node error.
+ * Failures: a non-2xx answer throws `KubeApiError` (`code` = HTTP status, `body` = the parsed
+ * `Status` when JSON), which `kube/errors.ts` classifies; a request without an answer throws the
+ * socket's error, which counts as transient. A connection silent for REQUEST_IDLE_TIMEOUT_MS
+ * (or the caller's `idleTimeoutMs`) fails the request, or the reading of its body, with a
+ * `TimeoutError`.
  */
-import { ApiException, HttpMethod, IsomorphicFetchHttpLibrary, type KubeConfig, RequestContext } from "@kubernetes/client-node";
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import type { KubeConnection } from "./connection.ts";
 
 export interface KubeRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -24,87 +28,114 @@ export interface KubeRequest {
   signal?: AbortSignal;
 }
 
-const http = new IsomorphicFetchHttpLibrary();
+/** How long a request may wait without a byte from the server (undici's default, used before). */
+export const REQUEST_IDLE_TIMEOUT_MS = 300_000;
 
-type Dispatcher = ReturnType<RequestContext["getDispatcher"]>;
-
-/**
- * One connection pool per kubeconfig identity. client-node builds a new undici Agent on every
- * `applySecurityAuthentication`, so without this each request pays a fresh TCP + TLS handshake
- * (a controller reconciling 1,000 PortForwards spent a quarter of its CPU on handshakes).
- * The key is everything that shapes the TLS connection; users whose client certificate comes
- * from an exec plugin are not cached, since the plugin may rotate it.
- */
-const pools = new WeakMap<KubeConfig, Map<string, Dispatcher>>();
-
-function poolKey(kubeConfig: KubeConfig): string | undefined {
-  const cluster = kubeConfig.getCurrentCluster();
-  const user = kubeConfig.getCurrentUser();
-  if (user?.exec !== undefined || user?.authProvider !== undefined) return undefined;
-  return JSON.stringify([
-    cluster?.server,
-    cluster?.caData,
-    cluster?.caFile,
-    cluster?.skipTLSVerify,
-    cluster?.tlsServerName,
-    cluster?.proxyUrl,
-    user?.certData,
-    user?.certFile,
-    user?.keyData,
-    user?.keyFile,
-  ]);
+/** A failed API call: the HTTP status and the response body (a parsed `Status` when JSON). */
+export class KubeApiError extends Error {
+  readonly code: number;
+  readonly body: unknown;
+  constructor(code: number, message: string, body: unknown) {
+    super(message);
+    this.name = "KubeApiError";
+    this.code = code;
+    this.body = body;
+  }
 }
 
-function pooledDispatcher(kubeConfig: KubeConfig, fresh: Dispatcher): Dispatcher {
-  const key = poolKey(kubeConfig);
-  if (key === undefined || fresh === undefined) return fresh;
-  let byKey = pools.get(kubeConfig);
-  if (byKey === undefined) {
-    byKey = new Map();
-    pools.set(kubeConfig, byKey);
+/** The URL of `path` on the connection's server, keeping any path prefix of the server URL. */
+export function apiUrl(server: string, path: string, query: KubeRequest["query"] = {}): URL {
+  const url = new URL(server.replace(/\/+$/, "") + path);
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined) url.searchParams.set(k, String(v));
   }
-  const pooled = byKey.get(key);
-  if (pooled !== undefined) return pooled;
-  byKey.set(key, fresh);
-  return fresh;
+  return url;
+}
+
+/**
+ * Sends one request and resolves with the response as soon as its headers arrive (the body is
+ * the caller's to read). Rejects with the connection's error when there is no answer.
+ */
+export async function openKubeRequest(
+  connection: KubeConnection,
+  request: Omit<KubeRequest, "body"> & { body?: string; idleTimeoutMs?: number },
+): Promise<IncomingMessage> {
+  const cluster = connection.getCurrentCluster();
+  if (cluster === null) throw new Error("The kubeconfig has no current cluster");
+  const url = apiUrl(cluster.server, request.path, request.query);
+  const options: RequestOptions = {};
+  await connection.applyToHTTPSOptions(options);
+  request.signal?.throwIfAborted();
+  const headers: OutgoingHttpHeaders = { ...(options.headers as OutgoingHttpHeaders | undefined), Accept: "application/json" };
+  if (request.body !== undefined) {
+    headers["Content-Type"] = request.contentType ?? "application/json";
+    headers["Content-Length"] = Buffer.byteLength(request.body);
+  }
+  const secure = url.protocol === "https:";
+  const idleTimeoutMs = request.idleTimeoutMs ?? REQUEST_IDLE_TIMEOUT_MS;
+  return await new Promise<IncomingMessage>((resolve, reject) => {
+    const outgoing = (secure ? httpsRequest : httpRequest)({
+      ...options,
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      method: request.method,
+      headers,
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    });
+    let response: IncomingMessage | undefined;
+    outgoing.setTimeout(idleTimeoutMs, () => {
+      const error = new Error(`${request.method} ${request.path}: nothing from the server for ${idleTimeoutMs} ms`);
+      error.name = "TimeoutError";
+      // After the headers, the body's reader is the one to learn why it ends.
+      response?.destroy(error);
+      outgoing.destroy(error);
+    });
+    outgoing.on("response", (incoming: IncomingMessage) => {
+      response = incoming;
+      resolve(incoming);
+    });
+    outgoing.on("error", reject);
+    outgoing.end(request.body);
+  });
+}
+
+/** The whole body of `response`, as text. */
+export async function responseText(response: IncomingMessage): Promise<string> {
+  response.setEncoding("utf8");
+  let text = "";
+  for await (const chunk of response) text += chunk as string;
+  return text;
+}
+
+/** The failure a non-2xx answer stands for, its `Status` message in the error's. */
+export function apiError(method: string, path: string, statusCode: number, text: string): KubeApiError {
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON (HTML from a proxy, plain text): the text is the body.
+  }
+  const message = typeof body === "object" && body !== null && "message" in body ? String(body.message) : text;
+  return new KubeApiError(statusCode, `${method} ${path}: ${message}`, body);
 }
 
 /** Sends `request` and returns the parsed JSON response (undefined for an empty body). */
-export async function kubeRequest(kubeConfig: KubeConfig, request: KubeRequest): Promise<unknown> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error("The kubeconfig has no current cluster");
-  const url = new URL(cluster.server.replace(/\/+$/, "") + request.path);
-  for (const [k, v] of Object.entries(request.query ?? {})) {
-    if (v !== undefined) url.searchParams.set(k, String(v));
+export async function kubeRequest(connection: KubeConnection, request: KubeRequest): Promise<unknown> {
+  const response = await openKubeRequest(connection, {
+    ...request,
+    body: request.body === undefined ? undefined : JSON.stringify(request.body),
+  });
+  const text = await responseText(response);
+  const statusCode = response.statusCode ?? 0;
+  if (statusCode < 200 || statusCode >= 300) throw apiError(request.method, request.path, statusCode, text);
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new Error(`${request.method} ${request.path} returned a body that is not JSON`, { cause });
   }
-  const context = new RequestContext(url.toString(), HttpMethod[request.method]);
-  context.setHeaderParam("Accept", "application/json");
-  if (request.body !== undefined) {
-    context.setHeaderParam("Content-Type", request.contentType ?? "application/json");
-    context.setBody(JSON.stringify(request.body));
-  }
-  if (request.signal !== undefined) context.setSignal(request.signal);
-  await kubeConfig.applySecurityAuthentication(context);
-  const dispatcher = pooledDispatcher(kubeConfig, context.getDispatcher());
-  if (dispatcher !== undefined) context.setDispatcher(dispatcher);
-  const response = await http.send(context).toPromise();
-  const text = await response.body.text();
-  let parsed: unknown;
-  if (text.length > 0) {
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) {
-        throw new Error(`${request.method} ${request.path} returned a body that is not JSON`, { cause });
-      }
-      parsed = text;
-    }
-  }
-  if (response.httpStatusCode < 200 || response.httpStatusCode >= 300) {
-    const message = typeof parsed === "object" && parsed !== null && "message" in parsed ? String(parsed.message) : text;
-    throw new ApiException(response.httpStatusCode, `${request.method} ${request.path}: ${message}`, parsed, {});
-  }
-  return parsed;
 }
 
 export interface ResourcePathOptions {

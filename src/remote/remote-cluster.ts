@@ -22,7 +22,7 @@
  *   `onChange`.
  * - Credentials never leave this module except inside `kubeConfig`; logs carry the fingerprint.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isForbidden, isNotFound } from "../kube/errors.ts";
 import { kubeRequest } from "../kube/request.ts";
 import type { Logger } from "../observability/log.ts";
@@ -50,7 +50,7 @@ export interface SecretRef {
 
 export interface RemoteClusterOptions {
   /** The local cluster, where the Secret is. */
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly secret: SecretRef;
   /** spec.cluster.namespace; default the kubeconfig context's namespace, else the Secret's. */
   readonly namespace?: string;
@@ -69,7 +69,7 @@ export const DEFAULT_REMOTE_RETRY_MS = 5_000;
 
 interface Connected {
   readonly credentials: RemoteCredentials;
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly namespace: string;
   readonly cache: ClusterCache;
   readonly stop: AbortController;
@@ -99,7 +99,7 @@ export class RemoteCluster {
   }
 
   /** Credentials for tunnels and requests to the remote cluster; undefined until read. */
-  get kubeConfig(): KubeConfig | undefined {
+  get kubeConfig(): KubeConnection | undefined {
     return this.#connected?.kubeConfig;
   }
 

@@ -6,8 +6,8 @@
  * An `exec` plugin or `auth-provider` runs a command in the operator's container; `token-file`,
  * `client-certificate`, `client-key` and `certificate-authority` read files there (the operator's
  * own ServiceAccount token among them, which would then be sent to the remote server). So only
- * inline credentials are accepted, and the KubeConfig is built from the accepted fields alone: a
- * field this module does not know never reaches @kubernetes/client-node.
+ * inline credentials are accepted, and the connection (kube/static-kubeconfig.ts) is built from
+ * the accepted fields alone: a field this module does not know never reaches it.
  *
  * Accepted: the current context's cluster `server` (https), `certificate-authority-data`,
  * `tls-server-name`; its user's `token` or `client-certificate-data` + `client-key-data`; the
@@ -18,7 +18,10 @@
  * Messages never contain credential values; `fingerprint` is a hash, so it may be logged.
  */
 import { createHash } from "node:crypto";
-import { KubeConfig, loadYaml } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
+import type { KubeConnection } from "../kube/connection.ts";
+import type { StaticCredentials } from "../kube/kubeconfig-document.ts";
+import { StaticKubeConfig } from "../kube/static-kubeconfig.ts";
 
 export interface RemoteCredentials {
   readonly server: string;
@@ -89,7 +92,7 @@ function fail(message: string): ParsedKubeconfig {
 export function parseRemoteKubeconfig(source: string): ParsedKubeconfig {
   let document: Fields | undefined;
   try {
-    document = record(loadYaml<unknown>(source));
+    document = record(parseYaml(source) as unknown);
   } catch {
     return fail("the kubeconfig is not valid YAML; store a kubeconfig file, e.g. from `kubectl config view --minify --flatten`");
   }
@@ -144,29 +147,17 @@ function credentialsOf(
   return { ok: true, value: { ...accepted, fingerprint } };
 }
 
-/** A KubeConfig holding exactly `credentials`, for requests and tunnels to the remote cluster. */
-export function kubeConfigFor(credentials: RemoteCredentials): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [
-      {
-        name: "remote",
-        server: credentials.server,
-        skipTLSVerify: false,
-        ...(credentials.caData === undefined ? {} : { caData: credentials.caData }),
-        ...(credentials.tlsServerName === undefined ? {} : { tlsServerName: credentials.tlsServerName }),
-      },
-    ],
-    users: [
-      {
-        name: "remote",
-        ...(credentials.token === undefined ? {} : { token: credentials.token }),
-        ...(credentials.certData === undefined ? {} : { certData: credentials.certData }),
-        ...(credentials.keyData === undefined ? {} : { keyData: credentials.keyData }),
-      },
-    ],
-    contexts: [{ name: "remote", cluster: "remote", user: "remote" }],
-    currentContext: "remote",
-  });
-  return kubeConfig;
+/** A connection holding exactly `credentials`, for requests and tunnels to the remote cluster. */
+export function kubeConfigFor(credentials: RemoteCredentials): KubeConnection {
+  const pem = (data: string | undefined): string | undefined =>
+    data === undefined ? undefined : Buffer.from(data, "base64").toString("utf8");
+  const decoded: StaticCredentials = {
+    server: credentials.server,
+    caData: pem(credentials.caData),
+    tlsServerName: credentials.tlsServerName,
+    token: credentials.token,
+    certData: pem(credentials.certData),
+    keyData: pem(credentials.keyData),
+  };
+  return new StaticKubeConfig(decoded);
 }

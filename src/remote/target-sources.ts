@@ -7,9 +7,9 @@
  * Remote clusters are shared: PortForwards naming the same Secret, remote namespace and kinds use
  * one RemoteCluster (one set of watches); it stops when the last of them is released.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { PortForward } from "../api/portforward.ts";
 import type { Target } from "../api/spec.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { TargetObservation } from "../targets/resolve-targets.ts";
@@ -18,7 +18,7 @@ import { RemoteCluster } from "./remote-cluster.ts";
 import type { RemoteClusterMetrics } from "./remote-metrics.ts";
 
 export interface TargetSourcesOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly cache: ClusterCache;
   /** Ask remote API servers for the permissions tunnels need (the controller does; gateways don't). */
   readonly checkAccess: boolean;
@@ -32,7 +32,7 @@ export interface TargetSourcesOptions {
 
 /** Where tunnels for a PortForward go. */
 export interface TunnelEndpoint {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly namespace: string;
   /** "local", or the remote API server's address: the `cluster` label of metrics. */
   readonly cluster: string;

@@ -13,8 +13,7 @@
  *
  * Failures reject with a coded TunnelError (use `closeReasonFor(error)` for the status reason).
  */
-
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConnection } from "../kube/connection.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { HandshakeError } from "./handshake-failure.ts";
 import { LegacyTunnel } from "./legacy-tunnel.ts";
@@ -26,7 +25,7 @@ import { type DialedWebSocket, type DialOptions, dialWebSocket } from "./websock
 import { type WebSocketDelivery, WebSocketTransport } from "./websocket-transport.ts";
 
 export interface OpenTunnelOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly namespace: string;
   readonly pod: string;
   readonly protocol?: TunnelProtocolSetting;

@@ -1,13 +1,13 @@
 /**
  * Opens a WebSocket to `/api/v1/namespaces/{ns}/pods/{pod}/portforward` with the credentials and
- * TLS settings of a @kubernetes/client-node KubeConfig, and hands over the upgraded socket (the
+ * TLS settings of a `KubeConnection` (kube/connection.ts), and hands over the upgraded socket (the
  * framing is ours: websocket-transport.ts).
  *
  * Contract:
- *  - TLS, client certificates, bearer tokens, exec/auth-provider plugins, impersonation and
- *    proxies come from `kubeConfig.applyToHTTPSOptions(options)` (client-node 2.0.1), which
- *    fills `ca/cert/key`, `headers.Authorization`, and an `agent` it caches per cluster and
- *    user (so TLS sessions are resumed across dials).
+ *  - TLS, client certificates, bearer tokens (and, through @kubernetes/client-node, exec and
+ *    auth-provider plugins and proxies) come from `kubeConfig.applyToHTTPSOptions(options)`,
+ *    which fills `ca/cert/key`, `headers.Authorization`, and an `agent` shared by every dial
+ *    (so TLS sessions are resumed across dials).
  *  - One TLS context per set of credentials: `secureContextFor` builds it once per distinct
  *    CA/certificate/key (by content, so rotated files get a new one) and every dial with the
  *    same ones reuses it. Without it each dial parsed the CA and key again (in the gateway's
@@ -26,13 +26,12 @@
  *  - Masking: frames we send over wss:// carry the all-zero masking key (see `maskKeysFor`);
  *    over plaintext ws:// every frame gets a fresh random key, as RFC 6455 requires.
  */
-
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import { type ClientRequest, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConnection } from "../kube/connection.ts";
 import { classifyHandshakeFailure, type HandshakeTarget, networkFailure, subprotocolMismatch } from "./handshake-failure.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 import { MASK_KEY_BYTES } from "./websocket-frame.ts";
@@ -40,7 +39,7 @@ import { MASK_KEY_BYTES } from "./websocket-frame.ts";
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export interface DialOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   readonly namespace: string;
   readonly pod: string;
   readonly subprotocol: string;

@@ -10,18 +10,10 @@
  * RBAC a user grants can be namespaced too. Handlers receive the changed object's key and its
  * old/new versions; mapping a change to the PortForwards it concerns is the caller's business.
  */
-import type {
-  KubeConfig,
-  V1DaemonSet,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Pod,
-  V1ReplicaSet,
-  V1Service,
-  V1StatefulSet,
-} from "@kubernetes/client-node";
+import type { V1DaemonSet, V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet, V1Service, V1StatefulSet } from "@kubernetes/client-node";
 import { API_VERSION, KIND, PLURAL } from "../api/identity.ts";
 import type { PortForward } from "../api/portforward.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { type ChangeHandler, Informer, type InformerObserver } from "../runtime/informer.ts";
@@ -86,7 +78,7 @@ export const CACHE_KINDS = [
 export type CacheKind = (typeof CACHE_KINDS)[number];
 
 export interface ClusterCacheOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConnection;
   /** Kinds to watch (default all); the others stay empty and count as synced. */
   readonly kinds?: readonly CacheKind[];
   /** Empty: all namespaces. */

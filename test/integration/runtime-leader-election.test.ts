@@ -25,7 +25,7 @@ interface Candidate {
 }
 
 function candidate(t: TestContext, kubeConfig: KubeConfig, namespace: string, identity: string): Candidate {
-  const client = kubeLeaseClient(kubeConfig.makeApiClient(CoordinationV1Api), namespace, LEASE);
+  const client = kubeLeaseClient(kubeConfig, namespace, LEASE);
   const abort = new AbortController();
   const c: Partial<Candidate> = { abort, ledAt: undefined, stoppedAt: undefined };
   c.elector = new LeaderElector({
@@ -167,14 +167,14 @@ describe("LeaderElector on a real Lease", () => {
 });
 
 const CHILD_SCRIPT = `
-import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import { kubeLeaseClient } from ${JSON.stringify(new URL("../../src/kube/lease.ts", import.meta.url).href)};
 import { LeaderElector } from ${JSON.stringify(new URL("../../src/runtime/leader-election.ts", import.meta.url).href)};
 const [kubeconfig, namespace, identity, timing] = process.argv.slice(1);
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 const elector = new LeaderElector({
-  client: kubeLeaseClient(kc.makeApiClient(CoordinationV1Api), namespace, ${JSON.stringify(LEASE)}),
+  client: kubeLeaseClient(kc, namespace, ${JSON.stringify(LEASE)}),
   identity,
   ...JSON.parse(timing),
   onStartedLeading: (signal) => {

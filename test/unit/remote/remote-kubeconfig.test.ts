@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { RequestOptions } from "node:https";
 import { describe, it } from "node:test";
 import { kubeConfigFor, parseRemoteKubeconfig } from "../../../src/remote/remote-kubeconfig.ts";
 
@@ -101,14 +102,16 @@ describe("parseRemoteKubeconfig", () => {
 });
 
 describe("kubeConfigFor", () => {
-  it("builds a KubeConfig with exactly the accepted credentials", () => {
+  it("builds a connection with exactly the accepted credentials", async () => {
     const parsed = parseRemoteKubeconfig(kubeconfig(`token: ${TOKEN}`));
     assert.ok(parsed.ok);
     const kc = kubeConfigFor(parsed.value);
     assert.equal(kc.getCurrentCluster()?.server, "https://10.0.0.1:6443");
-    assert.equal(kc.getCurrentCluster()?.caData, "Q0E=");
-    assert.equal(kc.getCurrentCluster()?.skipTLSVerify, false);
-    assert.equal(kc.getCurrentUser()?.token, TOKEN);
-    assert.equal(kc.getCurrentUser()?.exec, undefined);
+    const options: RequestOptions = {};
+    await kc.applyToHTTPSOptions(options);
+    assert.equal(options.ca, "CA");
+    assert.equal(options.rejectUnauthorized, true);
+    assert.equal(options.cert, undefined);
+    assert.deepEqual(options.headers, { Authorization: `Bearer ${TOKEN}` });
   });
 });
