@@ -14,6 +14,7 @@ import { HealthServer } from "../observability/health.ts";
 import type { Logger } from "../observability/log.ts";
 import { Registry, registerControllerMetrics } from "../observability/metrics.ts";
 import { registerRemoteClusterMetrics } from "../remote/remote-metrics.ts";
+import { releaseMemoryWhenIdle } from "../runtime/idle-memory.ts";
 import { Manager, type Runnable } from "../runtime/manager.ts";
 import { ClusterCache } from "../watch/cluster-cache.ts";
 import { controllerRunnables } from "./controller.ts";
@@ -50,9 +51,27 @@ export async function buildOperator(parts: OperatorParts): Promise<Operator> {
       failed: (phase, error, retryInMs) => log.warn("Watch failed; retrying", { kind, phase, retryInMs, error }),
     }),
   });
+  const idleMemoryReleases = registry.counter({
+    name: "tunnelkeeper_idle_memory_releases_total",
+    help: "Memory-reducing collections run because the process was idle after its heap had grown (runtime/idle-memory.ts).",
+  });
   const runnables: Runnable[] = [
     { name: "health", start: (signal) => health.start(signal) },
     { name: "cache", start: (signal) => cache.start(signal) },
+    {
+      name: "idle-memory",
+      start: (signal) =>
+        releaseMemoryWhenIdle(signal, {
+          released: (release) => {
+            idleMemoryReleases.inc();
+            log.debug("Released idle memory", {
+              heapCommittedBeforeMiB: mib(release.heapCommittedBeforeBytes),
+              heapCommittedAfterMiB: mib(release.heapCommittedAfterBytes),
+              durationMs: Math.round(release.durationMs),
+            });
+          },
+        }),
+    },
   ];
   if (parts.controller !== undefined) {
     runnables.push(
@@ -93,6 +112,10 @@ export async function buildOperator(parts: OperatorParts): Promise<Operator> {
   });
   for (const runnable of runnables) manager.add(runnable);
   return { kubeConfig, manager, health };
+}
+
+function mib(bytes: number): number {
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
 }
 
 /** The namespaces the parts need (their Leases), with the flag that sets each. */
