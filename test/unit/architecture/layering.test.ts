@@ -12,7 +12,8 @@ const SRC = join(import.meta.dirname, "..", "..", "..", "src");
 /** Lowest first. Files directly in src/ (main.ts, config.ts) are the top and may import anything. */
 const LAYERS: readonly (readonly string[])[] = [
   ["runtime", "api"],
-  ["observability", "kube", "tunnel"],
+  ["observability", "kube"],
+  ["tunnel"],
   ["targets"],
   ["watch"],
   ["remote"],
