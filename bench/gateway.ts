@@ -6,7 +6,10 @@
  * 1. Concurrency: --connections (default 10,000) client connections held open at once through
  *    the gateway port, spread over 3 target pods; each sends 1 KiB of random bytes twice (once
  *    while connections are being opened, once when all are open) and verifies every echoed byte.
- *    Reports the gateway's peak RSS (VmHWM) and how long opening took.
+ *    Reports the gateway's peak RSS (VmHWM) and how long opening took. Before the connections,
+ *    its idle RSS: VmRSS once caches are synced, the PortForward is Ready and the gateway has
+ *    released its start-up memory (`tunnelkeeper_idle_memory_releases_total` ≥ 1, within 60 s;
+ *    src/runtime/idle-memory.ts), and its start-up peak (VmHWM at that point).
  * 2. Failover: --replacements (default 20) times, the only target pod is deleted and a
  *    replacement with the same labels is created; measures from the replacement being Ready
  *    (as the API server reports it) to the first successful round trip through the gateway.
@@ -31,10 +34,21 @@ import { installCrd } from "../test/support/operator-process.ts";
 import { peakRssMiB, roundTrip } from "./support/client.ts";
 import { startInstalledOperator } from "./support/installed-operator.ts";
 import { percentile } from "./support/parallel.ts";
-import { cpuSeconds } from "./support/process-stats.ts";
+import { cpuSeconds, statusKiB } from "./support/process-stats.ts";
 
 const NAMESPACE = "bench-gateway";
 const PAYLOAD = 1024;
+
+/** Whether the gateway reported an idle memory release within `timeoutMs` (polling its /metrics). */
+async function waitForIdleRelease(metrics: () => Promise<string>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const released = /^tunnelkeeper_idle_memory_releases_total (\d+)$/m.exec(await metrics())?.[1];
+    if (Number(released ?? 0) >= 1) return true;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return false;
+}
 
 function startEchoProcess(): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, "support", "echo-process.ts")], {
@@ -170,6 +184,8 @@ export async function run(argv: string[]): Promise<unknown> {
       },
     });
     const widePort = await waitForReady(custom, "wide");
+    const idleReleased = await waitForIdleRelease(() => gateway.metrics(), 60_000);
+    const rssIdle = statusKiB(gatewayPid, "VmRSS") / 1024;
     const rssBefore = await peakRssMiB(gatewayPid);
     const cpuBefore = cpuSeconds(gatewayPid);
     const openStarted = performance.now();
@@ -255,6 +271,8 @@ export async function run(argv: string[]): Promise<unknown> {
       gatewayActiveConnectionsMetric: active === undefined ? null : Number(active),
       gatewayPeakRssMiB: gatewayPeakRss,
       gatewayRssBeforeMiB: rssBefore,
+      gatewayRssIdleMiB: rssIdle,
+      gatewayIdleMemoryReleased: idleReleased,
       gatewayConnectionsCpuSeconds: connectionsCpuSeconds,
       gatewayMemoryLimitMiB: gateway.memoryLimitBytes === null ? null : gateway.memoryLimitBytes / 2 ** 20,
       peerCache,
@@ -278,7 +296,8 @@ export async function run(argv: string[]): Promise<unknown> {
         `| second 1 KiB round on all of them at once | ${secondSeconds.toFixed(1)} s | – |`,
         `| gateway CPU for both rounds (user + system) | ${connectionsCpuSeconds.toFixed(2)} s | – |`,
         `| gateway memory limit (the chart's, as a cgroup) | ${report.gatewayMemoryLimitMiB === null ? "none (no memory cgroup controller)" : `${report.gatewayMemoryLimitMiB} MiB`} | – |`,
-        `| gateway RSS before the connections (idle, caches synced) | ${rssBefore.toFixed(0)} MiB | ≤ 100 MiB |`,
+        `| gateway RSS idle (VmRSS, caches synced${idleReleased ? ", start-up memory released" : ", NO idle release within 60 s"}) | ${rssIdle.toFixed(0)} MiB | ≤ 100 MiB |`,
+        `| gateway start-up peak (VmHWM before the connections) | ${rssBefore.toFixed(0)} MiB | – |`,
         `| gateway peak RSS (VmHWM), peer cache ${peerCache ? "on" : "off"}, ${peerPods} other pods | ${gatewayPeakRss.toFixed(0)} MiB (${rssWithConnections.toFixed(0)} MiB with all ${connections} open) | ≤ 256 MiB |`,
         ...(replacements === 0
           ? []
