@@ -14,6 +14,12 @@
  *  - `onClose` fires exactly once: `null` after a clean close (ours or the peer's), or a coded
  *    error. `close()` is graceful, `destroy(error)` immediate.
  *  - `attach` is called once, before any other method; no event fires before it.
+ *  - `headroom`, when offered, is how many bytes the transport may write in front of a payload.
+ *    A writer that keeps that many spare bytes in front of `bytes` in the same ArrayBuffer says
+ *    so with `write(bytes, release, headroom)`: the transport may then put its own header there
+ *    and send header and payload as one buffer, instead of a gather write that the TLS layer
+ *    copies into one buffer anyway (Node's TLS write copies every write of several buffers).
+ *    The spare bytes are the transport's until `release`.
  *  - `progressBytes`, when offered, only grows: bytes received plus bytes handed to the kernel.
  *    Keepalive uses it as proof of life while a pong waits behind buffered data.
  */
@@ -28,10 +34,11 @@ export interface TransportSink {
 
 export interface ByteTransport {
   attach(sink: TransportSink): void;
-  write(bytes: Buffer, release?: () => void): boolean;
+  write(bytes: Buffer, release?: () => void, spareBefore?: number): boolean;
   pause(): void;
   resume(): void;
   close(): void;
   destroy(error: TunnelError): void;
   readonly progressBytes?: number;
+  readonly headroom?: number;
 }

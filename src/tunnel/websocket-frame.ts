@@ -30,6 +30,9 @@ export const CloseCode = { Normal: 1000, ProtocolError: 1002, NoStatus: 1005, Ab
 
 export const MASK_KEY_BYTES = 4;
 
+/** The longest client frame header: 2 bytes, an 8-byte length and the key. */
+export const MAX_CLIENT_HEADER_BYTES = 2 + 8 + MASK_KEY_BYTES;
+
 /** Header bytes for a client frame of `length` payload bytes (2, 4 or 10, plus the key). */
 export function clientFrameHeader(opcode: OpcodeValue, length: number, maskKey: Buffer): Buffer {
   const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;

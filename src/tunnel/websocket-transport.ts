@@ -33,7 +33,16 @@ import type { Clock, TimerHandle } from "./clock.ts";
 import { Keepalive } from "./keepalive.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 import { WebSocketDecoder, type WebSocketEvent } from "./websocket-decoder.ts";
-import { CloseCode, clientFrameHeader, closePayload, isZeroKey, maskedCopy, Opcode, type OpcodeValue } from "./websocket-frame.ts";
+import {
+  CloseCode,
+  clientFrameHeader,
+  closePayload,
+  isZeroKey,
+  MAX_CLIENT_HEADER_BYTES,
+  maskedCopy,
+  Opcode,
+  type OpcodeValue,
+} from "./websocket-frame.ts";
 
 export type WebSocketDelivery = "stream" | "message";
 
@@ -104,14 +113,22 @@ export class WebSocketTransport implements ByteTransport {
     if (!this.#paused && this.#state.kind === "open") socket.resume();
   }
 
-  write(bytes: Buffer, release?: () => void): boolean {
+  /** A binary frame's header fits in front of a payload (ByteTransport `headroom`). */
+  readonly headroom = MAX_CLIENT_HEADER_BYTES;
+
+  write(bytes: Buffer, release?: () => void, spareBefore = 0): boolean {
     if (this.#state.kind !== "open" || this.#closeSent) return false;
     const length = bytes.length;
-    this.#writeFrame(Opcode.Binary, bytes, (error) => {
-      if (error) return; // 'error'/'close' carry the failure
-      this.#onSent(length);
-      release?.();
-    });
+    this.#writeFrame(
+      Opcode.Binary,
+      bytes,
+      (error) => {
+        if (error) return; // 'error'/'close' carry the failure
+        this.#onSent(length);
+        release?.();
+      },
+      spareBefore,
+    );
     if (this.#socket.writableLength < this.#highWaterBytes) return true;
     this.#needDrain = true;
     return false;
@@ -233,11 +250,24 @@ export class WebSocketTransport implements ByteTransport {
     this.#writeFrame(opcode, payload);
   }
 
-  /** Header and payload in one writev (the socket is corked around them). */
-  #writeFrame(opcode: OpcodeValue, payload: Buffer, callback?: (error?: Error | null) => void): void {
+  /**
+   * Header and payload in one buffer when the header fits in the payload's spare bytes and the
+   * payload needs no masking (the header is written in front of it); otherwise in one writev
+   * (the socket is corked around them).
+   */
+  #writeFrame(opcode: OpcodeValue, payload: Buffer, callback?: (error?: Error | null) => void, spareBefore = 0): void {
     const key = this.#options.nextMaskKey();
-    const body = isZeroKey(key) ? payload : maskedCopy(payload, key);
     const socket = this.#socket;
+    if (isZeroKey(key) && spareBefore > 0) {
+      const header = clientFrameHeader(opcode, payload.length, key);
+      if (header.length <= spareBefore) {
+        const frame = Buffer.from(payload.buffer, payload.byteOffset - header.length, header.length + payload.length);
+        header.copy(frame, 0);
+        socket.write(frame, callback);
+        return;
+      }
+    }
+    const body = isZeroKey(key) ? payload : maskedCopy(payload, key);
     socket.cork();
     socket.write(clientFrameHeader(opcode, payload.length, key));
     socket.write(body, callback);

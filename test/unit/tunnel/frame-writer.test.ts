@@ -6,10 +6,14 @@ import { FrameWriter } from "../../../src/tunnel/frame-writer.ts";
 
 /** Records every write; `release` runs only when the test says so (like a socket still writing). */
 class HoldingTransport implements ByteTransport {
-  readonly writes: { bytes: Buffer; copy: Buffer; release: (() => void) | undefined }[] = [];
+  readonly writes: { bytes: Buffer; copy: Buffer; release: (() => void) | undefined; spareBefore: number }[] = [];
+  readonly headroom: number;
+  constructor(headroom = 0) {
+    this.headroom = headroom;
+  }
   attach(_sink: TransportSink): void {}
-  write(bytes: Buffer, release?: () => void): boolean {
-    this.writes.push({ bytes, copy: Buffer.from(bytes), release });
+  write(bytes: Buffer, release?: () => void, spareBefore = 0): boolean {
+    this.writes.push({ bytes, copy: Buffer.from(bytes), release, spareBefore });
     return true;
   }
   pause(): void {}
@@ -108,5 +112,20 @@ describe("FrameWriter", () => {
     writer.flush();
     for (const write of transport.writes.splice(0)) wire.update(write.copy);
     assert.equal(wire.digest("hex"), sent.digest("hex"));
+  });
+
+  it("keeps the transport's headroom spare in front of a batch, in the same buffer, and says so", () => {
+    const transport = new HoldingTransport(14);
+    const writer = syncWriter(transport, 1024);
+    writer.enqueue([Buffer.from("head"), Buffer.from("payload")]);
+    writer.flush();
+    const [write] = transport.writes;
+    assert.ok(write !== undefined);
+    assert.equal(write.bytes.toString(), "headpayload");
+    assert.equal(write.spareBefore, 14);
+    assert.ok(write.bytes.byteOffset >= 14, "the spare bytes are in front of the batch in its buffer");
+    writer.enqueue([Buffer.from("single")]);
+    writer.flush();
+    assert.equal(transport.writes[1]?.spareBefore, 0, "a single part is written as it is, without headroom");
   });
 });

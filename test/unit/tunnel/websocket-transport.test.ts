@@ -244,6 +244,34 @@ describe("WebSocketTransport against ws (an independent implementation)", () => 
     assert.deepEqual(wire.subarray(8, 208), payload);
   });
 
+  it("with headroom the header is written in front of the payload and both leave as one buffer", async (t) => {
+    const { peer, transport, dialed } = await connect(t, { nextMaskKey: () => Buffer.alloc(4) });
+    const received: Buffer[] = [];
+    peer.on("message", (data) => received.push(data as Buffer));
+    const written: Buffer[] = [];
+    const write = dialed.socket.write.bind(dialed.socket) as (...args: unknown[]) => boolean;
+    (dialed.socket as { write: (...args: unknown[]) => boolean }).write = (chunk: unknown, ...rest: unknown[]) => {
+      written.push(chunk as Buffer);
+      return write(chunk, ...rest);
+    };
+    const headroom = transport.headroom;
+    for (const size of [100, 70_000]) {
+      const buffer = Buffer.alloc(headroom + size, 0xee);
+      const payload = buffer.subarray(headroom);
+      randomBytes(size).copy(payload);
+      const sent = Buffer.from(payload);
+      let released = false;
+      transport.write(payload, () => (released = true), headroom);
+      await until(() => received.length > 0 && released);
+      assert.deepEqual(received.shift(), sent);
+      const frame = written.shift()!;
+      assert.equal(frame.buffer, buffer.buffer, "the frame is the payload's own buffer");
+      assert.equal(frame.byteOffset + frame.length, buffer.byteOffset + buffer.length);
+      assert.equal(frame.length, size + (size < 126 ? 6 : size < 0x10000 ? 8 : 14));
+    }
+    assert.equal(written.length, 0, "one socket write per frame");
+  });
+
   it("stream delivery hands every piece on as it arrives; the pieces join to the messages", async (t) => {
     const { peer, sink } = await connect(t, { delivery: "stream" });
     const payloads = [randomBytes(70_000), randomBytes(3), randomBytes(200_000)];
