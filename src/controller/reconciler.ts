@@ -22,7 +22,7 @@
  */
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../api/identity.ts";
-import { type PortForward, parsePortForward } from "../api/portforward.ts";
+import type { PortForward } from "../api/portforward.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import { type ApplyTarget, applyObject, applyStatus } from "../kube/apply.ts";
 import type { KubeConnection } from "../kube/connection.ts";
@@ -117,7 +117,7 @@ export class Reconciler {
       await this.#deleteNetworkPolicy(key, signal);
       return { requeueAfterMs: 0 };
     }
-    const parsed = parsePortForward(raw);
+    const parsed = cache.parsedPortForward(raw);
     if (!parsed.ok) {
       // The CRD schema admits only valid objects; this is a newer or hand-patched version.
       this.#deps.log.warn("PortForward does not match this controller's schema; skipped", {

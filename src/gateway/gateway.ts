@@ -21,7 +21,7 @@
 import type { Peer } from "../api/access.ts";
 import { Reason } from "../api/conditions.ts";
 import { API_VERSION, gatewayFieldManager, KIND, PLURAL } from "../api/identity.ts";
-import { type PortForward, parsePortForward } from "../api/portforward.ts";
+import type { PortForward } from "../api/portforward.ts";
 import { reconcileRequestOf } from "../api/reconcile-request.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import type { GatewayConfig } from "../config.ts";
@@ -180,7 +180,11 @@ export class Gateway {
       ...(options.remoteMetrics === undefined ? {} : { metrics: options.remoteMetrics }),
     });
     // Status writes (ours, other replicas', the controller's) come back as updates; most change nothing a sync reads.
-    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key), { portForwardChanged: concernsGateway });
+    // Neither does the controller's apply of a PortForward's own Service or EndpointSlice (two per new PortForward).
+    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key), {
+      portForwardChanged: concernsGateway,
+      ownedObjects: false,
+    });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -205,7 +209,7 @@ export class Gateway {
     if (this.#closing) return;
     const { cache, config, log, metrics } = this.#options;
     const raw = cache.portForwards.get(key);
-    const parsed = raw === undefined || raw.metadata?.deletionTimestamp !== undefined ? undefined : parsePortForward(raw);
+    const parsed = raw === undefined || raw.metadata?.deletionTimestamp !== undefined ? undefined : cache.parsedPortForward(raw);
     if (parsed === undefined || !parsed.ok) {
       const gone = this.#served.get(key);
       this.#served.delete(key);

@@ -3,7 +3,8 @@
  * Shared by the controller and the gateway, which react to the same changes.
  *
  * - a PortForward: itself;
- * - a Service or EndpointSlice labelled tunnelkeeper.io/portforward (ours): its owner;
+ * - a Service or EndpointSlice labelled tunnelkeeper.io/portforward (ours): its owner, unless the
+ *   caller reads nothing of them (`ownedObjects: false`);
  * - a Pod, Service, EndpointSlice (by its kubernetes.io/service-name) or workload: every
  *   PortForward in its namespace whose target could resolve through it (`mayResolveThrough`).
  */
@@ -15,9 +16,21 @@ import type { ClusterCache } from "./cluster-cache.ts";
 export interface ConcernedOptions {
   /** Whether an update of a PortForward concerns the caller; default every change does. */
   readonly portForwardChanged?: (old: KubeObject | undefined, next: KubeObject | undefined) => boolean;
+  /**
+   * Whether a change of a PortForward's own Service or EndpointSlice concerns its owner (default
+   * true: the controller repairs drift in them). The gateway reads neither, and each one the
+   * controller applies would otherwise cost it a sync.
+   */
+  readonly ownedObjects?: boolean;
 }
 
-export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key: string) => void, options: ConcernedOptions = {}): void {
+/** The kinds of a ClusterCache whose changes map to PortForward keys. */
+export type ConcernedKinds = Pick<
+  ClusterCache,
+  "portForwards" | "pods" | "services" | "endpointSlices" | "deployments" | "statefulSets" | "replicaSets" | "daemonSets"
+>;
+
+export function enqueueConcernedPortForwards(cache: ConcernedKinds, enqueue: (key: string) => void, options: ConcernedOptions = {}): void {
   const concerned = (kind: TargetKind, object: KubeObject | undefined) => {
     const namespace = object?.metadata?.namespace;
     const name = object?.metadata?.name;
@@ -26,10 +39,12 @@ export function enqueueConcernedPortForwards(cache: ClusterCache, enqueue: (key:
       if (mayResolveThrough(pf, kind, name, object?.metadata?.labels)) enqueue(objectKey(pf));
     }
   };
+  const ownedObjects = options.ownedObjects ?? true;
+  /** Whether `object` is a PortForward's own; its owner is enqueued if that concerns the caller. */
   const owner = (object: KubeObject | undefined): boolean => {
     const name = object?.metadata?.labels?.[LABEL_PORTFORWARD];
     if (name === undefined || object?.metadata?.namespace === undefined) return false;
-    enqueue(`${object.metadata.namespace}/${name}`);
+    if (ownedObjects) enqueue(`${object.metadata.namespace}/${name}`);
     return true;
   };
 

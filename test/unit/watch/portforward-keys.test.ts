@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import type { V1EndpointSlice, V1Pod, V1Service } from "@kubernetes/client-node";
+import { LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../../../src/api/identity.ts";
+import type { PortForward } from "../../../src/api/portforward.ts";
+import type { KubeObject } from "../../../src/runtime/store.ts";
+import { type ConcernedOptions, enqueueConcernedPortForwards } from "../../../src/watch/portforward-keys.ts";
+import { anEndpointSlice, aPod, aPortForward, aService } from "../../support/builders.ts";
+import { emptyKindCache, scriptedKindCache } from "../../support/scripted-kind-cache.ts";
+
+type PF = PortForward & KubeObject;
+const ns = "apps";
+
+/** Caches of every kind with two PortForwards (a pod target and a Service target) and one enqueue log per options. */
+function setup(options: ConcernedOptions) {
+  const kinds = {
+    portForwards: scriptedKindCache<PF>("portforwards"),
+    pods: scriptedKindCache<V1Pod & KubeObject>("pods"),
+    services: scriptedKindCache<V1Service & KubeObject>("services"),
+    endpointSlices: scriptedKindCache<V1EndpointSlice & KubeObject>("endpointslices"),
+  };
+  const cache = {
+    portForwards: kinds.portForwards.cache,
+    pods: kinds.pods.cache,
+    services: kinds.services.cache,
+    endpointSlices: kinds.endpointSlices.cache,
+    deployments: emptyKindCache(),
+    statefulSets: emptyKindCache(),
+    replicaSets: emptyKindCache(),
+    daemonSets: emptyKindCache(),
+  };
+  const enqueued: string[] = [];
+  enqueueConcernedPortForwards(cache as never, (key) => enqueued.push(key), options);
+  return {
+    kinds,
+    enqueued,
+    async start() {
+      await kinds.portForwards.start([
+        aPortForward("to-pod", ns).withPodTarget("web-0").build() as PF,
+        aPortForward("to-db", ns).withServiceTarget("db").build() as PF,
+      ]);
+      await Promise.all([kinds.pods.start([]), kinds.services.start([]), kinds.endpointSlices.start([])]);
+      enqueued.length = 0;
+    },
+    stop: () => Promise.all(Object.values(kinds).map((k) => k.stop())),
+  };
+}
+
+const ownService = (owner: string) =>
+  aService(owner, ns)
+    .withLabels({ [LABEL_MANAGED_BY]: MANAGED_BY_VALUE, [LABEL_PORTFORWARD]: owner })
+    .build() as V1Service & KubeObject;
+const ownSlice = (owner: string) => {
+  const slice = anEndpointSlice(owner, "gw", ns).build();
+  slice.metadata = { ...slice.metadata, labels: { ...slice.metadata?.labels, [LABEL_PORTFORWARD]: owner } };
+  return slice as V1EndpointSlice & KubeObject;
+};
+
+for (const [title, options, ownerEnqueued] of [
+  ["the controller's mapping (owned objects concern their owner)", {}, true],
+  ["the gateway's mapping (ownedObjects: false)", { ownedObjects: false }, false],
+] as const) {
+  describe(`enqueueConcernedPortForwards: ${title}`, () => {
+    const world = setup(options);
+    before(() => world.start());
+    after(() => world.stop());
+    beforeEach(() => {
+      world.enqueued.length = 0;
+    });
+
+    it("maps a PortForward's own Service and EndpointSlice to it only when owned objects concern the caller", () => {
+      world.kinds.services.emit("ADDED", ownService("to-pod"));
+      world.kinds.endpointSlices.emit("ADDED", ownSlice("to-pod"));
+      assert.deepEqual(world.enqueued, ownerEnqueued ? [`${ns}/to-pod`, `${ns}/to-pod`] : []);
+    });
+
+    it("maps a Service a PortForward targets, and its EndpointSlices, to that PortForward either way", () => {
+      world.kinds.services.emit("ADDED", aService("db", ns).build() as V1Service & KubeObject);
+      world.kinds.endpointSlices.emit("ADDED", anEndpointSlice("db", "x", ns).withEndpoint("db-0").build() as V1EndpointSlice & KubeObject);
+      assert.deepEqual(world.enqueued, [`${ns}/to-db`, `${ns}/to-db`]);
+    });
+
+    it("maps a pod to the PortForwards that may resolve through it either way", () => {
+      world.kinds.pods.emit("ADDED", aPod("web-0", ns).build() as V1Pod & KubeObject);
+      assert.deepEqual(world.enqueued.sort(), [`${ns}/to-db`, `${ns}/to-pod`], "the pod by name, the Service target through its pods");
+    });
+  });
+}
