@@ -20,6 +20,7 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { Reason } from "../api/conditions.ts";
 import { KIND, LABEL_MANAGED_BY, LABEL_POD, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
+import { claimsOf, type GatewayPortClaims } from "./gateway-port-claims.ts";
 
 export interface PortRange {
   min: number;
@@ -102,6 +103,23 @@ function isOlder(a: GatewayPortRecord, b: GatewayPortRecord): boolean {
   return a.owner < b.owner;
 }
 
+/** Claims as a list or already indexed (gateway-port-claims.ts). */
+export type GatewayPortClaimsInput = readonly GatewayPortRecord[] | GatewayPortClaims;
+
+/** The claims of `input`, indexed. */
+export function toGatewayPortClaims(input: GatewayPortClaimsInput): GatewayPortClaims {
+  return isClaimsList(input) ? claimsOf(input) : input;
+}
+
+/** Every claim of `input`, as a list. */
+export function gatewayPortClaimList(input: GatewayPortClaimsInput): readonly GatewayPortRecord[] {
+  return isClaimsList(input) ? input : input.all();
+}
+
+function isClaimsList(input: GatewayPortClaimsInput): input is readonly GatewayPortRecord[] {
+  return Array.isArray(input);
+}
+
 /**
  * Allocates one gateway port per entry of `ports` for PortForward `owner`.
  * `records` are all current claims, the owner's own included.
@@ -109,21 +127,16 @@ function isOlder(a: GatewayPortRecord, b: GatewayPortRecord): boolean {
 export function allocateGatewayPorts(
   owner: string,
   ports: readonly { name?: string; port: number }[],
-  records: readonly GatewayPortRecord[],
+  records: GatewayPortClaimsInput,
   range: PortRange = DEFAULT_GATEWAY_PORT_RANGE,
 ): AllocationResult {
+  const claims = toGatewayPortClaims(records);
   const inRange = (p: number) => Number.isInteger(p) && p >= range.min && p <= range.max;
-  const others = new Map<number, GatewayPortRecord[]>();
-  for (const record of records) {
-    if (record.owner === owner) continue;
-    const list = others.get(record.gatewayPort) ?? [];
-    list.push(record);
-    others.set(record.gatewayPort, list);
-  }
-  const own = records.filter((r) => r.owner === owner);
+  const others = (gatewayPort: number) => claims.on(gatewayPort).filter((r) => r.owner !== owner);
+  const own = claims.ownedBy(owner);
   const used = new Set<number>();
   const keepsClaim = (mine: GatewayPortRecord) =>
-    inRange(mine.gatewayPort) && !used.has(mine.gatewayPort) && !(others.get(mine.gatewayPort) ?? []).some((other) => isOlder(other, mine));
+    inRange(mine.gatewayPort) && !used.has(mine.gatewayPort) && !others(mine.gatewayPort).some((other) => isOlder(other, mine));
 
   const gatewayPorts: (number | undefined)[] = ports.map((port) => {
     const mine = own.find((r) => r.port === port.port && keepsClaim(r));
@@ -139,7 +152,7 @@ export function allocateGatewayPorts(
     let chosen: number | undefined;
     for (let step = 0; step < size; step++) {
       const candidate = range.min + ((start + step) % size);
-      if (!used.has(candidate) && !others.has(candidate)) {
+      if (!used.has(candidate) && !claims.on(candidate).some((r) => r.owner !== owner)) {
         chosen = candidate;
         break;
       }

@@ -26,7 +26,9 @@ import type { PortForward } from "../api/portforward.ts";
 import type { PodServiceStatus } from "../api/status.ts";
 import {
   allocateGatewayPorts,
+  type GatewayPortClaimsInput,
   type GatewayPortRecord,
+  gatewayPortClaimList,
   ownerKey,
   type PortAllocation,
   type PortRange,
@@ -50,7 +52,7 @@ export interface PodServiceInput {
   readonly services: readonly V1Service[];
   /** Whether a Service is this PortForward's (plan.ts isServiceOwnedBy). */
   readonly isOwned: (service: V1Service) => boolean;
-  readonly gatewayPortRecords: readonly GatewayPortRecord[];
+  readonly gatewayPortRecords: GatewayPortClaimsInput;
   readonly gatewayPortRange?: PortRange;
   readonly gatewayEndpoints: readonly GatewayEndpoint[];
 }
@@ -90,7 +92,7 @@ export function planPodServices(input: PodServiceInput): PodServicePlan {
   // The PortForward's own ports are settled first and win every conflict (since -∞); each pod's
   // allocation then joins the claims, so no two of this PortForward's pods share a port either.
   const claims: GatewayPortRecord[] = [
-    ...input.gatewayPortRecords.filter((r) => r.owner !== owner),
+    ...gatewayPortClaimList(input.gatewayPortRecords).filter((r) => r.owner !== owner),
     ...input.allocation.map((a) => ({ owner, port: a.port, gatewayPort: a.gatewayPort, since: Number.NEGATIVE_INFINITY })),
   ];
   const objects: DesiredPodService[] = [];

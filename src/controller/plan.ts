@@ -26,7 +26,7 @@ import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus, Totals 
 import { byEntryKey } from "../runtime/order.ts";
 import { describeTarget, resolveTargets, type TargetObservation } from "../targets/resolve-targets.ts";
 import { type AccessDeniedCause, accessDeniedCause } from "./access-denied.ts";
-import { allocateGatewayPorts, type GatewayPortRecord, ownerKey, type PortRange } from "./allocate-ports.ts";
+import { allocateGatewayPorts, type GatewayPortClaimsInput, ownerKey, type PortRange } from "./allocate-ports.ts";
 import { assignGateways } from "./assign-gateways.ts";
 import { findCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
@@ -52,7 +52,7 @@ export interface Observed extends TargetObservation {
    */
   localServices?: readonly V1Service[];
   /** Claims on gateway ports by all PortForwards (see allocate-ports.ts), in-flight ones included. */
-  gatewayPortRecords: readonly GatewayPortRecord[];
+  gatewayPortRecords: GatewayPortClaimsInput;
   gatewayPortRange?: PortRange;
   /** Live gateway replicas; those assigned to this PortForward with a pod IP become the endpoints of the Service. */
   gatewayEndpoints: readonly GatewayEndpoint[];

@@ -36,7 +36,7 @@ import type { ReconcileResult } from "../runtime/controller-loop.ts";
 import type { StoreReader } from "../runtime/store.ts";
 import { parseKey } from "../runtime/store.ts";
 import type { ClusterCache } from "../watch/cluster-cache.ts";
-import { type GatewayPortRecord, type PortRange, podOwnerKey, serviceGatewayPortRecords } from "./allocate-ports.ts";
+import { type PortRange, podOwnerKey, serviceGatewayPortRecords } from "./allocate-ports.ts";
 import type { ConditionMetrics } from "./condition-metrics.ts";
 import type { GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import {
@@ -45,6 +45,7 @@ import {
   type NetworkPolicySettings,
   networkPolicyNameOf,
 } from "./desired-network-policy.ts";
+import { type GatewayPortClaims, GatewayPortRecordIndex, type SourcedRecord } from "./gateway-port-claims.ts";
 import { isServiceOwnedBy, isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 import { PodObjectIndex } from "./pod-object-index.ts";
 import { syncPodServices } from "./sync-pod-services.ts";
@@ -92,18 +93,24 @@ export function staleGatewayEntries(
 
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
-  /** key → gateway ports this process allocated (possibly not yet visible in the Service cache). */
-  readonly #claims = new Map<string, GatewayPortRecord[]>();
+  /** Gateway ports this process allocated, by PortForward key (possibly not yet visible in the Service cache). */
+  readonly #claims = new GatewayPortRecordIndex();
+  /**
+   * Gateway-port records of the cached Services, by Service key: built from the cache at the
+   * first reconcile, then kept by a handler on the Services cache (see #portClaims).
+   */
+  readonly #serviceClaims = new GatewayPortRecordIndex();
+  #serviceClaimsBuilt = false;
   readonly #appliedServices = new Map<string, Applied>();
   readonly #appliedSlices = new Map<string, Applied>();
   readonly #appliedPolicies = new Map<string, Applied>();
   readonly #podObjects: PodObjectIndex;
-  /** Gateway-port records of each cached Service object (see #portRecords). */
-  readonly #serviceRecords = new WeakMap<V1Service, readonly GatewayPortRecord[]>();
-
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
     this.#podObjects = new PodObjectIndex(deps.cache);
+    deps.cache.services.addHandler(({ key, new: service }) => {
+      if (this.#serviceClaimsBuilt) this.#serviceClaims.set(key, service === undefined ? [] : serviceGatewayPortRecords(service));
+    });
   }
 
   async reconcile(key: string, signal?: AbortSignal): Promise<ReconcileResult> {
@@ -137,7 +144,7 @@ export class Reconciler {
       portForward: pf,
       ...this.#deps.targets.observe(key, pf),
       localServices: cache.services.inNamespace(namespace ?? ""),
-      gatewayPortRecords: this.#portRecords(key),
+      gatewayPortRecords: this.#portClaims(key),
       gatewayPortRange: this.#deps.portRange,
       gatewayEndpoints: live,
       gatewaysPerPortForward: this.#deps.gatewaysPerPortForward ?? 0,
@@ -279,29 +286,27 @@ export class Reconciler {
     }
   }
 
-  #portRecords(key: string): GatewayPortRecord[] {
-    const records: GatewayPortRecord[] = [];
-    const observedOwners = new Set<string>();
-    for (const service of this.#deps.cache.services.list()) {
-      // Read once per Service object: the cache replaces an object on every change, so an object
-      // seen before has the same records (this ran for every Service on every reconcile: bench
-      // `controller --live-tunnels --cpu-profile`, about a sixth of the controller's busy time).
-      let own = this.#serviceRecords.get(service);
-      if (own === undefined) {
-        own = serviceGatewayPortRecords(service);
-        this.#serviceRecords.set(service, own);
+  /**
+   * Every claim on gateway ports as `key`'s reconcile sees it: the cached Services' records, and
+   * the allocations of other in-flight reconciles whose owner has no Service in the cache yet
+   * (per record: a PortForward's Service may be cached before its per-pod Services).
+   */
+  #portClaims(key: string): GatewayPortClaims {
+    if (!this.#serviceClaimsBuilt) {
+      for (const service of this.#deps.cache.services.list()) {
+        this.#serviceClaims.set(serviceKey(service), serviceGatewayPortRecords(service));
       }
-      for (const record of own) {
-        records.push(record);
-        observedOwners.add(record.owner);
-      }
+      this.#serviceClaimsBuilt = true;
     }
-    for (const [owner, claimed] of this.#claims) {
-      if (owner === key) continue;
-      // Per record: a PortForward's Service may be in the cache before its per-pod Services.
-      for (const record of claimed) if (!observedOwners.has(record.owner)) records.push(record);
-    }
-    return records;
+    const services = this.#serviceClaims;
+    const records = (entries: readonly SourcedRecord[]) => entries.map((entry) => entry.record);
+    const pending = (entries: readonly SourcedRecord[]) =>
+      entries.filter((entry) => entry.source !== key && !services.hasOwner(entry.record.owner)).map((entry) => entry.record);
+    return {
+      ownedBy: (owner) => [...records(services.ownedBy(owner)), ...pending(this.#claims.ownedBy(owner))],
+      on: (gatewayPort) => [...records(services.on(gatewayPort)), ...pending(this.#claims.on(gatewayPort))],
+      all: () => [...records(services.all()), ...pending(this.#claims.all())],
+    };
   }
 
   /** Applies `desired` unless it is what was last applied and still stored; returns the stored object when applied. */
