@@ -17,9 +17,10 @@ import type { KubeConnection } from "../kube/connection.ts";
 import { isGone } from "../kube/errors.ts";
 import { kubeListWatch } from "../kube/list-watch.ts";
 import { type ChangeHandler, Informer, type InformerObserver } from "../runtime/informer.ts";
-import { byNamespace, type KubeObject } from "../runtime/store.ts";
+import { byNamespace, type IndexFunc, type KubeObject } from "../runtime/store.ts";
 import type { TargetObservation } from "../targets/resolve-targets.ts";
 import { targetPod } from "../targets/target-pod.ts";
+import { PORTFORWARD_TARGET_INDEX, portForwardTargetValues } from "./portforward-target-index.ts";
 
 /** The index every KindCache informer needs (`byNamespace`): inNamespace reads it. */
 export const NAMESPACE_INDEX = "namespace";
@@ -67,6 +68,11 @@ export class KindCache<T extends KubeObject> {
     return this.informers.flatMap((informer) => informer.store.list());
   }
 
+  /** Objects whose index `index` (one the kind was built with) yields `value`. */
+  byIndex(index: string, value: string): T[] {
+    return this.informers.flatMap((informer) => informer.store.byIndex(index, value));
+  }
+
   addHandler(handler: ChangeHandler<T>): void {
     for (const informer of this.informers) informer.addHandler(handler);
   }
@@ -82,6 +88,8 @@ interface KindSpec<T extends KubeObject> {
   readonly kind: string;
   /** What of each object the cache keeps (kube/list-watch.ts); default all of it. */
   readonly transform?: (object: T) => T;
+  /** Indexes besides the namespace's (KindCache.byIndex). */
+  readonly indexers?: Readonly<Record<string, IndexFunc<T>>>;
 }
 
 /** The kinds a cache can watch; a cache watches all unless told otherwise. */
@@ -137,13 +145,18 @@ export class ClusterCache {
                 spec.transform,
               ),
               errors: { isGone },
-              indexers: { [NAMESPACE_INDEX]: byNamespace },
+              indexers: { [NAMESPACE_INDEX]: byNamespace, ...spec.indexers },
               ...(options.observer ? { observer: options.observer(spec.plural) } : {}),
             }),
         ),
       );
     };
-    this.portForwards = make({ apiVersion: API_VERSION, plural: PLURAL, kind: KIND });
+    this.portForwards = make<PortForward & KubeObject>({
+      apiVersion: API_VERSION,
+      plural: PLURAL,
+      kind: KIND,
+      indexers: { [PORTFORWARD_TARGET_INDEX]: portForwardTargetValues },
+    });
     this.pods = make<V1Pod & KubeObject>({ apiVersion: "v1", plural: "pods", kind: "Pod", transform: targetPod });
     this.services = make({ apiVersion: "v1", plural: "services", kind: "Service" });
     this.endpointSlices = make({ apiVersion: "discovery.k8s.io/v1", plural: "endpointslices", kind: "EndpointSlice" });

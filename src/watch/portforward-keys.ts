@@ -12,6 +12,7 @@ import { LABEL_PORTFORWARD, LABEL_SERVICE_NAME } from "../api/identity.ts";
 import { type KubeObject, objectKey } from "../runtime/store.ts";
 import { mayResolveThrough, type TargetKind } from "../targets/resolve-targets.ts";
 import type { ClusterCache } from "./cluster-cache.ts";
+import { anyPodValue, PORTFORWARD_TARGET_INDEX, podValue, selectorValue, serviceValue, workloadValue } from "./portforward-target-index.ts";
 
 export interface ConcernedOptions {
   /** Whether an update of a PortForward concerns the caller; default every change does. */
@@ -31,11 +32,22 @@ export type ConcernedKinds = Pick<
 >;
 
 export function enqueueConcernedPortForwards(cache: ConcernedKinds, enqueue: (key: string) => void, options: ConcernedOptions = {}): void {
+  const candidates = (kind: TargetKind, namespace: string, name: string) => {
+    const index = (value: string) => cache.portForwards.byIndex(PORTFORWARD_TARGET_INDEX, value);
+    switch (kind) {
+      case "pod":
+        return [...index(podValue(namespace, name)), ...index(selectorValue(namespace)), ...index(anyPodValue(namespace))];
+      case "service":
+        return index(serviceValue(namespace, name));
+      case "workload":
+        return index(workloadValue(namespace, name));
+    }
+  };
   const concerned = (kind: TargetKind, object: KubeObject | undefined) => {
     const namespace = object?.metadata?.namespace;
     const name = object?.metadata?.name;
     if (namespace === undefined || name === undefined) return;
-    for (const pf of cache.portForwards.inNamespace(namespace)) {
+    for (const pf of candidates(kind, namespace, name)) {
       if (mayResolveThrough(pf, kind, name, object?.metadata?.labels)) enqueue(objectKey(pf));
     }
   };

@@ -4,7 +4,7 @@
  * I/O, no module mocks; used to check what the cache and its handlers see after each change.
  */
 import { Informer, type WatchEventType } from "../../src/runtime/informer.ts";
-import { byNamespace, type KubeObject } from "../../src/runtime/store.ts";
+import { byNamespace, type IndexFunc, type KubeObject } from "../../src/runtime/store.ts";
 import { KindCache, NAMESPACE_INDEX } from "../../src/watch/cluster-cache.ts";
 import { FakeClock, flush } from "./fake-clock.ts";
 
@@ -16,7 +16,10 @@ export interface ScriptedKindCache<T extends KubeObject> {
   stop(): Promise<void>;
 }
 
-export function scriptedKindCache<T extends KubeObject>(name: string): ScriptedKindCache<T> {
+export function scriptedKindCache<T extends KubeObject>(
+  name: string,
+  indexers: Readonly<Record<string, IndexFunc<T>>> = {},
+): ScriptedKindCache<T> {
   let initial: T[] = [];
   let onEvent: ((type: WatchEventType, object: T) => void) | undefined;
   const informer = new Informer<T>({
@@ -28,7 +31,7 @@ export function scriptedKindCache<T extends KubeObject>(name: string): ScriptedK
         signal.addEventListener("abort", () => resolve(), { once: true });
       }),
     errors: { isGone: () => false },
-    indexers: { [NAMESPACE_INDEX]: byNamespace },
+    indexers: { [NAMESPACE_INDEX]: byNamespace, ...indexers },
     clock: new FakeClock(),
   });
   const cache = new KindCache<T>([informer]);

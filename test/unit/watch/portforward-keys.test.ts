@@ -5,6 +5,7 @@ import { LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../../../
 import type { PortForward } from "../../../src/api/portforward.ts";
 import type { KubeObject } from "../../../src/runtime/store.ts";
 import { type ConcernedOptions, enqueueConcernedPortForwards } from "../../../src/watch/portforward-keys.ts";
+import { PORTFORWARD_TARGET_INDEX, portForwardTargetValues } from "../../../src/watch/portforward-target-index.ts";
 import { anEndpointSlice, aPod, aPortForward, aService } from "../../support/builders.ts";
 import { emptyKindCache, scriptedKindCache } from "../../support/scripted-kind-cache.ts";
 
@@ -14,7 +15,7 @@ const ns = "apps";
 /** Caches of every kind with two PortForwards (a pod target and a Service target) and one enqueue log per options. */
 function setup(options: ConcernedOptions) {
   const kinds = {
-    portForwards: scriptedKindCache<PF>("portforwards"),
+    portForwards: scriptedKindCache<PF>("portforwards", { [PORTFORWARD_TARGET_INDEX]: portForwardTargetValues }),
     pods: scriptedKindCache<V1Pod & KubeObject>("pods"),
     services: scriptedKindCache<V1Service & KubeObject>("services"),
     endpointSlices: scriptedKindCache<V1EndpointSlice & KubeObject>("endpointslices"),
@@ -38,6 +39,7 @@ function setup(options: ConcernedOptions) {
       await kinds.portForwards.start([
         aPortForward("to-pod", ns).withPodTarget("web-0").build() as PF,
         aPortForward("to-db", ns).withServiceTarget("db").build() as PF,
+        aPortForward("to-web", ns).withSelectorTarget({ app: "web" }).build() as PF,
       ]);
       await Promise.all([kinds.pods.start([]), kinds.services.start([]), kinds.endpointSlices.start([])]);
       enqueued.length = 0;
@@ -81,8 +83,18 @@ for (const [title, options, ownerEnqueued] of [
     });
 
     it("maps a pod to the PortForwards that may resolve through it either way", () => {
-      world.kinds.pods.emit("ADDED", aPod("web-0", ns).build() as V1Pod & KubeObject);
-      assert.deepEqual(world.enqueued.sort(), [`${ns}/to-db`, `${ns}/to-pod`], "the pod by name, the Service target through its pods");
+      world.kinds.pods.emit("ADDED", aPod("web-0", ns).withLabels({ app: "web" }).build() as V1Pod & KubeObject);
+      assert.deepEqual(
+        world.enqueued.sort(),
+        [`${ns}/to-db`, `${ns}/to-pod`, `${ns}/to-web`],
+        "by name, through the Service target's pods, by the selector",
+      );
+      world.enqueued.length = 0;
+      world.kinds.pods.emit("ADDED", aPod("db-0", ns).withLabels({ app: "db" }).build() as V1Pod & KubeObject);
+      assert.deepEqual(world.enqueued, [`${ns}/to-db`], "another pod: only the Service target may resolve through it");
+      world.enqueued.length = 0;
+      world.kinds.pods.emit("ADDED", aPod("web-0", "elsewhere").withLabels({ app: "web" }).build() as V1Pod & KubeObject);
+      assert.deepEqual(world.enqueued, [], "a pod of another namespace concerns none of them");
     });
   });
 }
