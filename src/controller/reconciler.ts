@@ -45,6 +45,7 @@ import {
   type NetworkPolicySettings,
   networkPolicyNameOf,
 } from "./desired-network-policy.ts";
+import { serviceNameOf } from "./desired-service.ts";
 import { type GatewayPortClaims, GatewayPortRecordIndex, type SourcedRecord } from "./gateway-port-claims.ts";
 import { isServiceOwnedBy, isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 import { PodObjectIndex } from "./pod-object-index.ts";
@@ -144,6 +145,7 @@ export class Reconciler {
       portForward: pf,
       ...this.#deps.targets.observe(key, pf),
       localServices: cache.services.inNamespace(namespace ?? ""),
+      ownService: cache.services.get(`${namespace ?? ""}/${serviceNameOf(pf)}`) ?? null,
       gatewayPortRecords: this.#portClaims(key),
       gatewayPortRange: this.#deps.portRange,
       gatewayEndpoints: live,
@@ -196,7 +198,7 @@ export class Reconciler {
       // first status write instead of a second write (and reconcile) once the cache catches up.
       // Only the local Services change: a remote PortForward's `services` are its remote cluster's.
       const others = (observed.localServices ?? []).filter((s) => serviceKey(s) !== serviceKey(storedService));
-      planned = plan({ ...observed, localServices: [...others, storedService] }, new Date(now));
+      planned = plan({ ...observed, localServices: [...others, storedService], ownService: storedService }, new Date(now));
     }
     const writeStatus = async () => {
       if (isStatusUnchanged(pf.status, planned.status)) return;

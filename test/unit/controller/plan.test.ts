@@ -167,6 +167,26 @@ describe("plan: Ready and the detail conditions", () => {
 });
 
 describe("plan: the Service", () => {
+  it("plans the same with the own Service looked up by the caller (ownService) as when it finds it in the list", () => {
+    const found = observe(aPortForward());
+    const own = found.services?.[0];
+    assert.ok(own !== undefined);
+    const others = [aService("db").withClusterIP("10.96.0.20").build()];
+    const listed = { ...found, services: [...others, own] };
+    assert.deepEqual(plan({ ...listed, ownService: own }, NOW), plan(listed, NOW));
+    const taken = aService("web").withClusterIP("10.96.0.30").build();
+    assert.deepEqual(
+      plan({ ...found, services: [taken], ownService: taken }, NOW),
+      plan({ ...found, services: [taken] }, NOW),
+      "a Service of that name that is not ours: the same conflict",
+    );
+    assert.deepEqual(
+      plan({ ...listed, services: others, ownService: null }, NOW),
+      plan({ ...listed, services: others }, NOW),
+      "null: none",
+    );
+  });
+
   it("applies the desired Service with the recorded gateway port and an EndpointSlice of the gateways", () => {
     const gatewayEndpoints = [{ pod: "gw-0", namespace: "tunnelkeeper-system", ip: "10.244.0.9" }];
     const result = plan(observe(aPortForward(), { gatewayEndpoints }), NOW);
