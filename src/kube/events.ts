@@ -126,8 +126,17 @@ export class EventRecorder {
     return true;
   }
 
+  /**
+   * Drops the entries older than the window. They are in the order they were sent (a key is only
+   * set when absent, after this has run), so the scan stops at the first one still inside it:
+   * a controller recording an Event per PortForward no longer walks every Event it ever sent.
+   * Correctness does not rest on it: `record` checks each entry's age itself.
+   */
   #prune(now: number): void {
-    for (const [key, at] of this.#sent) if (now - at >= this.#windowMs) this.#sent.delete(key);
+    for (const [key, at] of this.#sent) {
+      if (now - at < this.#windowMs) return;
+      this.#sent.delete(key);
+    }
   }
 }
 
