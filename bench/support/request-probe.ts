@@ -9,9 +9,12 @@
  * plus the server's time, which apiserver_request_duration_seconds has alone), and the
  * connections opened by protocol (undici negotiates HTTP/2 by ALPN unless told not to).
  *
- * Sources: undici's `undici:request:create` / `undici:request:headers` diagnostics channels
- * (every request of @kubernetes/client-node, watches included) and Node's
- * `http.client.request.start` (the `ws` WebSocket upgrades of the tunnels). The counts are
+ * Sources: Node's `http.client.request.start` / `http.client.response.finish` diagnostics
+ * channels (every request of our own client, src/kube/request.ts, watches and the tunnels'
+ * WebSocket upgrades included; latency there is request start → whole response, and is not taken
+ * for watches and upgrades, whose responses last as long as they do), and undici's
+ * `undici:request:create` / `undici:request:headers` (@kubernetes/client-node's requests, for a
+ * kubeconfig that needs its plugins). The counts are
  * cumulative and written (atomically, through a rename) every WRITE_INTERVAL_MS and at exit, so
  * a reader that waits a little longer than the interval sees every request sent before it
  * started waiting.
@@ -47,6 +50,14 @@ if (file !== undefined && file !== "") {
   const connections = new Map<string, number>();
   const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
+  const timed = (key: string, createdAt: number) => {
+    const ms = performance.now() - createdAt;
+    const entry = latency.get(key) ?? { count: 0, sumMs: 0, maxMs: 0 };
+    entry.count += 1;
+    entry.sumMs += ms;
+    entry.maxMs = Math.max(entry.maxMs, ms);
+    latency.set(key, entry);
+  };
   subscribe("undici:request:create", (message) => {
     const { request } = message as { request: { method: string; path: string; contentType: string | null } };
     const key = requestKey(request.method, request.path, request.contentType ?? undefined);
@@ -59,25 +70,30 @@ if (file !== undefined && file !== "") {
     const sentAs = keys.get(request);
     const key = sentAs?.key ?? "?";
     if ((status < 200 || status > 299) && status !== 101) count(answers, `${key} ${status}`);
-    if (sentAs !== undefined) {
-      const ms = performance.now() - sentAs.createdAt;
-      const entry = latency.get(key) ?? { count: 0, sumMs: 0, maxMs: 0 };
-      entry.count += 1;
-      entry.sumMs += ms;
-      entry.maxMs = Math.max(entry.maxMs, ms);
-      latency.set(key, entry);
-    }
+    if (sentAs !== undefined) timed(key, sentAs.createdAt);
   });
   subscribe("undici:client:connected", (message) => {
     const { socket } = message as { socket: { alpnProtocol?: string | false } };
     count(connections, `undici ${socket.alpnProtocol || "http/1.1"}`);
   });
+
   subscribe("http.client.request.start", (message) => {
     const { request } = message as { request: { method: string; path: string; getHeader(name: string): unknown } };
-    const key = requestKey(request.method, request.path, undefined);
+    const contentType = request.getHeader("content-type");
+    const key = requestKey(request.method, request.path, typeof contentType === "string" ? contentType : undefined);
     const upgrade = request.getHeader("upgrade") !== undefined;
-    count(sent, upgrade ? `CONNECT ${key.slice(key.indexOf(" ") + 1)}` : key);
+    const sentAs = upgrade ? `CONNECT ${key.slice(key.indexOf(" ") + 1)}` : key;
+    count(sent, sentAs);
+    keys.set(request, { key: sentAs, createdAt: performance.now() });
     if (upgrade) count(connections, "websocket http/1.1");
+  });
+  subscribe("http.client.response.finish", (message) => {
+    const { request, response } = message as { request: object; response: { statusCode?: number } };
+    const sentAs = keys.get(request);
+    if (sentAs === undefined) return;
+    const status = response.statusCode ?? 0;
+    if ((status < 200 || status > 299) && status !== 101) count(answers, `${sentAs.key} ${status}`);
+    if (!sentAs.key.startsWith("WATCH ") && !sentAs.key.startsWith("CONNECT ")) timed(sentAs.key, sentAs.createdAt);
   });
 
   const write = () => {
