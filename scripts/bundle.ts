@@ -58,7 +58,8 @@ export function bundleCli(options: BundleOptions): string {
     ],
     { stdio: "inherit" },
   );
-  writeFileSync(options.out, asciiOnly(readFileSync(options.out, "utf8")));
+  const ascii = asciiOnly(readFileSync(options.out, "utf8"));
+  writeFileSync(options.out, options.format === "esm" ? withoutHttpFacade(ascii) : ascii);
   return options.out;
 }
 
@@ -74,6 +75,38 @@ export function bundleCli(options: BundleOptions): string {
 export function asciiOnly(source: string): string {
   // Without the `u` flag each UTF-16 code unit matches alone: a surrogate pair becomes two escapes.
   return source.replace(/[\u0080-\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+const HTTP_IMPORT = /^import (?:\* as (\w+)|(\w+)|\{([^}]*)\}) from "(?:node:)?http";\n/gm;
+
+/**
+ * `source` (an ES module bundle) with its ES imports of node:http turned into reads of
+ * `process.getBuiltinModule("node:http")`, declared at the top. Why: an ES import of node:http
+ * makes Node build the built-in's module facade, which reads the lazy getters (`WebSocket`, …)
+ * that load Node's bundled undici, 13 MiB of RSS (src/runtime/node-http.ts). Our sources read
+ * node:http that way already; the dependencies esbuild bundles (@kubernetes/client-node and
+ * the proxy agents under it) import it, and esbuild keeps a built-in's import as an import. The
+ * declarations go to the top, before any code that might run a module using them: a built-in
+ * depends on nothing in the bundle, and esbuild gives every binding a name of its own.
+ */
+export function withoutHttpFacade(source: string): string {
+  const declarations: string[] = [];
+  const body = source.replace(HTTP_IMPORT, (_line, namespace?: string, name?: string, named?: string) => {
+    const module = 'process.getBuiltinModule("node:http")';
+    if (named === undefined) declarations.push(`const ${namespace ?? name} = ${module};`);
+    else {
+      const bindings = named
+        .split(",")
+        .map((binding) => binding.trim())
+        .filter((binding) => binding !== "")
+        .map((binding) => binding.replace(/\s+as\s+/, ": "));
+      declarations.push(`const { ${bindings.join(", ")} } = ${module};`);
+    }
+    return "";
+  });
+  if (declarations.length === 0) return source;
+  const shebang = body.startsWith("#!") ? body.slice(0, body.indexOf("\n") + 1) : "";
+  return `${shebang}${declarations.join("\n")}\n${body.slice(shebang.length)}`;
 }
 
 if (import.meta.main) {

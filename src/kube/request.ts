@@ -12,8 +12,9 @@
  * (or the caller's `idleTimeoutMs`) fails the request, or the reading of its body, with a
  * `TimeoutError`.
  */
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
+import { nodeHttp } from "../runtime/node-http.ts";
 import type { KubeConnection } from "./connection.ts";
 
 export interface KubeRequest {
@@ -74,7 +75,7 @@ export async function openKubeRequest(
   const secure = url.protocol === "https:";
   const idleTimeoutMs = request.idleTimeoutMs ?? REQUEST_IDLE_TIMEOUT_MS;
   return await new Promise<IncomingMessage>((resolve, reject) => {
-    const outgoing = (secure ? httpsRequest : httpRequest)({
+    const outgoing = (secure ? httpsRequest : nodeHttp.request)({
       ...options,
       protocol: url.protocol,
       hostname: url.hostname.replace(/^\[|\]$/g, ""),

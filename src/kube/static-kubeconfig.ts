@@ -15,8 +15,9 @@
  *  - The token never appears in an error or a log line.
  */
 import { readFileSync } from "node:fs";
-import { Agent as HttpAgent } from "node:http";
+import type { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent, type RequestOptions } from "node:https";
+import { nodeHttp } from "../runtime/node-http.ts";
 import type { KubeConnection } from "./connection.ts";
 import type { StaticCredentials } from "./kubeconfig-document.ts";
 import { KubeConfigError } from "./kubeconfig-error.ts";
@@ -64,7 +65,7 @@ export class StaticKubeConfig implements KubeConnection {
       rejectUnauthorized: credentials.insecureSkipTlsVerify !== true,
     };
     this.#agent = credentials.server.startsWith("http:")
-      ? new HttpAgent({ keepAlive: true })
+      ? new nodeHttp.Agent({ keepAlive: true })
       : new HttpsAgent({ keepAlive: true, ...this.#tls });
     this.#token = credentials.token;
     this.#tokenFile = credentials.token === undefined ? credentials.tokenFile : undefined;

@@ -14,8 +14,9 @@
  * Served whether or not this replica is the leader (house style §7.14). Lifecycle:
  * `start(signal)` resolves once listening; the server closes when `signal` aborts or on `close()`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { nodeHttp } from "../runtime/node-http.ts";
 import { PROMETHEUS_CONTENT_TYPE, type Registry } from "./metrics.ts";
 import { type RuntimeMetrics, registerRuntimeMetrics } from "./runtime-metrics.ts";
 
@@ -81,7 +82,7 @@ export class HealthServer {
 
   async start(signal: AbortSignal): Promise<void> {
     if (this.#server !== undefined) throw new Error("HealthServer already started");
-    const server = createServer((req, res) => {
+    const server = nodeHttp.createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         res.destroy(error instanceof Error ? error : new Error(String(error)));
       });

@@ -27,11 +27,12 @@
  *    over plaintext ws:// every frame gets a fresh random key, as RFC 6455 requires.
  */
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
-import { type ClientRequest, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import type { KubeConnection } from "../kube/connection.ts";
+import { nodeHttp } from "../runtime/node-http.ts";
 import { classifyHandshakeFailure, type HandshakeTarget, networkFailure, subprotocolMismatch } from "./handshake-failure.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 import { MASK_KEY_BYTES } from "./websocket-frame.ts";
@@ -187,7 +188,7 @@ export async function dialWebSocket(options: DialOptions): Promise<DialedWebSock
   const timeoutMs = options.handshakeTimeoutMs ?? 30_000;
   const secureContext = secure ? secureContextFor(requestOptions as TlsCredentials & Record<string, unknown>) : undefined;
   return await new Promise<DialedWebSocket>((resolve, reject) => {
-    const request: ClientRequest = (secure ? httpsRequest : httpRequest)({
+    const request: ClientRequest = (secure ? httpsRequest : nodeHttp.request)({
       ...requestOptions,
       ...(secureContext === undefined ? {} : { secureContext }),
       protocol: secure ? "https:" : "http:",
