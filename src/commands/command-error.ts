@@ -27,7 +27,8 @@ function networkCode(error: unknown): string | undefined {
 export function describeFailure(error: unknown): string | undefined {
   if (error instanceof CommandError) return error.message;
   if (error instanceof KubeConfigError) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    const said = error.cause instanceof Error ? error.cause.message.trim() : "";
+    const cause = said === "" || error.message.includes(said) ? "" : `: ${said}`;
     return `${error.message}${cause}; pass --kubeconfig or --context, or set KUBECONFIG`;
   }
   const code = statusCodeOf(error);

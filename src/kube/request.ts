@@ -16,6 +16,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { nodeHttp } from "../runtime/node-http.ts";
 import type { KubeConnection } from "./connection.ts";
+import { KubeConfigError } from "./kubeconfig-error.ts";
 
 export interface KubeRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -65,7 +66,11 @@ export async function openKubeRequest(
   if (cluster === null) throw new Error("The kubeconfig has no current cluster");
   const url = apiUrl(cluster.server, request.path, request.query);
   const options: RequestOptions = {};
-  await connection.applyToHTTPSOptions(options);
+  try {
+    await connection.applyToHTTPSOptions(options);
+  } catch (cause) {
+    throw credentialsError(cause);
+  }
   request.signal?.throwIfAborted();
   const headers: OutgoingHttpHeaders = { ...(options.headers as OutgoingHttpHeaders | undefined), Accept: "application/json" };
   if (request.body !== undefined) {
@@ -100,6 +105,20 @@ export async function openKubeRequest(
     outgoing.on("error", reject);
     outgoing.end(request.body);
   });
+}
+
+/**
+ * The kubeconfig could not give credentials for a request (a token file that cannot be read, an
+ * exec plugin that fails): a KubeConfigError, whose message names the cause even when the plugin
+ * said nothing (client-node's exec auth throws its stderr, which may be empty).
+ */
+function credentialsError(cause: unknown): KubeConfigError {
+  if (cause instanceof KubeConfigError) return cause;
+  const said = cause instanceof Error ? cause.message.trim() : String(cause);
+  return new KubeConfigError(
+    `Could not get credentials from the kubeconfig's user (${said === "" ? "its credential plugin failed without a message" : said})`,
+    { cause },
+  );
 }
 
 /** The whole body of `response`, as text. */

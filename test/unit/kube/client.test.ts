@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { describeFailure } from "../../../src/commands/command-error.ts";
 import { loadKubeConfig } from "../../../src/kube/client.ts";
 import { KubeConfigError } from "../../../src/kube/kubeconfig-error.ts";
+import { kubeRequest } from "../../../src/kube/request.ts";
 import { StaticKubeConfig } from "../../../src/kube/static-kubeconfig.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tk-kubeconfig-"));
@@ -46,6 +48,25 @@ describe("loadKubeConfig", () => {
     assert.equal(loaded.connection.constructor.name, "KubeConfig");
     assert.equal(loaded.connection.getCurrentCluster()?.server, "https://127.0.0.1:6443");
     assert.equal(loaded.namespace, "team-a");
+  });
+
+  it("says why an exec plugin gave no credentials, in one KubeConfigError, before any connection", async () => {
+    const failing = (script: string) =>
+      kubeconfigFile(`exec-${script.length}.yaml`, {
+        exec: { apiVersion: "client.authentication.k8s.io/v1", command: "/bin/sh", args: ["-c", script], interactiveMode: "Never" },
+      });
+    for (const [script, said] of [
+      ["echo token expired, run aws sso login >&2; exit 1", "token expired, run aws sso login"],
+      ["exit 1", "its credential plugin failed without a message"],
+    ] as const) {
+      const { connection } = await loadKubeConfig({ kubeconfigPath: failing(script) });
+      await assert.rejects(kubeRequest(connection, { method: "GET", path: "/api/v1/namespaces" }), (error: unknown) => {
+        assert.ok(error instanceof KubeConfigError);
+        assert.equal(error.message, `Could not get credentials from the kubeconfig's user (${said})`);
+        assert.equal(describeFailure(error), `${error.message}; pass --kubeconfig or --context, or set KUBECONFIG`);
+        return true;
+      });
+    }
   });
 
   it("says what is wrong with a file it cannot use", async () => {
