@@ -2,7 +2,7 @@
  * Gives memory back once a long-running component (controller, gateway) has gone idle.
  *
  * Why (issue #15, gateway idle RSS ≤ 100 MiB): start-up lists every watched kind, and parsing
- * those pages makes V8 grow its young generation (to 16 MiB committed and more) and its old
+ * those pages makes V8 grow its young generation (to 13–16 MiB committed) and its old
  * generation's free pages. V8 keeps them for as long as the process lives: an idle process
  * allocates too little to ever trigger the collections that would shrink them. In the gateway
  * with 1,000 other pods in the cluster that was some 20 MiB of its 109–113 MiB idle RSS
