@@ -174,16 +174,18 @@ async function readEvents(response: IncomingMessage, onEvent: (type: string, obj
   let pending = "";
   for await (const chunk of response) {
     pending += chunk as string;
-    let newline = pending.indexOf("\n");
-    while (newline !== -1) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
+    // Lines are cut out by position and the rest kept once per chunk: slicing the remainder
+    // after every line would copy a burst of events in one chunk once per event.
+    let start = 0;
+    for (let newline = pending.indexOf("\n"); newline !== -1; newline = pending.indexOf("\n", start)) {
+      const line = pending.slice(start, newline);
+      start = newline + 1;
       if (line.trim() !== "") {
         const event = JSON.parse(line) as { type: string; object: unknown };
         onEvent(event.type, event.object);
       }
-      newline = pending.indexOf("\n");
     }
+    pending = pending.slice(start);
   }
 }
 

@@ -12,7 +12,7 @@
  * (or the caller's `idleTimeoutMs`) fails the request, or the reading of its body, with a
  * `TimeoutError`.
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { nodeHttp } from "../runtime/node-http.ts";
 import type { KubeConnection } from "./connection.ts";
@@ -54,6 +54,25 @@ export function apiUrl(server: string, path: string, query: KubeRequest["query"]
   return url;
 }
 
+/** How node:http(s) reaches `url`: the function that sends (TLS for https: and wss:) and the address fields of its options. */
+export function requestEndpoint(url: URL): {
+  readonly secure: boolean;
+  readonly send: (options: RequestOptions) => ClientRequest;
+  readonly address: Pick<RequestOptions, "protocol" | "hostname" | "port" | "path">;
+} {
+  const secure = url.protocol === "https:" || url.protocol === "wss:";
+  return {
+    secure,
+    send: secure ? httpsRequest : nodeHttp.request,
+    address: {
+      protocol: secure ? "https:" : "http:",
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+    },
+  };
+}
+
 /**
  * Sends one request and resolves with the response as soon as its headers arrive (the body is
  * the caller's to read). Rejects with the connection's error when there is no answer.
@@ -77,15 +96,12 @@ export async function openKubeRequest(
     headers["Content-Type"] = request.contentType ?? "application/json";
     headers["Content-Length"] = Buffer.byteLength(request.body);
   }
-  const secure = url.protocol === "https:";
+  const { send, address } = requestEndpoint(url);
   const idleTimeoutMs = request.idleTimeoutMs ?? REQUEST_IDLE_TIMEOUT_MS;
   return await new Promise<IncomingMessage>((resolve, reject) => {
-    const outgoing = (secure ? httpsRequest : nodeHttp.request)({
+    const outgoing = send({
       ...options,
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
-      path: `${url.pathname}${url.search}`,
+      ...address,
       method: request.method,
       headers,
       ...(request.signal === undefined ? {} : { signal: request.signal }),

@@ -28,11 +28,10 @@
  */
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import type { KubeConnection } from "../kube/connection.ts";
-import { nodeHttp } from "../runtime/node-http.ts";
+import { requestEndpoint } from "../kube/request.ts";
 import { classifyHandshakeFailure, type HandshakeTarget, networkFailure, subprotocolMismatch } from "./handshake-failure.ts";
 import { TunnelError, TunnelErrorCode } from "./tunnel-error.ts";
 import { MASK_KEY_BYTES } from "./websocket-frame.ts";
@@ -184,17 +183,14 @@ export async function dialWebSocket(options: DialOptions): Promise<DialedWebSock
   }
   options.signal?.throwIfAborted();
   const webSocketKey = randomBytes(16).toString("base64");
-  const secure = url.protocol === "wss:";
+  const { secure, send, address } = requestEndpoint(url);
   const timeoutMs = options.handshakeTimeoutMs ?? 30_000;
   const secureContext = secure ? secureContextFor(requestOptions as TlsCredentials & Record<string, unknown>) : undefined;
   return await new Promise<DialedWebSocket>((resolve, reject) => {
-    const request: ClientRequest = (secure ? httpsRequest : nodeHttp.request)({
+    const request: ClientRequest = send({
       ...requestOptions,
       ...(secureContext === undefined ? {} : { secureContext }),
-      protocol: secure ? "https:" : "http:",
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
-      path: `${url.pathname}${url.search}`,
+      ...address,
       method: "GET",
       headers: {
         ...requestOptions.headers,

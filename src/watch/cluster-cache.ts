@@ -58,7 +58,7 @@ export class KindCache<T extends KubeObject> {
   inNamespace(namespace: string): readonly T[] {
     let objects = this.#byNamespace.get(namespace);
     if (objects === undefined) {
-      objects = this.informers.flatMap((informer) => informer.store.byIndex(NAMESPACE_INDEX, namespace));
+      objects = this.byIndex(NAMESPACE_INDEX, namespace);
       this.#byNamespace.set(namespace, objects);
     }
     return objects;
