@@ -1,10 +1,14 @@
 /**
- * `npm run bench -- profile-tunnel [--direction upload|download|connect] [--bytes N] [--connections N] [--out DIR]`
+ * `npm run bench -- profile-tunnel [--direction upload|download|connect] [--bytes N] [--connections N] [--out DIR]
+ *   [--forwarder tunnelkeeper|kubectl] [--perf] [--no-profile] [--probe] [--node-option OPT]...`
  *
  * One `tunnelkeeper forward` under `node --cpu-prof`, one phase of the tunnel benchmark (a 1 GiB
  * upload or download, or sequential new connections), then the forwarder stops and writes its
  * .cpuprofile to --out (default ./profiles). Prints the forwarder's CPU seconds for the phase
  * and the top self-time functions of the profile. For finding where the CPU goes, not a figure.
+ * `--forwarder kubectl` runs the same phase on `kubectl port-forward` (no .cpuprofile); `--perf`
+ * records the forwarder with `perf record` for the phase (support/perf-record.ts) and prints the
+ * split by system call and binary, the same reading for both forwarders.
  */
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -15,8 +19,9 @@ import { createBackedPod } from "../test/cluster/pods.ts";
 import { startEcho, startSink, startSource } from "./support/backends.ts";
 import { download, roundTrip, upload } from "./support/client.ts";
 import { topSelfTime } from "./support/cpu-profile.ts";
-import { startTunnelkeeperForward } from "./support/forwarders.ts";
+import { startKubectlPortForward, startTunnelkeeperForward } from "./support/forwarders.ts";
 import { percentile } from "./support/parallel.ts";
+import { formatSplit, startPerfRecord } from "./support/perf-record.ts";
 import { cpuSeconds } from "./support/process-stats.ts";
 
 /** CPU seconds per thread name (main thread, V8 workers, libuv pool) from /proc/<pid>/task. */
@@ -115,8 +120,14 @@ export async function run(argv: string[]): Promise<unknown> {
       "node-option": { type: "string", multiple: true, default: [] },
       "no-profile": { type: "boolean", default: false },
       probe: { type: "boolean", default: false },
+      forwarder: { type: "string", default: "tunnelkeeper" },
+      perf: { type: "boolean", default: false },
     },
   });
+  if (values.forwarder !== "tunnelkeeper" && values.forwarder !== "kubectl") {
+    throw new Error(`--forwarder must be tunnelkeeper or kubectl, not ${values.forwarder}`);
+  }
+  const kubectlForwarder = values.forwarder === "kubectl";
   const out = resolve(values.out);
   mkdirSync(out, { recursive: true });
   const before = new Set(readdirSync(out));
@@ -136,17 +147,18 @@ export async function run(argv: string[]): Promise<unknown> {
         { podPort: 8082, host: "127.0.0.1", port: sink.port },
       ],
     });
-    const forwarder = await startTunnelkeeperForward(
-      { kubeconfig: plane.state.kubeconfig, namespace: "bench", resource: "pod/backend", remotePorts: [8080, 8081, 8082] },
-      {
-        cpuProfDir: values["no-profile"] ? undefined : out,
-        nodeOptions: values["node-option"],
-        probeFile: values.probe ? probeFile : undefined,
-      },
-    );
+    const target = { kubeconfig: plane.state.kubeconfig, namespace: "bench", resource: "pod/backend", remotePorts: [8080, 8081, 8082] };
+    const forwarder = kubectlForwarder
+      ? await startKubectlPortForward(plane.state.kubectl, target)
+      : await startTunnelkeeperForward(target, {
+          cpuProfDir: values["no-profile"] ? undefined : out,
+          nodeOptions: values["node-option"],
+          probeFile: values.probe ? probeFile : undefined,
+        });
     for (let i = 0; i < 20; i++) await roundTrip(forwarder.ports.get(8080)!);
     const cpuBefore = cpuSeconds(forwarder.pid);
     const threadsBefore = threadCpu(forwarder.pid);
+    const perf = values.perf ? await startPerfRecord(forwarder.pid, join(out, `perf-${forwarder.name}-${process.pid}.data`)) : null;
     let summary: string;
     const samples: { startedAt: number; ms: number }[] = [];
     if (values.direction === "connect") {
@@ -166,6 +178,7 @@ export async function run(argv: string[]): Promise<unknown> {
           : await upload(forwarder.ports.get(8082)!, bytes);
       summary = `${(bytes / 1048576 / seconds).toFixed(1)} MiB/s`;
     }
+    const perfSplit = perf === null ? null : await perf.stop();
     const cpu = cpuSeconds(forwarder.pid) - cpuBefore;
     const threads = [...threadCpu(forwarder.pid)]
       .map(([name, seconds]) => [name, seconds - (threadsBefore.get(name) ?? 0)] as const)
@@ -181,13 +194,20 @@ export async function run(argv: string[]): Promise<unknown> {
         const kind = /\b(Scavenge|Mark-Compact|Mark-sweep|MinorMS|Minor Mark-Sweep)\b/.exec(line)?.[1] ?? "?";
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       }
-      process.stdout.write(`GC events (whole run): ${JSON.stringify(Object.fromEntries(kinds))}\n${gcLines.slice(-5).join("\n")}\n`);
+      // Every full collection (they are few, and their reasons say what started them), then the last scavenges.
+      const full = gcLines.filter((line) => !/\bScavenge\b/.test(line));
+      const scavenges = gcLines.filter((line) => /\bScavenge\b/.test(line)).slice(-3);
+      process.stdout.write(`GC events (whole run): ${JSON.stringify(Object.fromEntries(kinds))}\n${[...full, ...scavenges].join("\n")}\n`);
+    }
+    if (perfSplit !== null) {
+      process.stdout.write(`perf record of ${forwarder.name} during the phase (share of its samples, seconds of its CPU):\n`);
+      process.stdout.write(`${formatSplit(perfSplit, cpu).join("\n")}\n`);
     }
     const written = readdirSync(out).filter((f) => !before.has(f) && f.endsWith(".cpuprofile"));
     const file = join(out, written[0] ?? "");
     const top = written.length === 0 ? [] : topSelfTime(file, 25);
     process.stdout.write(
-      `${values.direction}: ${summary}, forwarder CPU ${cpu.toFixed(2)} s (${(cpu / (bytes / 1073741824)).toFixed(2)} s/GiB; by thread: ${threads})\nprofile ${file}\n` +
+      `${values.direction} (${forwarder.name}): ${summary}, forwarder CPU ${cpu.toFixed(2)} s (${(cpu / (bytes / 1073741824)).toFixed(2)} s/GiB; by thread: ${threads})\nprofile ${file}\n` +
         `${top.join("\n")}\n`,
     );
     return { direction: values.direction, cpuSeconds: cpu, profile: file };
