@@ -45,6 +45,13 @@ function stop(started: Started): Promise<void> {
   });
 }
 
+function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
 export interface RelayFloorFigures {
   readonly rateMiBps: number;
   readonly downloadMiBps: number;
@@ -80,17 +87,7 @@ export async function run(argv: string[]): Promise<unknown> {
           cpus.push((cpuSeconds(relay.child.pid!) - before) / (bytes / GiB));
           speeds.push(bytes / 1048576 / seconds);
         }
-        const figures = {
-          rateMiBps: rate,
-          downloadMiBps: percentile(
-            speeds.sort((a, b) => a - b),
-            0.5,
-          ),
-          downloadCpuSecondsPerGiB: percentile(
-            cpus.sort((a, b) => a - b),
-            0.5,
-          ),
-        };
+        const figures = { rateMiBps: rate, downloadMiBps: median(speeds), downloadCpuSecondsPerGiB: median(cpus) };
         results.push(figures);
         process.stdout.write(
           `plain Node relay, source ${rate === 0 ? "unpaced" : `paced to ${rate} MiB/s`}: ${figures.downloadMiBps.toFixed(1)} MiB/s, ` +

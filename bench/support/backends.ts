@@ -9,6 +9,7 @@
  * carry a half-close at all), so clients count bytes and close themselves.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 const CHUNK = Buffer.alloc(256 * 1024, "tunnelkeeper-bench-");
 
@@ -29,30 +30,43 @@ export async function startEcho(): Promise<{ port: number; server: Server }> {
   return { port: await listen(server), server };
 }
 
-export async function startSource(): Promise<{ port: number; server: Server }> {
-  const server = createServer((socket) => {
-    socket.on("error", () => socket.destroy());
-    let header = "";
-    const onData = (chunk: Buffer) => {
-      header += chunk.toString("latin1");
-      const newline = header.indexOf("\n");
-      if (newline < 0) return;
-      socket.off("data", onData);
-      let remaining = Number(header.slice(0, newline));
-      const pump = () => {
-        while (remaining > 0) {
-          const piece = remaining >= CHUNK.length ? CHUNK : CHUNK.subarray(0, remaining);
-          remaining -= piece.length;
-          if (!socket.write(piece)) {
-            socket.once("drain", pump);
-            return;
-          }
+/**
+ * One source connection: reads a decimal byte count and a newline, then sends that many bytes
+ * with backpressure. `bytesPerSecond` > 0 paces it: before each chunk, while ahead of the rate,
+ * it waits on a 1 ms timer (`bench/relay-floor.ts` measures a relay at a tunnel's rate that way).
+ */
+export function serveSourceConnection(socket: Duplex, bytesPerSecond = 0): void {
+  socket.on("error", () => socket.destroy());
+  let header = "";
+  const onData = (chunk: Buffer) => {
+    header += chunk.toString("latin1");
+    const newline = header.indexOf("\n");
+    if (newline < 0) return;
+    socket.off("data", onData);
+    let remaining = Number(header.slice(0, newline));
+    const total = remaining;
+    const started = performance.now();
+    const pump = () => {
+      while (remaining > 0) {
+        if (bytesPerSecond > 0 && total - remaining >= (bytesPerSecond * (performance.now() - started)) / 1000) {
+          setTimeout(pump, 1);
+          return;
         }
-      };
-      pump();
+        const piece = remaining >= CHUNK.length ? CHUNK : CHUNK.subarray(0, remaining);
+        remaining -= piece.length;
+        if (!socket.write(piece)) {
+          socket.once("drain", pump);
+          return;
+        }
+      }
     };
-    socket.on("data", onData);
-  });
+    pump();
+  };
+  socket.on("data", onData);
+}
+
+export async function startSource(): Promise<{ port: number; server: Server }> {
+  const server = createServer((socket) => serveSourceConnection(socket));
   return { port: await listen(server), server };
 }
 

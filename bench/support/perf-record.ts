@@ -95,7 +95,7 @@ export async function startPerfRecord(pid: number, file: string): Promise<PerfRe
   };
 }
 
-/** `label 12.3 % (0.41 s)` lines, largest first, with seconds out of `cpuSeconds`. */
+/** `12.3 %  0.41 s  label` lines, largest first, the seconds being that share of `cpuSeconds`. */
 export function formatSplit(result: PerfSplit, cpuSeconds: number): string[] {
   return [...result.shares]
     .sort((a, b) => b[1] - a[1])
