@@ -7,8 +7,8 @@
  * the forwarder's own WebSocketDecoder, SpdySession and PortForwardConnection to a 'data'
  * listener, one chunk per microtask checkpoint as Node delivers TLS records, each first copied
  * into a fresh buffer as Node's TLS layer decrypts every record into a new one (a replay of
- * cold memory would charge the framing for cache misses the forwarder does not have). Subtracting the
- * same loop with no decoding leaves the framing's CPU per GiB: the share of the tunnel
+ * cold memory would charge the framing for cache misses the forwarder does not have).
+ * Subtracting the same loop with no decoding leaves the framing's CPU per GiB: the share of the tunnel
  * benchmark's download figure that is ours to cut, next to relay-floor's (a plain TLS relay).
  * In-process and single-threaded, so it moves less with the machine's load than the socket
  * figures; the subtraction's own noise is about ±0.04 s/GiB.
