@@ -23,7 +23,7 @@ import { PortForwardConnection } from "../src/tunnel/port-forward-connection.ts"
 import { encodeDataHeader, encodeFrame } from "../src/tunnel/spdy-encoder.ts";
 import { SpdySession } from "../src/tunnel/spdy-session.ts";
 import { WebSocketDecoder } from "../src/tunnel/websocket-decoder.ts";
-import { percentile } from "./support/parallel.ts";
+import { median } from "./support/parallel.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -36,7 +36,7 @@ const DATA_FRAME_BYTES = 32 * 1024;
 const DATA_STREAM_ID = 3;
 
 /** The chunks a forwarder reads for `payloadBytes` of download (see the header). */
-export function downloadChunks(payloadBytes: number): Buffer[] {
+function downloadChunks(payloadBytes: number): Buffer[] {
   const payload = Buffer.alloc(DATA_FRAME_BYTES, 0x5a);
   const frames: Buffer[] = [];
   for (let sent = 0; sent < payloadBytes; sent += payload.length) {
@@ -137,10 +137,7 @@ export async function run(argv: string[]): Promise<FramingCostFigures> {
     if (decoded.received !== bytes) throw new Error(`framing-cost: ${decoded.received} bytes reached the consumer, not ${bytes}`);
     costs.push((decoded.seconds - iterated.seconds) / (bytes / GiB));
   }
-  const framingCpuSecondsPerGiB = percentile(
-    [...costs].sort((a, b) => a - b),
-    0.5,
-  );
+  const framingCpuSecondsPerGiB = median(costs);
   const chunksPerGiB = Math.round((chunks.length * GiB) / BLOCK_BYTES);
   const figures = {
     bytes,

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPki } from "../test/cluster/pki.ts";
 import { download } from "./support/client.ts";
-import { percentile } from "./support/parallel.ts";
+import { median } from "./support/parallel.ts";
 import { cpuSeconds } from "./support/process-stats.ts";
 
 const GiB = 1024 * 1024 * 1024;
@@ -43,13 +43,6 @@ function stop(started: Started): Promise<void> {
     started.child.once("exit", () => resolve());
     started.child.kill("SIGTERM");
   });
-}
-
-function median(values: readonly number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
 }
 
 export interface RelayFloorFigures {

@@ -25,7 +25,7 @@ import { createBackedPod } from "../test/cluster/pods.ts";
 import { startEcho, startSink, startSource } from "./support/backends.ts";
 import { download, peakRssMiB, roundTrip, upload } from "./support/client.ts";
 import { type RunningForwarder, startKubectlPortForward, startTunnelkeeperForward } from "./support/forwarders.ts";
-import { percentile } from "./support/parallel.ts";
+import { median, percentile } from "./support/parallel.ts";
 import { cpuSeconds } from "./support/process-stats.ts";
 
 const ECHO_PORT = 8080;
@@ -71,12 +71,6 @@ interface Settings {
   readonly connections: number;
   readonly parallel: number;
   readonly parallelBytes: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Runs `transfer` and returns its throughput and the forwarder's CPU seconds per GiB moved. */

@@ -10,6 +10,7 @@
 import { readdirSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { median } from "./parallel.ts";
 import { cpuSeconds, statusKiB } from "./process-stats.ts";
 import { firstSampleSum } from "./prometheus-text.ts";
 
@@ -90,12 +91,6 @@ export function thisProcessSample(): NodeProcessSample {
     openFds: openFds("self"),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Per figure, the median over `samples` (non-empty, all with the same keys). */
