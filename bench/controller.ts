@@ -155,7 +155,7 @@ export async function run(args: string[]): Promise<unknown> {
   const { options, live: liveOptions } = parseOptions(args);
   if (liveOptions?.cpuProfileDir !== undefined) mkdirSync(liveOptions.cpuProfileDir, { recursive: true });
   const t0 = performance.now();
-  const plane = await startControlPlane();
+  const plane = await startControlPlane({ profiling: liveOptions?.cpuProfileDir !== undefined });
   let controller: Awaited<ReturnType<typeof startInstalledOperator>> | undefined;
   let live: LiveTunnels | undefined;
   try {
@@ -272,6 +272,7 @@ export async function run(args: string[]): Promise<unknown> {
     controller = undefined;
     await live?.stop();
     const profiles = (await live?.profiles()) ?? {};
+    const apiServerProfile = await live?.apiServerProfile();
     const memory = JSON.parse(readFileSync(controllerProbe?.memory ?? memoryFile, "utf8")) as {
       atStart: Record<string, number>;
       atPeak: Record<string, number>;
@@ -340,6 +341,7 @@ export async function run(args: string[]): Promise<unknown> {
               gatewayStats,
               verification: verification ?? { sampled: 0, ok: 0, failures: [], meanMs: 0 },
               profiles,
+              apiServerProfile,
               eventsByReason: events,
             }),
           }),

@@ -20,6 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { OperatorProcess } from "../../test/support/operator-process.ts";
 import { diffCounts } from "../support/apiserver-metrics.ts";
+import { type ApiServerProfile, cpuMsPerRequest, profileApiServer } from "../support/apiserver-profile.ts";
 import { startEcho } from "../support/backends.ts";
 import {
   clientLatencyMs,
@@ -127,6 +128,8 @@ export class LiveTunnels {
   readonly #rssBeforeMiB: number[];
   readonly setupMs: number;
   #samplings: { stop(): ProcessStats }[] = [];
+  #apiServerProfiling: { stop(): Promise<ApiServerProfile> } | undefined;
+  #apiServerProfile: Promise<ApiServerProfile> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> = Promise.resolve();
   readonly #timeline: TimelineRow[] = [];
@@ -166,11 +169,16 @@ export class LiveTunnels {
     return this.#gateways.map((g) => g.host);
   }
 
-  /** Starts RSS/CPU sampling of the gateways and, with --cpu-profile, every component's profile window. */
+  /**
+   * Starts RSS/CPU sampling of the gateways and, with --cpu-profile, every component's profile
+   * window (kube-apiserver's too: the control plane then runs with --profiling).
+   */
   beginBurst(): void {
     this.#samplings = this.#gateways.map((g) => sampleProcess(g.pid));
-    if (this.#context.options.cpuProfileDir !== undefined) {
+    const dir = this.#context.options.cpuProfileDir;
+    if (dir !== undefined) {
       for (const child of [this.#context.controller.child, ...this.#gateways.map((g) => g.process.child)]) child.kill("SIGUSR2");
+      this.#apiServerProfiling = profileApiServer(this.#context.kc, dir);
     }
   }
 
@@ -179,7 +187,14 @@ export class LiveTunnels {
     if (this.#context.options.cpuProfileDir !== undefined) {
       for (const child of [this.#context.controller.child, ...this.#gateways.map((g) => g.process.child)]) child.kill("SIGUSR2");
     }
+    this.#apiServerProfile = this.#apiServerProfiling?.stop();
+    this.#apiServerProfile?.catch(() => {}); // awaited (and reported) by apiServerProfile()
     return this.#samplings.map((s) => s.stop());
+  }
+
+  /** kube-apiserver's profile of the burst window (with --cpu-profile; call after endBurst). */
+  async apiServerProfile(): Promise<ApiServerProfile | undefined> {
+    return await this.#apiServerProfile;
   }
 
   async reading(): Promise<Reading> {
@@ -325,6 +340,7 @@ export class LiveTunnels {
     gatewayStats: ProcessStats[];
     verification: Verification;
     profiles: Record<string, unknown>;
+    apiServerProfile: ApiServerProfile | undefined;
     eventsByReason: Record<string, number>;
   }) {
     const { count, watch, createdAt, before, atReady, settled } = input;
@@ -393,6 +409,17 @@ export class LiveTunnels {
       verification: input.verification,
       eventsByReason: input.eventsByReason,
       cpuProfiles: input.profiles,
+      apiServerProfile:
+        input.apiServerProfile === undefined
+          ? null
+          : {
+              ...input.apiServerProfile,
+              // The server counts a tunnel only when it ends: the gateways' own counts stand in.
+              cpuMsPerRequest: cpuMsPerRequest(input.apiServerProfile, {
+                ...server,
+                "CONNECT pods/portforward": Object.values(byComponent).reduce((sum, r) => sum + (r["CONNECT pods/portforward"] ?? 0), 0),
+              }),
+            },
       logFiles: this.logFiles,
     };
   }
@@ -494,6 +521,22 @@ export function liveRows(report: LiveReport, count: number): [string, string][] 
     rows.push([`${name} CPU profile (burst window)`, profile.file]);
     rows.push(...profile.busyByModule.map((line): [string, string] => ["  busy self time by module", line]));
     rows.push(...profile.topSelfTime.slice(0, 10).map((line): [string, string] => ["  top self time", line]));
+  }
+  const apiServer = report.apiServerProfile;
+  if (apiServer !== null) {
+    rows.push([`kube-apiserver CPU profile (burst window), ${apiServer.cpuSeconds} s`, apiServer.file]);
+    rows.push(
+      ...Object.entries(apiServer.byKind).map(([kind, k]): [string, string] => [
+        `  ${kind}`,
+        `${k.seconds} s (${Math.round(k.share * 1000) / 10} %)`,
+      ]),
+    );
+    rows.push(
+      ...Object.entries(apiServer.cpuMsPerRequest).map(([kind, r]): [string, string] => [
+        `  CPU per request: ${kind}`,
+        `${r.ms} ms (${r.requests} requests)`,
+      ]),
+    );
   }
   return rows;
 }

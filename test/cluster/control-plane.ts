@@ -43,6 +43,8 @@ export interface StartOptions {
   readonly progress?: ProgressSink;
   /** Extra kube-apiserver feature gates, e.g. `PortForwardWebsockets=false`. */
   readonly featureGates?: string;
+  /** kube-apiserver's `/debug/pprof` (benchmarks profile it: bench/support/apiserver-profile.ts); off by default. */
+  readonly profiling?: boolean;
 }
 
 export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kwok";
@@ -109,6 +111,7 @@ function apiServerSpec(
   featureGates: string | undefined,
   name: string,
   detached: boolean,
+  profiling = false,
 ) {
   const admin = pki.clientCert(ADMIN);
   return {
@@ -136,7 +139,7 @@ function apiServerSpec(
       `--kubelet-client-certificate=${pki.clientCert(KUBELET_CLIENT).cert}`,
       `--kubelet-client-key=${pki.clientCert(KUBELET_CLIENT).key}`,
       "--enable-priority-and-fairness=false",
-      "--profiling=false",
+      `--profiling=${profiling}`,
       ...(featureGates ? [`--feature-gates=${featureGates}`] : []),
     ],
     probe: async () => (await httpsGet(`https://127.0.0.1:${port}/readyz`, { ca: pki.caCert, ...admin })).status === 200,
@@ -228,7 +231,9 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 
     await launch(
       "kube-apiserver",
-      new ManagedProcess(apiServerSpec(bins, pki, workDir, etcdPort, apiPort, options.featureGates, "kube-apiserver", detached)),
+      new ManagedProcess(
+        apiServerSpec(bins, pki, workDir, etcdPort, apiPort, options.featureGates, "kube-apiserver", detached, options.profiling),
+      ),
     );
 
     const kwokDir = await kwokModuleDir();
