@@ -20,7 +20,8 @@
  * terminal's SIGINT reaches only this process; the operator stops first (the gateway withdraws
  * its status entries and deletes its Lease while the API server is still up), the control
  * plane last, exit code 0. A second Ctrl-C skips the graceful part and stops the control plane
- * at once (exit 130). Closing the terminal (SIGHUP) stops the control plane too (exit 129).
+ * at once (exit 130). Closing the terminal (SIGHUP) stops both in the same order (exit 129).
+ * test/integration/dev-stop.test.ts checks that either way no control plane is left.
  *
  * Flags: those of `tunnelkeeper run` (e.g. `npm run dev -- --log-level debug`), and --help.
  */
@@ -156,6 +157,8 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
   };
   let firstInterrupt: number | undefined;
   let operatorStarted = false;
+  let closeOperator: (() => Promise<void>) | undefined;
+  let hungUp = false;
   const onInterrupt = (): void => {
     // npm forwards the terminal's SIGINT to us, so one Ctrl-C may arrive twice within a few ms.
     const now = Date.now();
@@ -175,12 +178,18 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
   process.on("SIGTERM", onInterrupt);
   // The terminal was closed: nobody reads our output any more (writes fail with EIO), and the
   // control plane, in process groups of its own, would outlive us. Stop it and exit.
+  // The operator goes first, as on Ctrl-C: while its watches and tunnels are open the API server
+  // does not end on SIGTERM, and the harness kills it only after its 10 s grace.
   process.once("SIGHUP", () => {
+    hungUp = true;
     for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
-    stopAll().then(
-      () => process.exit(129),
-      () => process.exit(129),
-    );
+    (closeOperator?.() ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(stopAll)
+      .then(
+        () => process.exit(129),
+        () => process.exit(129),
+      );
   });
   try {
     const { KubeConfig } = await import("@kubernetes/client-node");
@@ -196,6 +205,7 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
     });
     const running = operator.manager.start();
     operatorStarted = true;
+    closeOperator = () => operator.manager.close();
 
     let state = await readPortForward(kubeConfig);
     const deadline = Date.now() + 60_000;
@@ -224,7 +234,7 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
     );
     await running;
     process.stderr.write("Stopping the local control plane...\n");
-    return 0;
+    return hungUp ? 129 : 0;
   } finally {
     await stopAll();
   }
