@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- relay-floor [--bytes N] [--rates 0,240] [--rounds N]`
+ * `npm run bench -- relay-floor [--bytes N] [--rates 0,240] [--rounds N] [--perf]`
  *
  * The floor under the tunnel benchmark's download CPU: a plain Node.js relay (TCP in, TLS to the
  * upstream, `pipe` both ways, no WebSocket or SPDY framing), the same Node as the forwarder, the
@@ -7,16 +7,20 @@
  * process, just before and after each transfer). The source can be paced (`--rates`, MiB/s, 0 =
  * as fast as it goes), because CPU per GiB depends on the rate: a slower stream means fewer bytes
  * per event-loop turn and per wake-up. Compare a paced run with the tunnel benchmark's download at
- * the rate that run reached. Prints medians over rounds per rate; resolves them (JSON).
+ * the rate that run reached. Prints medians over rounds per rate; resolves them (JSON). `--perf`
+ * records the relay over each rate's rounds with `perf record` into ./profiles (as profile-tunnel
+ * does) and prints where its samples went (support/perf-record.ts), to set beside
+ * `profile-tunnel --perf` of a forwarder.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPki } from "../test/cluster/pki.ts";
 import { download } from "./support/client.ts";
 import { median } from "./support/parallel.ts";
+import { formatSplit, startPerfRecord } from "./support/perf-record.ts";
 import { cpuSeconds } from "./support/process-stats.ts";
 
 const GiB = 1024 * 1024 * 1024;
@@ -58,6 +62,7 @@ export async function run(argv: string[]): Promise<unknown> {
       bytes: { type: "string", default: String(GiB) },
       rates: { type: "string", default: "0,240" },
       rounds: { type: "string", default: "3" },
+      perf: { type: "boolean", default: false },
     },
   });
   const bytes = Number(values.bytes);
@@ -74,11 +79,20 @@ export async function run(argv: string[]): Promise<unknown> {
       try {
         const speeds: number[] = [];
         const cpus: number[] = [];
+        const perfFile = join("profiles", `perf-relay-floor-${rate}-${process.pid}.data`);
+        if (values.perf) mkdirSync("profiles", { recursive: true });
+        const perf = values.perf ? await startPerfRecord(relay.child.pid!, perfFile) : null;
+        const cpuAtStart = cpuSeconds(relay.child.pid!);
         for (let round = 0; round < Number(values.rounds); round++) {
           const before = cpuSeconds(relay.child.pid!);
           const seconds = await download(relay.port, bytes);
           cpus.push((cpuSeconds(relay.child.pid!) - before) / (bytes / GiB));
           speeds.push(bytes / 1048576 / seconds);
+        }
+        if (perf !== null) {
+          const split = await perf.stop();
+          process.stdout.write(`perf record of the relay over the rounds, ${perfFile} (share of its samples, seconds of its CPU):\n`);
+          process.stdout.write(`${formatSplit(split, cpuSeconds(relay.child.pid!) - cpuAtStart).join("\n")}\n`);
         }
         const figures = { rateMiBps: rate, downloadMiBps: median(speeds), downloadCpuSecondsPerGiB: median(cpus) };
         results.push(figures);
