@@ -15,6 +15,7 @@ import { tryParseDurationMs } from "./api/validation.ts";
 import { COMMAND_SPECS, type Command, isCommand } from "./commands/command-specs.ts";
 import { FlagError, flagBoolean, flagList, flagValue, type ParsedFlags, parseFlags } from "./commands/flags.ts";
 import { DEFAULT_GATEWAYS_PER_PORTFORWARD } from "./controller/assign-gateways.ts";
+import { DEFAULT_COUNTER_WRITES_PER_SECOND } from "./gateway/counter-write-budget.ts";
 
 export { COMMANDS, type Command } from "./commands/command-specs.ts";
 
@@ -94,6 +95,11 @@ export interface GatewayConfig {
   readonly peerCache: boolean;
   /** For a PortForward this replica stands by for, how long its tunnels outlive the last connection (`--idle-tunnel-timeout`). */
   readonly idleTunnelCloseMs: number;
+  /**
+   * Status writes per second this replica may spend on entries whose only change is their
+   * counters, over all PortForwards (`--counter-writes-per-second`; gateway/counter-write-budget.ts).
+   */
+  readonly counterWritesPerSecond: number;
 }
 
 export type ForwardProtocol = "Auto" | "Tunnel" | "Legacy";
@@ -130,6 +136,13 @@ function parsePortRange(text: string): { min: number; max: number } {
     throw new ConfigError(`--gateway-port-range must be MIN-MAX within 1-65535, got "${text}"`);
   }
   return { min, max };
+}
+
+/** A rate per second: a positive number, e.g. `5` or `0.5`. */
+function parseRate(text: string, flag: string): number {
+  const rate = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(rate > 0)) throw new ConfigError(`${flag} must be a number of writes per second above 0, e.g. 5 or 0.5, got "${text}"`);
+  return rate;
 }
 
 function parseCount(text: string, flag: string): number {
@@ -221,6 +234,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
     shutdownDelayMs: parseDurationFlagMs(flagValue(parsed, "shutdown-delay") ?? "0s", "--shutdown-delay"),
     peerCache: (flagValue(parsed, "peer-cache") ?? "true") === "true",
     idleTunnelCloseMs: parseDurationFlagMs(flagValue(parsed, "idle-tunnel-timeout") ?? "60s", "--idle-tunnel-timeout"),
+    counterWritesPerSecond: parseRate(
+      flagValue(parsed, "counter-writes-per-second") ?? String(DEFAULT_COUNTER_WRITES_PER_SECOND),
+      "--counter-writes-per-second",
+    ),
   };
   switch (command) {
     case "controller":

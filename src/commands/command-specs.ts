@@ -99,6 +99,13 @@ const IDLE_TUNNEL_TIMEOUT: FlagSpec = {
   usage:
     "For a PortForward this replica stands by for (status.assignedGateways does not list it), how long its tunnels stay open after the last connection ended. They open again for the next connection that reaches this replica.",
 };
+const COUNTER_WRITES_PER_SECOND: FlagSpec = {
+  name: "counter-writes-per-second",
+  type: "string",
+  default: "5",
+  usage:
+    "Status writes per second this replica may spend, over all PortForwards, on entries whose only change is their counters (activeConnections, reconnects, refusals). Each PortForward's counters are written at most every 5 s; past this budget they are written less often. Connection state and errors are written at once regardless.",
+};
 const DRAIN_TIMEOUT: FlagSpec = {
   name: "drain-timeout",
   type: "string",
@@ -182,6 +189,7 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
       listenHost("0.0.0.0"),
       DRAIN_TIMEOUT,
       IDLE_TUNNEL_TIMEOUT,
+      COUNTER_WRITES_PER_SECOND,
       {
         name: "shutdown-delay",
         type: "string",
@@ -212,6 +220,7 @@ export const COMMAND_SPECS: Readonly<Record<Command, CommandSpec>> = {
       GATEWAY_PORT_RANGE,
       listenHost("127.0.0.1"),
       DRAIN_TIMEOUT,
+      COUNTER_WRITES_PER_SECOND,
       PEER_CACHE,
       HELP,
     ],

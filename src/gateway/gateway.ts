@@ -9,8 +9,9 @@
  *   controller uses, so the gateway reacts to a replaced pod without waiting for the controller)
  *   and update the Forwarder; fed by cache changes (watch/portforward-keys.ts);
  * - report (`gateway-status`): apply this replica's status entry when it changed; fed by Forwarder
- *   changes. Counter-only changes are written at most every COUNTER_REPORT_INTERVAL_MS: the key is
- *   requeued for when the interval ends.
+ *   changes. Counter-only changes are written at most every COUNTER_REPORT_INTERVAL_MS per
+ *   PortForward and within the replica's `--counter-writes-per-second` over all of them
+ *   (counter-write-budget.ts): the key is requeued for when the interval ends, then for its slot.
  * Access: every connection is checked against the PortForward's spec.access (access-decision.ts)
  * with the peer cache's view of the source address; refusals are counted, logged, summarised in
  * this replica's status entry and reported as a Warning Event at most once a minute per
@@ -43,6 +44,7 @@ import type { ClusterCache } from "../watch/cluster-cache.ts";
 import { enqueueConcernedPortForwards } from "../watch/portforward-keys.ts";
 import { decideAccess } from "./access-decision.ts";
 import { ACCESS_LOG_MESSAGE, accessLogFields } from "./access-log.ts";
+import { CounterWriteBudget } from "./counter-write-budget.ts";
 import { type ConnectionAccess, type ConnectionRecord, Forwarder, type ForwarderSpec } from "./forwarder.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import {
@@ -82,6 +84,8 @@ interface Served {
   hasReadyTargets: boolean;
   reported: GatewayStatus | undefined;
   reportedAt: number;
+  /** The slot booked in the counter-write budget for a counter-only write; cleared by any write. */
+  counterSlotAt: number | undefined;
   /** spec.access.from as of the latest sync (undefined: the default, this namespace only). */
   peers: readonly Peer[] | undefined;
   uid: string | undefined;
@@ -150,11 +154,13 @@ export class Gateway {
    */
   readonly #standby = new Set<string>();
   readonly #targets: TargetSources;
+  readonly #counterWrites: CounterWriteBudget;
   #closing = false;
 
   constructor(options: GatewayOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#counterWrites = new CounterWriteBudget(options.config.counterWritesPerSecond);
     const loop = { metrics: options.loopMetrics, log: options.log, keyLogField: "portforward", clock: this.#clock };
     this.#syncLoop = new ControllerLoop({
       ...loop,
@@ -260,6 +266,7 @@ export class Gateway {
         hasReadyTargets: false,
         reported: previous,
         reportedAt: 0,
+        counterSlotAt: undefined,
         peers: pf.spec.access?.from,
         uid: pf.metadata.uid,
         denials: undefined,
@@ -389,6 +396,7 @@ export class Gateway {
       await this.#applyEntries(key, []);
       served.reported = undefined;
       served.reportedAt = now;
+      served.counterSlotAt = undefined;
       return {};
     }
     if (!served.hasBindings && !served.suspended && served.reported === undefined && snapshot.lastFailure === undefined) {
@@ -419,10 +427,13 @@ export class Gateway {
       if (!countersChanged(served.reported, entry)) return {};
       const wait = served.reportedAt + COUNTER_REPORT_INTERVAL_MS - now;
       if (wait > 0) return { requeueAfterMs: wait };
+      served.counterSlotAt ??= now + this.#counterWrites.reserve(now);
+      if (served.counterSlotAt > now) return { requeueAfterMs: served.counterSlotAt - now };
     }
     await this.#applyEntries(key, [entry]);
     served.reported = entry;
     served.reportedAt = now;
+    served.counterSlotAt = undefined;
     return {};
   }
 

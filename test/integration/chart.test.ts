@@ -112,6 +112,7 @@ const NON_DEFAULT = {
     replicas: 4,
     replicasPerPortForward: 3,
     idleTunnelTimeout: "5m",
+    counterWritesPerSecond: 0.5,
     portRange: { start: 30000, end: 30999 },
     drainTimeout: "1m",
     nodeSelector: { "kubernetes.io/os": "linux" },
@@ -353,6 +354,7 @@ describe("helm template with default values", () => {
       "--drain-timeout=30s",
       "--shutdown-delay=5s",
       "--idle-tunnel-timeout=60s",
+      "--counter-writes-per-second=5",
     ]);
     const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
     assert.deepEqual(env, {
@@ -500,6 +502,7 @@ describe("the rendered command lines", () => {
       shutdownDelayMs: 5_000,
       peerCache: true,
       idleTunnelCloseMs: 60_000,
+      counterWritesPerSecond: 5,
     });
     assert.deepEqual(gateway.common.metricsBindAddress, { host: "0.0.0.0", port: 8081 });
   });
@@ -517,6 +520,7 @@ describe("the rendered command lines", () => {
     if (gateway.command !== "gateway") assert.fail("not the gateway command");
     assert.equal(gateway.gateway.drainTimeoutMs, 60_000);
     assert.equal(gateway.gateway.idleTunnelCloseMs, 300_000);
+    assert.equal(gateway.gateway.counterWritesPerSecond, 0.5);
     assert.deepEqual(gateway.common.namespaces, ["team-a", "team-b"]);
   });
 });

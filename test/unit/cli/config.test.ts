@@ -167,4 +167,16 @@ describe("parseConfig: the tunnel budget", () => {
     const defaults = parse("gateway");
     assert.equal(defaults.command === "gateway" && defaults.gateway.idleTunnelCloseMs, 60_000);
   });
+
+  it("budgets counter-only status writes at 5 per second by default, takes fractions, and refuses 0 or words", () => {
+    const defaults = parse("gateway");
+    assert.equal(defaults.command === "gateway" && defaults.gateway.counterWritesPerSecond, 5);
+    const slow = parse("run --counter-writes-per-second 0.5");
+    assert.equal(slow.command === "run" && slow.gateway.counterWritesPerSecond, 0.5);
+    refused(
+      "gateway --counter-writes-per-second 0",
+      /--counter-writes-per-second must be a number of writes per second above 0, e\.g\. 5 or 0\.5, got "0"/,
+    );
+    refused("gateway --counter-writes-per-second fast", /--counter-writes-per-second must be a number/);
+  });
 });
