@@ -4,6 +4,7 @@
  *
  *   npm run bench -- controller [--count 1000] [--pods N] [--create-concurrency 50] [--json FILE]
  *       [--live-tunnels] [--gateways N] [--verify 20] [--ready-timeout 600] [--cpu-profile DIR]
+ *       [--churn SECONDS] [--gateway-arg FLAG]...
  *
  * Setup (timed separately, not part of the figure): its own control plane, the CRD, and `--pods`
  * KWOK pods (default one per PortForward: each PortForward targets its own pod, as when every
@@ -31,7 +32,12 @@
  * details. The old keys and rows stay; in this mode the controller is sampled until all are
  * Ready, and `apiRequests.trailingAfterSettle` counts from all Ready to the settle reading.
  * `--cpu-profile DIR` writes a CPU profile of the burst window (first create → all Ready) of
- * the controller and each gateway to DIR and prints their top functions.
+ * the controller and each gateway to DIR and prints their top functions (and kube-apiserver's).
+ * `--churn S` adds a busy phase after the settle reading: for S seconds every Ready
+ * PortForward's activeConnections changes every second (one more connection held open each
+ * second: keep S × PortForwards × 2 under the file limit), and the status writes it causes and
+ * the control plane's CPU are reported; `--gateway-arg
+ * FLAG` passes a flag to every gateway (e.g. `--gateway-arg --counter-writes-per-second=1000`).
  *
  * A script, not a test: it reports figures and never fails on them.
  */
@@ -84,10 +90,18 @@ function parseOptions(args: readonly string[]): { options: Options; live: LiveOp
   const profileIndex = args.indexOf("--cpu-profile");
   const cpuProfileDir = profileIndex < 0 ? undefined : args[profileIndex + 1];
   if (profileIndex >= 0 && (cpuProfileDir === undefined || cpuProfileDir.startsWith("--"))) throw new Error("--cpu-profile needs a folder");
+  const gatewayArgs = args.flatMap((arg, i) => (arg === "--gateway-arg" && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
   const live =
     gateways === 0
       ? undefined
-      : { gateways, verify: value("--verify", 20, 0), cpuProfileDir, readyTimeoutSeconds: value("--ready-timeout", 600) };
+      : {
+          gateways,
+          verify: value("--verify", 20, 0),
+          cpuProfileDir,
+          readyTimeoutSeconds: value("--ready-timeout", 600),
+          churnSeconds: value("--churn", 0, 0),
+          gatewayArgs,
+        };
   return { options, live };
 }
 
@@ -265,6 +279,8 @@ export async function run(args: string[]): Promise<unknown> {
     await sleep(live === undefined ? SETTLE_MS : LIVE_SETTLE_MS);
     const settled = await scrapeRequestCounts(kc);
     const liveSettled = await live?.reading();
+    const churn =
+      liveOptions !== undefined && liveOptions.churnSeconds > 0 ? await live?.churn(watcher, liveOptions.churnSeconds) : undefined;
     const events = live === undefined ? {} : await eventsByReason(kc, NAMESPACE);
     watcher.stop();
     const reconciles = reconcileCounts(await controller.metrics());
@@ -340,6 +356,7 @@ export async function run(args: string[]): Promise<unknown> {
               settled: liveSettled,
               gatewayStats,
               verification: verification ?? { sampled: 0, ok: 0, failures: [], meanMs: 0 },
+              churn,
               profiles,
               apiServerProfile,
               eventsByReason: events,

@@ -13,7 +13,7 @@
  */
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import type { Server } from "node:net";
+import { connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -55,6 +55,10 @@ const CONTROLLER_QUEUE = "portforward";
 export interface LiveOptions {
   readonly gateways: number;
   readonly verify: number;
+  /** Seconds of the busy phase after the settle reading (`--churn`); 0: none. */
+  readonly churnSeconds: number;
+  /** Extra flags for every gateway (`--gateway-arg`, repeatable). */
+  readonly gatewayArgs: readonly string[];
   readonly cpuProfileDir: string | undefined;
   readonly readyTimeoutSeconds: number;
 }
@@ -77,6 +81,44 @@ interface Reading {
   readonly probes: Record<string, ProbeCounts>;
   readonly gateways: GatewayFigures[];
   readonly controllerQueue: ReturnType<typeof queueFigures>;
+  /** CPU seconds (/proc) of each gateway and of the controller so far. */
+  readonly gatewayCpu: number[];
+  readonly controllerCpu: number;
+}
+
+/** The busy phase's figures (LiveTunnels.churn). */
+export interface Churn {
+  seconds: number;
+  portForwards: number;
+  connectionsOpened: number;
+  connectionsFailed: number;
+  gatewayStatusWrites: number;
+  controllerStatusWrites: number;
+  statusWritesPerSecond: { gateways: number; controller: number };
+  controlPlaneCpuSeconds: Record<string, number>;
+  gatewayCpuSeconds: number[];
+  controllerCpuSeconds: number;
+}
+
+/** A connection through a gateway port that the echo server keeps open; resolves once connected. */
+function openHeld(host: string, port: number, timeoutMs = 10_000): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no connection to ${host}:${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      socket.on("error", () => undefined); // closed by the phase; a reset then is no news
+      resolve(socket);
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }
 
 interface TimelineRow {
@@ -155,7 +197,7 @@ export class LiveTunnels {
       for (let k = 0; k < context.options.gateways; k++) {
         const probe = probeFiles(`bench-gateway-${k}`, context.options.cpuProfileDir);
         probes.push(probe);
-        gateways.push(await startGateway(context.kubeconfig, k, probe.env));
+        gateways.push(await startGateway(context.kubeconfig, k, probe.env, context.options.gatewayArgs));
       }
     } catch (error) {
       await Promise.all(gateways.map((g) => g.process.stop()));
@@ -206,7 +248,8 @@ export class LiveTunnels {
     });
     const gateways = await Promise.all(this.#gateways.map(async (g) => gatewayFigures(await g.process.metrics())));
     const controllerQueue = queueFigures(parseSamples(await this.#context.controller.metrics()), CONTROLLER_QUEUE);
-    return { plane, probes, gateways, controllerQueue };
+    const gatewayCpu = this.#gateways.map((g) => cpuSeconds(g.pid));
+    return { plane, probes, gateways, controllerQueue, gatewayCpu, controllerCpu: cpuSeconds(this.#context.controller.child.pid ?? 0) };
   }
 
   /** A row every TIMELINE_INTERVAL_MS from `started` until stopTimeline(). */
@@ -285,6 +328,56 @@ export class LiveTunnels {
   }
 
   /**
+   * The busy phase (`--churn S`): every second, each Ready PortForward gets one more connection
+   * through its gateway port (to gateway 0), held open until the phase ends, so every
+   * PortForward's activeConnections changes every second. (Opening and closing in turn would not:
+   * a closed client's session lingers for the half-close grace, KWOK never sending the pod's FIN,
+   * so the count rarely moves.) Counts what the components sent and what the control plane spent.
+   */
+  async churn(watch: PortForwardWatch, seconds: number): Promise<Churn> {
+    const ports = [...watch.readyAt.keys()].map((name) => watch.gatewayPorts.get(name)).filter((p) => p !== undefined);
+    const host = this.hosts[0] as string;
+    const open: Socket[] = [];
+    let failed = 0;
+    const before = await this.reading();
+    const started = performance.now();
+    for (let tick = 0; tick < seconds; tick++) {
+      const tickStarted = performance.now();
+      await Promise.all(
+        ports.map(async (port) => {
+          try {
+            open.push(await openHeld(host, port));
+          } catch {
+            failed++;
+          }
+        }),
+      );
+      await sleep(Math.max(0, 1000 - (performance.now() - tickStarted)));
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const after = await this.reading();
+    const opened = open.length;
+    for (const socket of open) socket.destroy();
+    const sent = (component: string) => diffRecords(before.probes[component]?.sent ?? {}, after.probes[component]?.sent ?? {});
+    const statusWrites = (component: string) => sent(component)["APPLY portforwards/status"] ?? 0;
+    const gatewayWrites = this.#gateways.reduce((sum, g) => sum + statusWrites(g.process.podName), 0);
+    const controllerWrites = statusWrites("controller");
+    const perSecond = (n: number) => Math.round((n / elapsed) * 10) / 10;
+    return {
+      seconds: Math.round(elapsed * 10) / 10,
+      portForwards: ports.length,
+      connectionsOpened: opened,
+      connectionsFailed: failed,
+      gatewayStatusWrites: gatewayWrites,
+      controllerStatusWrites: controllerWrites,
+      statusWritesPerSecond: { gateways: perSecond(gatewayWrites), controller: perSecond(controllerWrites) },
+      controlPlaneCpuSeconds: cpuBetween(before.plane, after.plane),
+      gatewayCpuSeconds: after.gatewayCpu.map((s, k) => Math.round((s - (before.gatewayCpu[k] ?? 0)) * 100) / 100),
+      controllerCpuSeconds: Math.round((after.controllerCpu - before.controllerCpu) * 100) / 100,
+    };
+  }
+
+  /**
    * Stops the gateways (graceful: they withdraw their status entries) and the echo server, and
    * writes every component's JSON log lines to `<tmp>/tunnelkeeper-bench-<pid>-<component>.log.jsonl`.
    */
@@ -339,6 +432,7 @@ export class LiveTunnels {
     settled: Reading;
     gatewayStats: ProcessStats[];
     verification: Verification;
+    churn: Churn | undefined;
     profiles: Record<string, unknown>;
     apiServerProfile: ApiServerProfile | undefined;
     eventsByReason: Record<string, number>;
@@ -407,6 +501,7 @@ export class LiveTunnels {
         trailingByComponent,
       },
       verification: input.verification,
+      churn: input.churn ?? null,
       eventsByReason: input.eventsByReason,
       cpuProfiles: input.profiles,
       apiServerProfile:
@@ -505,6 +600,22 @@ export function liveRows(report: LiveReport, count: number): [string, string][] 
       `echo through ${report.verification.sampled} random Ready PortForwards' gateway ports`,
       `${report.verification.ok} ok, ${report.verification.failures.length} failed (mean ${report.verification.meanMs} ms)${report.verification.failures.length === 0 ? "" : ` ${JSON.stringify(report.verification.failures.slice(0, 3))}`}`,
     ],
+    ...(report.churn === null
+      ? []
+      : ([
+          [
+            `busy phase: ${report.churn.seconds} s, ${report.churn.portForwards} PortForwards' activeConnections changing every second`,
+            `${report.churn.connectionsOpened} connections opened, ${report.churn.connectionsFailed} failed`,
+          ],
+          [
+            "  status writes: gateways / controller (per second)",
+            `${report.churn.gatewayStatusWrites} / ${report.churn.controllerStatusWrites} (${report.churn.statusWritesPerSecond.gateways} / ${report.churn.statusWritesPerSecond.controller})`,
+          ],
+          [
+            "  CPU seconds: control plane, gateways, controller",
+            `${JSON.stringify(report.churn.controlPlaneCpuSeconds)}, ${JSON.stringify(report.churn.gatewayCpuSeconds)}, ${report.churn.controllerCpuSeconds}`,
+          ],
+        ] as [string, string][])),
     ["timeline t s: created / reconciled / connected / Ready / tunnels / gw status queue / ctrl queue | loop max ms ctrl, gw | CPU %", ""],
     ...report.timeline.map((r): [string, string] => [
       `  ${r.t}`,

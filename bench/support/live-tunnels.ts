@@ -41,7 +41,12 @@ export interface StartedGateway {
 }
 
 /** Starts gateway `index` (pod name `bench-gateway-<index>`, listening on 127.0.0.<index+1>). */
-export async function startGateway(kubeconfig: string, index: number, env: Readonly<Record<string, string>>): Promise<StartedGateway> {
+export async function startGateway(
+  kubeconfig: string,
+  index: number,
+  env: Readonly<Record<string, string>>,
+  args: readonly string[] = [],
+): Promise<StartedGateway> {
   const host = `127.0.0.${index + 1}`;
   const process = await startInstalledOperator({
     command: "gateway",
@@ -49,6 +54,7 @@ export async function startGateway(kubeconfig: string, index: number, env: Reado
     podName: `bench-gateway-${index}`,
     listenHost: host,
     env,
+    args,
   });
   const pid = process.child.pid;
   if (pid === undefined) throw new Error(`gateway ${index} has no pid`);

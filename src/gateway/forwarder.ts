@@ -414,6 +414,9 @@ export class Forwarder {
     this.#sessions.add(socket);
     this.#warmUp();
     metrics.connectionOpened(this.name);
+    // activeConnections went up: the status entry follows (at the counter pace, gateway-status.ts),
+    // not only when some connection closes.
+    this.#changed();
     let result: ConnectionResult = "no_target";
     let targetPod: string | undefined;
     let error: string | undefined;
