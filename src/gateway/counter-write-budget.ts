@@ -18,8 +18,8 @@
  */
 /**
  * `--counter-writes-per-second`'s default: up to 25 busy PortForwards per replica keep the 5 s
- * interval; the API server spends ~0.06 of a core per replica on them at most (each write and
- * the controller's write it causes, ~12 ms together).
+ * interval, and the API server spends about a tenth of a core per replica on them at most (each
+ * write and the controller's apply it causes cost it 5–12 ms apiece: docs/benchmarks.md).
  */
 export const DEFAULT_COUNTER_WRITES_PER_SECOND = 5;
 
