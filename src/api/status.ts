@@ -114,7 +114,9 @@ export const GatewayStatusSchema = z
       description:
         "Protocol in use: Tunnel (SPDY/3.1 over one WebSocket, KEP-4006) or Legacy (v4.channel.k8s.io, one WebSocket per connection).",
     }),
-    activeConnections: counter("Client connections open through this gateway now.").default(0),
+    activeConnections: counter(
+      "Client connections open through this gateway as of its last report. Counters alone are written at most every 5 s, and less often on a replica that serves more busy PortForwards than its --counter-writes-per-second allows; state changes are written at once.",
+    ).default(0),
     reconnects: counter("Tunnel reconnects by this gateway since it started.").default(0),
     reason: z.string().max(1024).regex(CONDITION_REASON).optional().meta({
       description:
@@ -138,7 +140,7 @@ export const TotalsSchema = z
     ),
     gateways: counter("Gateway replicas reporting."),
     connectedGateways: counter("Gateway replicas holding at least one live tunnel."),
-    activeConnections: counter("Client connections open through all gateways."),
+    activeConnections: counter("Client connections open through all gateways, as of their last reports."),
     reconnects: counter("Tunnel reconnects summed over all gateways."),
   })
   .meta({ description: "Totals derived from targets and gateways." });
