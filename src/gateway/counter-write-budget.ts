@@ -3,7 +3,7 @@
  * their counters (activeConnections, reconnects, refusals), across every PortForward it serves.
  * Pure: the caller passes the time.
  *
- * Why a budget per replica: each such write is a CRD status apply (~5 ms of the API server's
+ * Why a budget per replica: each such write is a CRD status apply (5–12 ms of the API server's
  * CPU, docs/benchmarks.md) and makes the controller apply the PortForward's totals once more.
  * Per PortForward they are already at most one per COUNTER_REPORT_INTERVAL_MS (gateway-status.ts),
  * but a replica serving N busy PortForwards would still write N/5 per second, a cost that grows
