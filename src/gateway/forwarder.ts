@@ -416,7 +416,7 @@ export class Forwarder {
     metrics.connectionOpened(this.name);
     // activeConnections went up: the status entry follows (at the counter pace, gateway-status.ts),
     // not only when some connection closes.
-    this.#changed();
+    this.#countsChanged();
     let result: ConnectionResult = "no_target";
     let targetPod: string | undefined;
     let error: string | undefined;
@@ -463,7 +463,7 @@ export class Forwarder {
         this.#sessionsDrained?.();
         this.#scheduleIdleClose();
       }
-      this.#changed();
+      this.#countsChanged();
     }
   }
 
@@ -528,6 +528,11 @@ export class Forwarder {
 
   #changed(): void {
     this.#syncTunnelGauge();
+    this.#options.onChange?.();
+  }
+
+  /** Only the connection counts moved (a connection opened or ended): no tunnel to re-count on this path. */
+  #countsChanged(): void {
     this.#options.onChange?.();
   }
 
