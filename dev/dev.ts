@@ -156,7 +156,7 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
     return stopping;
   };
   let firstInterrupt: number | undefined;
-  let operatorStarted = false;
+  /** Set once the operator runs (until then a Ctrl-C stops the control plane itself). */
   let closeOperator: (() => Promise<void>) | undefined;
   let hungUp = false;
   const onInterrupt = (): void => {
@@ -166,8 +166,8 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
     const isFirst = firstInterrupt === undefined;
     firstInterrupt ??= now;
     // The first one is the operator's (its Manager stops it, then we stop the plane), unless it has not started yet.
-    if (isFirst && operatorStarted) return;
-    if (operatorStarted) process.stderr.write("Second interrupt: stopping the control plane at once.\n");
+    if (isFirst && closeOperator !== undefined) return;
+    if (closeOperator !== undefined) process.stderr.write("Second interrupt: stopping the control plane at once.\n");
     const code = isFirst ? 0 : 130;
     stopAll().then(
       () => process.exit(code),
@@ -204,7 +204,6 @@ async function runDev(config: Extract<Config, { command: "run" }>, log: Logger):
       log,
     });
     const running = operator.manager.start();
-    operatorStarted = true;
     closeOperator = () => operator.manager.close();
 
     let state = await readPortForward(kubeConfig);
