@@ -28,7 +28,7 @@ interface Kind {
   readonly perRequest?: (key: string) => boolean;
 }
 
-export const KINDS: readonly Kind[] = [
+const KINDS: readonly Kind[] = [
   {
     name: "PortForward status writes",
     frames: ["customresource.(*StatusREST).Update"],
@@ -107,7 +107,7 @@ export function profileApiServer(connection: KubeConnection, dir: string): { sto
 }
 
 /** A kube-apiserver CPU profile (pprof) by kind of request. */
-export function readApiServerProfile(file: string): ApiServerProfile {
+function readApiServerProfile(file: string): ApiServerProfile {
   return { file, ...cpuByKind(traces(file)) };
 }
 
