@@ -119,6 +119,9 @@ export const PRINTER_COLUMNS = [
   { name: "Message", type: "string", priority: 1, jsonPath: `${READY}.message`, description: "Message of the Ready condition." },
 ] as const;
 
+/** What a PortForward's status reads as before the controller's first status write. */
+export const UNOBSERVED_STATUS = { observedGeneration: 0 } as const;
+
 /** The OpenAPI v3 schema of the whole PortForward object (the CRD's `openAPIV3Schema`). */
 export function buildOpenApiSchema(): JsonSchema {
   return {
@@ -139,7 +142,12 @@ export function buildOpenApiSchema(): JsonSchema {
       },
       metadata: { type: "object" },
       spec: schemaOf(PortForwardSpecSchema),
-      status: schemaOf(PortForwardStatusSchema),
+      // Until the controller first writes status, the API server serves this default (applied
+      // when it reads the object from etcd, never stored by itself): observedGeneration 0 is
+      // behind every metadata.generation, so kstatus (Flux, cli-utils) reads a PortForward no
+      // controller has reconciled yet as InProgress. Without it, no status and no conditions
+      // read as Current, and a `wait: true` sync passed before any tunnel existed.
+      status: { ...schemaOf(PortForwardStatusSchema), default: UNOBSERVED_STATUS },
     },
     required: ["spec"],
   };

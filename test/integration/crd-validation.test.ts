@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../../src/api/identity.ts";
+import { UNOBSERVED_STATUS } from "../../src/api/crd.ts";
+import { API_VERSION, CONTROLLER_FIELD_MANAGER, gatewayFieldManager, KIND, PLURAL } from "../../src/api/identity.ts";
 import { applyStatus } from "../../src/kube/apply.ts";
 import { isInvalid, statusCodeOf, statusOf } from "../../src/kube/errors.ts";
 import { kubeRequest, resourcePath } from "../../src/kube/request.ts";
@@ -138,6 +139,53 @@ describe("PortForward admission by the API server", () => {
     assert.deepEqual(stored.spec.cluster, { kubeconfigSecretRef: { name: "remote", key: "kubeconfig" } });
     assert.deepEqual(stored.spec.service, { name: "remote-fwd", type: "ClusterIP", perPod: false });
     assert.deepEqual(stored.spec.keepalive, { interval: "30s" });
+  });
+
+  it("serves a PortForward no controller has written status for as unobserved (kstatus InProgress)", async (t) => {
+    const { admin } = testCluster();
+    const namespace = await testNamespace(t, "crd-unobserved");
+    const path = resourcePath({ apiVersion: API_VERSION, plural: PLURAL, namespace, name: "web" });
+    type WithStatus = StoredPortForward & { status?: { observedGeneration?: number; gateways?: unknown[] } };
+    const created = (await create(
+      namespace,
+      submittable({ name: "unobserved", object: aPortForward("web", namespace).raw(), valid: true }, namespace),
+    )) as WithStatus;
+    const read = (await kubeRequest(admin, { method: "GET", path })) as WithStatus;
+    const listed = (await kubeRequest(admin, {
+      method: "GET",
+      path: resourcePath({ apiVersion: API_VERSION, plural: PLURAL, namespace }),
+    })) as { items: WithStatus[] };
+    // kstatus reads a status.observedGeneration behind metadata.generation as InProgress; with no
+    // status at all (and no conditions) it would read Current.
+    for (const object of [created, read, listed.items[0]]) {
+      assert.deepEqual(object?.status, UNOBSERVED_STATUS);
+      assert.ok((object?.status?.observedGeneration ?? 0) < (object?.metadata.generation ?? 0));
+    }
+
+    // A gateway's entry, written before the controller's first status, keeps it unobserved...
+    await applyStatus(
+      admin,
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: "web", namespace },
+        status: { gateways: [{ pod: "gateway-0", connected: true }] },
+      },
+      { plural: PLURAL, fieldManager: gatewayFieldManager("gateway-0") },
+    );
+    const reported = (await kubeRequest(admin, { method: "GET", path })) as WithStatus;
+    assert.equal(reported.status?.observedGeneration, 0);
+    assert.equal(reported.status?.gateways?.length, 1);
+
+    // ...and the controller's write replaces the default with the generation it observed.
+    await applyStatus(
+      admin,
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: "web", namespace }, status: { observedGeneration: 1 } },
+      { plural: PLURAL, fieldManager: CONTROLLER_FIELD_MANAGER },
+    );
+    const observed = (await kubeRequest(admin, { method: "GET", path })) as WithStatus;
+    assert.equal(observed.status?.observedGeneration, 1);
+    assert.equal(observed.status?.gateways?.length, 1);
   });
 
   it("prunes unknown fields (no namespace field in the target)", async (t) => {

@@ -50,6 +50,8 @@ const stalled = (reason: string, message = ""): Condition => ({ type: "Stalled",
 
 const SAMPLES: [string, Record<string, unknown>, "Healthy" | "Progressing" | "Degraded" | "Suspended", RegExp][] = [
   ["no status yet", portForward(1), "Progressing", /Waiting for the tunnelkeeper controller/],
+  // What the API server serves before the controller's first status write (the CRD's status default).
+  ["not yet reconciled", portForward(1, { observedGeneration: 0 }), "Progressing", /Waiting for the controller to observe generation 1/],
   ["status without conditions", portForward(1, { observedGeneration: 1 }), "Progressing", /Waiting for the Ready condition/],
   [
     "Ready=True for the current generation",
