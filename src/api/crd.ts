@@ -142,11 +142,13 @@ export function buildOpenApiSchema(): JsonSchema {
       },
       metadata: { type: "object" },
       spec: schemaOf(PortForwardSpecSchema),
-      // Until the controller first writes status, the API server serves this default (applied
-      // when it reads the object from etcd, never stored by itself): observedGeneration 0 is
-      // behind every metadata.generation, so kstatus (Flux, cli-utils) reads a PortForward no
-      // controller has reconciled yet as InProgress. Without it, no status and no conditions
-      // read as Current, and a `wait: true` sync passed before any tunnel existed.
+      // The API server applies this default wherever status is absent, in requests and in
+      // objects read from etcd, so a create stores no status and every read shows the default
+      // (a gateway entry written first stores it along; the controller's first write replaces
+      // it). observedGeneration 0 is behind every metadata.generation, so kstatus (Flux,
+      // cli-utils) reads a PortForward no controller has reconciled yet as InProgress. Without
+      // it, no status and no conditions read as Current, and a `wait: true` sync passed before
+      // any tunnel existed.
       status: { ...schemaOf(PortForwardStatusSchema), default: UNOBSERVED_STATUS },
     },
     required: ["spec"],
