@@ -11,10 +11,11 @@
 import { isIPv6 } from "node:net";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { ENDPOINTSLICE_MANAGER, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_SERVICE_NAME } from "../api/identity.ts";
+import { endpointSliceNameOf, serviceNameOf } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import { byPod } from "../runtime/order.ts";
 import type { PortAllocation } from "./allocate-ports.ts";
-import { controllerReferenceTo, ownedServiceLabels, serviceNameOf } from "./desired-service.ts";
+import { controllerReferenceTo, ownedServiceLabels } from "./desired-service.ts";
 
 /** A live gateway replica as the controller sees it (from its heartbeat Lease). */
 export interface GatewayEndpoint {
@@ -22,10 +23,6 @@ export interface GatewayEndpoint {
   readonly namespace: string;
   /** Empty when the replica does not run in a pod. */
   readonly ip: string;
-}
-
-export function endpointSliceNameOf(pf: PortForward): string {
-  return `${serviceNameOf(pf)}-tunnelkeeper`.slice(0, 253);
 }
 
 export function buildDesiredEndpointSlice(

@@ -21,7 +21,8 @@
  * - names: pod-service-names.ts.
  */
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
-import { LABEL_POD, LABEL_PORTFORWARD } from "../api/identity.ts";
+import { LABEL_POD } from "../api/identity.ts";
+import { podOfService } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { PodServiceStatus } from "../api/status.ts";
 import {
@@ -68,12 +69,6 @@ export type PodServicePlan =
   | { readonly ok: false; readonly message: string };
 
 const NONE: PodServicePlan = { ok: true, objects: [], status: [] };
-
-/** The pod a per-pod Service of `pf` routes to, or undefined for any other Service. */
-export function podOfService(service: V1Service | V1EndpointSlice, pf: PortForward): string | undefined {
-  const labels = service.metadata?.labels ?? {};
-  return labels[LABEL_PORTFORWARD] === pf.metadata.name ? labels[LABEL_POD] : undefined;
-}
 
 export function planPodServices(input: PodServiceInput): PodServicePlan {
   const { portForward: pf } = input;

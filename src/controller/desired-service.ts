@@ -13,13 +13,9 @@ import {
   LABEL_PORTFORWARD,
   MANAGED_BY_VALUE,
 } from "../api/identity.ts";
+import { serviceNameOf } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { PortAllocation } from "./allocate-ports.ts";
-
-/** Name of the Service of a PortForward: spec.service.name, else the PortForward's name. */
-export function serviceNameOf(pf: PortForward): string {
-  return pf.spec.service.name ?? pf.metadata.name ?? "";
-}
 
 function without(map: Readonly<Record<string, string>> | undefined, keys: readonly string[]): Record<string, string> {
   const result: Record<string, string> = {};

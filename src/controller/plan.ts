@@ -19,7 +19,7 @@
 
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { ConditionType, Reason } from "../api/conditions.ts";
-import { KIND, LABEL_MANAGED_BY, LABEL_PORTFORWARD, MANAGED_BY_VALUE } from "../api/identity.ts";
+import { isServiceOwnedBy, serviceNameOf } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import { reconcileRequestOf } from "../api/reconcile-request.ts";
 import type { Condition, GatewayStatus, PortForwardStatus, TargetStatus, Totals } from "../api/status.ts";
@@ -31,7 +31,7 @@ import { assignGateways } from "./assign-gateways.ts";
 import { findCondition } from "./conditions.ts";
 import { buildDesiredEndpointSlice, type GatewayEndpoint } from "./desired-endpoint-slice.ts";
 import { type DesiredPodService, planPodServices } from "./desired-pod-services.ts";
-import { buildDesiredService, serviceNameOf } from "./desired-service.ts";
+import { buildDesiredService } from "./desired-service.ts";
 import { conditionsFor } from "./readiness-conditions.ts";
 import {
   firstFailure,
@@ -105,19 +105,6 @@ export const REQUEUE_PROGRESSING_MS = 30_000;
 
 /** Reasons of ordinary progress: no Warning event for them. */
 const PROGRESS_REASONS: ReadonlySet<string> = new Set([Reason.ServicePending, Reason.NoGatewayReporting, Reason.RemoteConnecting]);
-
-/** Whether `service` is this PortForward's: controlled by it, or orphaned but labelled for it. */
-export function isServiceOwnedBy(service: Pick<V1Service, "metadata">, pf: PortForward): boolean {
-  const controller = service.metadata?.ownerReferences?.find((ref) => ref.controller === true);
-  if (controller !== undefined) {
-    return (
-      controller.kind === KIND &&
-      (pf.metadata.uid === undefined ? controller.name === pf.metadata.name : controller.uid === pf.metadata.uid)
-    );
-  }
-  const labels = service.metadata?.labels ?? {};
-  return labels[LABEL_MANAGED_BY] === MANAGED_BY_VALUE && labels[LABEL_PORTFORWARD] === pf.metadata.name;
-}
 
 export function plan(observed: Observed, now: Date): Plan {
   const input = gatherReadinessInput(observed);

@@ -22,6 +22,7 @@
  */
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, PLURAL } from "../api/identity.ts";
+import { isServiceOwnedBy, serviceNameOf } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { GatewayStatus } from "../api/status.ts";
 import { type ApplyTarget, applyObject, applyStatus } from "../kube/apply.ts";
@@ -45,9 +46,8 @@ import {
   type NetworkPolicySettings,
   networkPolicyNameOf,
 } from "./desired-network-policy.ts";
-import { serviceNameOf } from "./desired-service.ts";
 import { type GatewayPortClaims, GatewayPortRecordIndex, type SourcedRecord } from "./gateway-port-claims.ts";
-import { isServiceOwnedBy, isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
+import { isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 import { PodObjectIndex } from "./pod-object-index.ts";
 import { syncPodServices } from "./sync-pod-services.ts";
 

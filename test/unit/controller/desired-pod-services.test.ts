@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
+import { isServiceOwnedBy } from "../../../src/api/owned-objects.ts";
 import type { PortForward } from "../../../src/api/portforward.ts";
 import { type GatewayPortRecord, gatewayPortRecords } from "../../../src/controller/allocate-ports.ts";
 import {
@@ -10,7 +11,6 @@ import {
   type PodServiceInput,
   planPodServices,
 } from "../../../src/controller/desired-pod-services.ts";
-import { isServiceOwnedBy } from "../../../src/controller/plan.ts";
 import { aPortForward, aService } from "../../support/builders.ts";
 
 const RANGE = { min: 20000, max: 20099 };
