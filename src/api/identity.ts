@@ -35,6 +35,12 @@ export const LABEL_PORTFORWARD = `${GROUP}/portforward`;
 /** On a per-pod Service (spec.service.perPod) and its EndpointSlice: the name of the target pod it routes to. */
 export const LABEL_POD = `${GROUP}/pod`;
 
+/**
+ * On a PortForward's EndpointSlice: the gateway replicas that keep its tunnels open (the tunnel
+ * budget; status.assignedGateways says the same), comma-separated. Absent: every replica.
+ */
+export const ANNOTATION_ASSIGNED_GATEWAYS = `${GROUP}/assigned-gateways`;
+
 /** On NetworkPolicies in the gateway namespace: the namespace of the PortForward they belong to. */
 export const LABEL_PORTFORWARD_NAMESPACE = `${GROUP}/portforward-namespace`;
 /** On NetworkPolicies in the gateway namespace: `namespace/name` of their PortForward (labels cap values at 63). */

@@ -10,7 +10,12 @@
  */
 import { isIPv6 } from "node:net";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import { ENDPOINTSLICE_MANAGER, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_SERVICE_NAME } from "../api/identity.ts";
+import {
+  ANNOTATION_ASSIGNED_GATEWAYS,
+  ENDPOINTSLICE_MANAGER,
+  LABEL_ENDPOINTSLICE_MANAGED_BY,
+  LABEL_SERVICE_NAME,
+} from "../api/identity.ts";
 import { endpointSliceNameOf, serviceNameOf } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import { byPod } from "../runtime/order.ts";
@@ -25,10 +30,16 @@ export interface GatewayEndpoint {
   readonly ip: string;
 }
 
+/**
+ * `assignedGateways`, when a tunnel budget names the serving replicas (assign-gateways.ts),
+ * becomes the ANNOTATION_ASSIGNED_GATEWAYS annotation: the gateways read it from here, not from
+ * status (gateway/gateway-bindings.ts says why).
+ */
 export function buildDesiredEndpointSlice(
   pf: PortForward,
   allocation: readonly PortAllocation[],
   gateways: readonly GatewayEndpoint[],
+  assignedGateways?: readonly string[],
 ): V1EndpointSlice {
   const reachable = gateways.filter((g) => g.ip !== "").sort(byPod);
   // One slice holds one address family; IPv6-only clusters get an IPv6 slice.
@@ -46,6 +57,7 @@ export function buildDesiredEndpointSlice(
         [LABEL_ENDPOINTSLICE_MANAGED_BY]: ENDPOINTSLICE_MANAGER,
         ...ownedServiceLabels(pf),
       },
+      ...(assignedGateways === undefined ? {} : { annotations: { [ANNOTATION_ASSIGNED_GATEWAYS]: assignedGateways.join(",") } }),
       ownerReferences: [controllerReferenceTo(pf)],
     },
     addressType: ipv6 ? "IPv6" : "IPv4",

@@ -114,10 +114,11 @@ export function plan(observed: Observed, now: Date): Plan {
   const perPortForward = observed.gatewaysPerPortForward ?? 0;
   const assigned = assignGateways(input.portForward, observed.gatewayEndpoints, perPortForward);
   const perPod = podServicesFor(input, observed, assigned);
+  const assignment = assignedGatewaysStatus(assigned, perPortForward);
   return {
-    ...desiredObjectsFor(input, assigned),
+    ...desiredObjectsFor(input, assigned, assignment.assignedGateways),
     ...perPod.plan,
-    status: { ...statusFor(input, conditions), ...assignedGatewaysStatus(assigned, perPortForward), ...perPod.status },
+    status: { ...statusFor(input, conditions), ...assignment, ...perPod.status },
     events: planEvents(input.portForward.status?.conditions ?? [], conditions),
     requeueAfterMs: requeueAfterMsFor(blocking, accessDenied),
   };
@@ -170,12 +171,16 @@ function holdsTunnelToReadyPod(gateway: GatewayStatus, readyPods: ReadonlySet<st
 // Assemble: desired objects, status (conditions: readiness-conditions.ts), Events, requeue
 
 /** The Service and its EndpointSlice, or neither while the name is taken or ports are missing. */
-function desiredObjectsFor(input: ReadinessInput, gatewayEndpoints: readonly GatewayEndpoint[]): Pick<Plan, "service" | "endpointSlice"> {
+function desiredObjectsFor(
+  input: ReadinessInput,
+  gatewayEndpoints: readonly GatewayEndpoint[],
+  assignedGateways: readonly string[] | undefined,
+): Pick<Plan, "service" | "endpointSlice"> {
   const { portForward: pf, allocation } = input;
   if (input.serviceConflict || !allocation.ok) return { service: undefined, endpointSlice: undefined };
   return {
     service: buildDesiredService(pf, allocation.ports),
-    endpointSlice: buildDesiredEndpointSlice(pf, allocation.ports, gatewayEndpoints),
+    endpointSlice: buildDesiredEndpointSlice(pf, allocation.ports, gatewayEndpoints, assignedGateways),
   };
 }
 
@@ -223,8 +228,9 @@ function statusFor(input: ReadinessInput, conditions: Condition[]): ControllerSt
 }
 
 /**
- * status.assignedGateways: published whenever a budget applies and a gateway is live, so each
- * replica knows whether it serves or stands by; absent, every replica serves (no budget, or no
+ * status.assignedGateways (and the EndpointSlice's annotation, which the gateways read):
+ * published whenever a budget applies and a gateway is live, so each replica knows whether it
+ * serves or stands by; absent, every replica serves (no budget, or no
  * live replica to name: gateways must not all stand by because the controller sees none).
  */
 function assignedGatewaysStatus(assigned: readonly GatewayEndpoint[], perPortForward: number): Pick<ControllerStatus, "assignedGateways"> {

@@ -17,6 +17,8 @@
  * - NetworkPolicies (when configured): one per PortForward in the gateway namespace
  *   (desired-network-policy.ts), applied and repaired like the Service; deleted here when the
  *   PortForward is gone, since owner references cannot cross namespaces.
+ * - A new PortForward's first status write waits, for a few seconds at most, for the gateways'
+ *   first report, so that it already says whether the tunnels work (first-status-hold.ts).
  * - Status entries of gateways that are gone are removed by a JSON patch after a grace period
  *   (server-side apply cannot remove another field manager's entries).
  */
@@ -46,6 +48,7 @@ import {
   type NetworkPolicySettings,
   networkPolicyNameOf,
 } from "./desired-network-policy.ts";
+import { firstStatusHoldMs } from "./first-status-hold.ts";
 import { type GatewayPortClaims, GatewayPortRecordIndex, type SourcedRecord } from "./gateway-port-claims.ts";
 import { isStatusUnchanged, type Observed, type Plan, plan } from "./plan.ts";
 import { PodObjectIndex } from "./pod-object-index.ts";
@@ -200,6 +203,9 @@ export class Reconciler {
       const others = (observed.localServices ?? []).filter((s) => serviceKey(s) !== serviceKey(storedService));
       planned = plan({ ...observed, localServices: [...others, storedService], ownService: storedService }, new Date(now));
     }
+    // A new PortForward's first status waits for the gateways' report (first-status-hold.ts); its
+    // Events wait with it, since they are the transitions from the status as stored.
+    const holdMs = firstStatusHoldMs(pf, planned.status, live.length, now);
     const writeStatus = async () => {
       if (isStatusUnchanged(pf.status, planned.status)) return;
       await applyStatus(
@@ -214,6 +220,7 @@ export class Reconciler {
       );
     };
     // Events are best effort (recordEvents never rejects), so they need not wait for the status.
+    if (holdMs !== undefined) return { requeueAfterMs: Math.min(planned.requeueAfterMs, holdMs) };
     await Promise.all([writeStatus(), this.#recordEvents(pf, planned)]);
     this.#deps.conditionMetrics?.record(key, planned.status.conditions ?? []);
     const cleanupInMs = await this.#removeStaleGatewayEntries(pf, new Set(live.map((g) => g.pod)), now, signal);

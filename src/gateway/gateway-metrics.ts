@@ -77,7 +77,7 @@ export function registerGatewayMetrics(registry: Registry): GatewayMetrics {
   });
   const idleCloses = registry.counter({
     name: "tunnelkeeper_gateway_idle_tunnel_closes_total",
-    help: "Tunnels closed because this replica only stands by for their PortForward (status.assignedGateways does not list it) and no connection used them for the idle period",
+    help: "Tunnels closed because this replica only stands by for their PortForward (its assigned gateways do not list it) and no connection used them for the idle period",
   });
   const portForwards = registry.gauge({
     name: "tunnelkeeper_gateway_portforwards",

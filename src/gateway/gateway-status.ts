@@ -49,8 +49,8 @@ export function buildGatewayEntry(
 ): GatewayStatus {
   // Connected means this replica carries traffic: a live tunnel to a ready pod AND a listener on
   // every allocated gateway port. A tunnel alone is not enough: the controller's Ready would say
-  // the data path works while clients of this replica are still refused (the PortForward's
-  // status.ports may reach the gateway after its tunnel opened, or a port may fail to bind).
+  // the data path works while clients of this replica are still refused (a port may fail to
+  // bind, or a new gateway port reach the gateway after its tunnel opened).
   const connected = snapshot.connectedTargets.length > 0 && snapshot.serving;
   const reason = reasonFor(snapshot, hasReadyTargets, suspended);
   const protocol = protocolName(snapshot.protocol);

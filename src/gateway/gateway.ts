@@ -22,6 +22,7 @@
 import type { Peer } from "../api/access.ts";
 import { Reason } from "../api/conditions.ts";
 import { API_VERSION, gatewayFieldManager, KIND, PLURAL } from "../api/identity.ts";
+import { endpointSliceNameOf, serviceNameOf } from "../api/owned-objects.ts";
 import type { PortForward } from "../api/portforward.ts";
 import { reconcileRequestOf } from "../api/reconcile-request.ts";
 import type { GatewayStatus } from "../api/status.ts";
@@ -46,6 +47,7 @@ import { decideAccess } from "./access-decision.ts";
 import { ACCESS_LOG_MESSAGE, accessLogFields } from "./access-log.ts";
 import { CounterWriteBudget } from "./counter-write-budget.ts";
 import { type ConnectionAccess, type ConnectionRecord, Forwarder, type ForwarderSpec } from "./forwarder.ts";
+import { type GatewayBindings, gatewayBindingsOf, isAssignedGateway } from "./gateway-bindings.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import {
   buildGatewayEntry,
@@ -94,33 +96,22 @@ interface Served {
   suspended: boolean;
   /** The reconcile request (api/reconcile-request.ts) as of the latest sync; a new one redials. */
   reconcileRequest: string | undefined;
-  /** Whether the PortForward has gateway ports (status.ports) to listen on yet. */
+  /** Whether the controller has handed the PortForward gateway ports to listen on yet (gateway-bindings.ts). */
   hasBindings: boolean;
   /** The credentials tunnels are opened with as of the latest sync (a remote Secret rotates them). */
   credentials: KubeConnection | undefined;
 }
 
-/**
- * Whether `pod` keeps the tunnels of `pf` open: status.assignedGateways (the controller's tunnel
- * budget, controller/assign-gateways.ts) lists it, or is absent (every replica serves).
- */
-export function isAssignedGateway(pf: PortForward, pod: string): boolean {
-  const assigned = pf.status?.assignedGateways;
-  return assigned === undefined || assigned.includes(pod);
-}
-
-/** Pure: the Forwarder's desired state for `pf` given the cache's view of its namespace. */
-export function forwarderSpecFor(pf: PortForward, observation: Parameters<typeof resolveTargets>[1]): ForwarderSpec {
+/** Pure: the Forwarder's desired state for `pf` given the cache's view of its namespace and the gateway ports handed to it. */
+export function forwarderSpecFor(
+  pf: PortForward,
+  observation: Parameters<typeof resolveTargets>[1],
+  handed: Pick<GatewayBindings, "bindings">,
+): ForwarderSpec {
   const resolved = resolveTargets(pf, observation);
   return {
     targets: resolved.targets.map((t) => ({ pod: t.pod, ready: t.ready, ports: t.ports })),
-    bindings: [
-      ...(pf.status?.ports ?? []).map((p) => ({ port: p.port, listenPort: p.gatewayPort })),
-      // spec.service.perPod: each pod's own gateway ports, pinned to that pod.
-      ...(pf.spec.service.perPod ? (pf.status?.podServices ?? []) : []).flatMap((s) =>
-        s.ports.map((p) => ({ port: p.port, listenPort: p.gatewayPort, pod: s.pod })),
-      ),
-    ],
+    bindings: handed.bindings,
     loadBalancing: pf.spec.loadBalancing,
   };
 }
@@ -148,7 +139,7 @@ export class Gateway {
   readonly #report: WorkQueue;
   readonly #served = new Map<string, Served>();
   /**
-   * Keys of #served whose status.assignedGateways does not list this replica: tunnels only on
+   * Keys of #served whose assigned gateways (gateway-bindings.ts) do not list this replica: tunnels only on
    * demand, and no status entry while cold. A set, not a flag per entry, so counting the roles
    * for the metrics is not a scan of every served PortForward per sync.
    */
@@ -185,12 +176,10 @@ export class Gateway {
       clock: this.#clock,
       ...(options.remoteMetrics === undefined ? {} : { metrics: options.remoteMetrics }),
     });
-    // Status writes (ours, other replicas', the controller's) come back as updates; most change nothing a sync reads.
-    // Neither does the controller's apply of a PortForward's own Service or EndpointSlice (two per new PortForward).
-    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key), {
-      portForwardChanged: concernsGateway,
-      ownedObjects: false,
-    });
+    // Status writes (ours, other replicas', the controller's) come back as updates and change
+    // nothing a sync reads; the PortForward's own Service and EndpointSlice carry its gateway
+    // ports and assignment (gateway-bindings.ts), so their changes do.
+    enqueueConcernedPortForwards(options.cache, (key) => this.#sync.add(key), { portForwardChanged: concernsGateway });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -281,18 +270,23 @@ export class Gateway {
     served.peers = pf.spec.access?.from;
     served.uid = pf.metadata.uid;
     // Suspended: no targets and no bindings, so every tunnel and listener closes (connections are
-    // refused, not held); the allocated ports stay in status.ports for the resume.
+    // refused, not held); the allocated ports stay on the Service for the resume.
     served.suspended = pf.spec.suspend === true;
-    const standby = !isAssignedGateway(pf, config.podName);
+    const handed = gatewayBindingsOf(pf, {
+      service: cache.services.get(`${namespace ?? ""}/${serviceNameOf(pf)}`),
+      endpointSlice: cache.endpointSlices.get(`${namespace ?? ""}/${endpointSliceNameOf(pf)}`),
+      services: () => cache.services.inNamespace(namespace ?? ""),
+    });
+    const standby = !isAssignedGateway(handed, config.podName);
     if (standby) this.#standby.add(key);
     else this.#standby.delete(key);
     const spec = served.suspended
       ? { targets: [], bindings: [], loadBalancing: pf.spec.loadBalancing }
-      : forwarderSpecFor(pf, this.#targets.observe(key, pf));
+      : forwarderSpecFor(pf, this.#targets.observe(key, pf), handed);
     served.hasReadyTargets = spec.targets.some((t) => t.ready);
     served.hasBindings = spec.bindings.length > 0;
-    // Tunnels are kept only once the controller has reconciled the PortForward (it has gateway
-    // ports) and assigned this replica. Before its first reconcile a new PortForward names no
+    // Tunnels are kept only once the controller has reconciled the PortForward (its Service and
+    // EndpointSlice hand this replica gateway ports) and assigned this replica. Before its first reconcile a new PortForward names no
     // assigned gateways, and dialling then would open one tunnel per replica for every new
     // PortForward, the very cost the budget bounds (1,000 new PortForwards on 3 replicas dialled
     // 3,000 tunnels; bench `controller --gateways 3`). Without ports no client can connect yet.
