@@ -291,17 +291,22 @@ function planEvents(old: readonly Condition[], next: readonly Condition[]): Plan
     return moved ? after : undefined;
   };
   const ready = changed(ConditionType.Ready);
+  const service = changed(ConditionType.ServiceReady);
   // Right after a resume the tunnels are still opening: that is progress, not worth a Warning.
   const resuming = isSuspendedReason(findCondition(old, ConditionType.Ready)?.reason ?? "");
+  // A new PortForward whose first status already says Ready (first-status-hold.ts) came up in one
+  // step: one Event says so, with the Service's ports in its note, instead of two Events (each
+  // ~2 ms of API-server CPU in a burst of new PortForwards; docs/benchmarks.md).
+  const cameUpAtOnce = ready?.status === "True" && service?.status === "True";
   if (ready !== undefined) {
     if (ready.status === "True") {
-      events.push({ type: "Normal", reason: ready.reason, action: "Reconcile", note: ready.message });
+      const note = cameUpAtOnce ? `${ready.message} ${service.message}` : ready.message;
+      events.push({ type: "Normal", reason: ready.reason, action: "Reconcile", note });
     } else if (!PROGRESS_REASONS.has(ready.reason) && !isSuspendedReason(ready.reason) && !resuming) {
       events.push({ type: "Warning", reason: ready.reason, action: "Reconcile", note: ready.message });
     }
   }
-  const service = changed(ConditionType.ServiceReady);
-  if (service?.status === "True") {
+  if (service?.status === "True" && !cameUpAtOnce) {
     events.push({ type: "Normal", reason: service.reason, action: "ApplyService", note: service.message });
   }
   const degraded = changed(ConditionType.Degraded);

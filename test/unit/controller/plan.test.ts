@@ -342,6 +342,11 @@ describe("plan: events only on transitions", () => {
       events: ["Normal/Forwarding"],
     },
     {
+      name: "coming up in one write (Service and tunnel at once) records one Forwarding",
+      builder: aPortForward().withGateways(aConnectedGateway("gw-0", ["web-0"])),
+      events: ["Normal/Forwarding"],
+    },
+    {
       name: "losing the target records a Warning",
       builder: aPortForward()
         .withConditions(ready("True", "Forwarding"), serviceReady)
@@ -373,6 +378,14 @@ describe("plan: events only on transitions", () => {
       );
     });
   }
+
+  it("says what both transitions say in the one Event of a PortForward that came up in one write", () => {
+    const [event] = plan(observe(aPortForward().withGateways(aConnectedGateway("gw-0", ["web-0"]))), NOW).events;
+    assert.match(
+      event?.note ?? "",
+      /^Service web forwards to 1 ready pod through 1 gateway\. Service web \(10\.96\.0\.10\) routes ports 80→20001/,
+    );
+  });
 
   it("keeps lastTransitionTime of an unchanged Ready", () => {
     const builder = aPortForward()
