@@ -27,7 +27,6 @@ const MetadataSchema = z.looseObject({
   namespace: z.string().optional(),
   uid: z.string().optional(),
   generation: z.number().optional(),
-  creationTimestamp: z.string().optional(),
 });
 
 /** zod schema of a whole PortForward object as read from the API server. */
@@ -48,13 +47,8 @@ export const PortForwardSchema = z
 export interface PortForward {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
-  /**
-   * Only the metadata fields tunnelkeeper reads. V1ObjectMeta's timestamps are Dates, which raw
-   * JSON never holds, so creationTimestamp is typed as what the API server sends: an RFC 3339 string.
-   */
-  metadata: Pick<V1ObjectMeta, "name" | "namespace" | "uid" | "generation" | "labels" | "annotations" | "resourceVersion"> & {
-    creationTimestamp?: string;
-  };
+  /** Only the metadata fields tunnelkeeper reads; timestamps are left out on purpose (raw JSON has strings). */
+  metadata: Pick<V1ObjectMeta, "name" | "namespace" | "uid" | "generation" | "labels" | "annotations" | "resourceVersion">;
   spec: PortForwardSpec;
   status?: PortForwardStatus;
 }

@@ -15,9 +15,13 @@
  *   are no conditions): kstatus and Argo CD read it as in progress meanwhile (api/crd.ts);
  * - Ready would say NoGatewayReporting while a gateway is live: a report is on its way (a gateway
  *   reports once its first dial ends, in milliseconds when the pods answer);
- * - the PortForward is younger than FIRST_STATUS_HOLD_MS (by its creationTimestamp, which has
- *   whole seconds, so up to a second less). A report that does not come (a gateway stuck, gone,
- *   or not watching this namespace) then shows as NoGatewayReporting, only later.
+ * - less than FIRST_STATUS_HOLD_MS has passed since the hold began (`heldSince`: the reconcile
+ *   that first held it, as the caller remembers). Not since creation: in a burst a new
+ *   PortForward can wait longer than that in the work queue before its first reconcile applies
+ *   the Service the gateways need (bench `controller --live-tunnels`: p50 25 s at 1,000), and a
+ *   hold counted from creation would then be over before a gateway could report. A report that
+ *   does not come (a gateway stuck, gone, or not watching this namespace) shows as
+ *   NoGatewayReporting, only later.
  * Any other first status (a Service conflict, no ready target pod, no live gateway) is written at
  * once: it is what a person needs to read, and no report would change it.
  */
@@ -25,17 +29,21 @@ import { ConditionType, Reason } from "../api/conditions.ts";
 import type { PortForward } from "../api/portforward.ts";
 import type { ControllerStatus } from "./plan.ts";
 
-/** The longest a new PortForward waits for its first status (see the header). */
-export const FIRST_STATUS_HOLD_MS = 10_000;
+/** The longest a first status write is held (see the header). */
+export const FIRST_STATUS_HOLD_MS = 5_000;
 
-/** Milliseconds to hold the first status write for, or undefined to write it now. */
-export function firstStatusHoldMs(pf: PortForward, planned: ControllerStatus, liveGateways: number, now: number): number | undefined {
+/** Milliseconds to hold the first status write for, counted from `heldSince`, or undefined to write it now. */
+export function firstStatusHoldMs(
+  pf: PortForward,
+  planned: ControllerStatus,
+  liveGateways: number,
+  heldSince: number,
+  now: number,
+): number | undefined {
   const written = (pf.status?.observedGeneration ?? 0) > 0 || (pf.status?.conditions ?? []).length > 0;
   if (written || liveGateways === 0) return undefined;
   const ready = planned.conditions?.find((c) => c.type === ConditionType.Ready);
   if (ready?.reason !== Reason.NoGatewayReporting) return undefined;
-  const created = Date.parse(pf.metadata.creationTimestamp ?? "");
-  if (Number.isNaN(created)) return undefined;
-  const left = created + FIRST_STATUS_HOLD_MS - now;
+  const left = heldSince + FIRST_STATUS_HOLD_MS - now;
   return left > 0 ? left : undefined;
 }

@@ -17,8 +17,8 @@
  * - NetworkPolicies (when configured): one per PortForward in the gateway namespace
  *   (desired-network-policy.ts), applied and repaired like the Service; deleted here when the
  *   PortForward is gone, since owner references cannot cross namespaces.
- * - A new PortForward's first status write waits, for a few seconds at most, for the gateways'
- *   first report, so that it already says whether the tunnels work (first-status-hold.ts).
+ * - A new PortForward's first status write waits, for a few seconds at most from the reconcile
+ *   that first held it, for the gateways' first report, so that it already says whether the tunnels work (first-status-hold.ts).
  * - Status entries of gateways that are gone are removed by a JSON patch after a grace period
  *   (server-side apply cannot remove another field manager's entries).
  */
@@ -108,6 +108,8 @@ export class Reconciler {
   readonly #appliedServices = new Map<string, Applied>();
   readonly #appliedSlices = new Map<string, Applied>();
   readonly #appliedPolicies = new Map<string, Applied>();
+  /** When the first status write of a new PortForward began to be held, by key (first-status-hold.ts). */
+  readonly #firstStatusHolds = new Map<string, number>();
   readonly #podObjects: PodObjectIndex;
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -205,7 +207,9 @@ export class Reconciler {
     }
     // A new PortForward's first status waits for the gateways' report (first-status-hold.ts); its
     // Events wait with it, since they are the transitions from the status as stored.
-    const holdMs = firstStatusHoldMs(pf, planned.status, live.length, now);
+    const holdMs = firstStatusHoldMs(pf, planned.status, live.length, this.#firstStatusHolds.get(key) ?? now, now);
+    if (holdMs === undefined) this.#firstStatusHolds.delete(key);
+    else if (!this.#firstStatusHolds.has(key)) this.#firstStatusHolds.set(key, now);
     const writeStatus = async () => {
       if (isStatusUnchanged(pf.status, planned.status)) return;
       await applyStatus(
@@ -230,6 +234,7 @@ export class Reconciler {
   #forget(key: string): void {
     this.#deps.conditionMetrics?.forget(key);
     this.#claims.delete(key);
+    this.#firstStatusHolds.delete(key);
     this.#appliedServices.delete(key);
     this.#appliedSlices.delete(key);
     this.#appliedPolicies.delete(key);
