@@ -4,8 +4,10 @@
  * that resume after client-node's 30 s inactivity timeout, which ended a bare Watch of Services
  * while the controller wrote none for half a minute). Observing costs the API server two
  * watches and a relist now and then, not polls. For each wanted PortForward it records when it was first seen
+ * - service: its Service exists (the controller's first reconcile applied it);
  * - reconciled: its Service exists and its status has `observedGeneration` equal to its
- *   generation with a Ready condition (any status);
+ *   generation with a Ready condition (any status; since the controller holds a new
+ *   PortForward's first status for the gateways' report, this often comes after `connected`);
  * - connected: a gateway's status entry says `connected` (a live tunnel to a ready pod and a
  *   listener on every gateway port: gateway/gateway-status.ts);
  * - ready: Ready=True (the controller has seen that entry: controller/plan.ts);
@@ -27,6 +29,7 @@ export interface PortForwardWatch {
   readonly done: Promise<void>;
   readonly serviceReady: Promise<void>;
   readonly ready: Promise<void>;
+  readonly serviceAt: ReadonlyMap<string, number>;
   readonly reconciledAt: ReadonlyMap<string, number>;
   readonly connectedAt: ReadonlyMap<string, number>;
   readonly readyAt: ReadonlyMap<string, number>;
@@ -53,6 +56,7 @@ export function watchPortForwards(kc: KubeConfig, namespace: string, names: read
   const statusDone = new Set<string>();
   const services = new Set<string>();
   const serviceReadyNames = new Set<string>();
+  const serviceAt = new Map<string, number>();
   const reconciledAt = new Map<string, number>();
   const connectedAt = new Map<string, number>();
   const readyAt = new Map<string, number>();
@@ -105,6 +109,7 @@ export function watchPortForwards(kc: KubeConfig, namespace: string, names: read
   const serviceInformer = informer<KubeObject>("services", "v1", (service) => {
     const name = service.metadata?.name ?? "";
     services.add(name);
+    if (wanted.has(name)) firstTime(serviceAt, name, gate());
     checkReconciled(name);
   });
   const started = Promise.all([portForwards.hasSynced(), serviceInformer.hasSynced()]);
@@ -113,6 +118,7 @@ export function watchPortForwards(kc: KubeConfig, namespace: string, names: read
     done: started.then(() => done.promise),
     serviceReady: started.then(() => serviceReady.promise),
     ready: started.then(() => ready.promise),
+    serviceAt,
     reconciledAt,
     connectedAt,
     readyAt,
