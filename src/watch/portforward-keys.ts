@@ -3,8 +3,8 @@
  * Shared by the controller and the gateway, which react to the same changes.
  *
  * - a PortForward: itself;
- * - a Service or EndpointSlice labelled tunnelkeeper.io/portforward (ours): its owner, unless the
- *   caller reads nothing of them (`ownedObjects: false`);
+ * - a Service or EndpointSlice labelled tunnelkeeper.io/portforward (ours): its owner (the
+ *   controller repairs drift in them; the gateways read their gateway ports and assignment there);
  * - a Pod, Service, EndpointSlice (by its kubernetes.io/service-name) or workload: every
  *   PortForward in its namespace whose target could resolve through it (`mayResolveThrough`).
  */
@@ -17,12 +17,6 @@ import { anyPodValue, PORTFORWARD_TARGET_INDEX, podValue, selectorValue, service
 export interface ConcernedOptions {
   /** Whether an update of a PortForward concerns the caller; default every change does. */
   readonly portForwardChanged?: (old: KubeObject | undefined, next: KubeObject | undefined) => boolean;
-  /**
-   * Whether a change of a PortForward's own Service or EndpointSlice concerns its owner (default
-   * true: the controller repairs drift in them). The gateway reads neither, and each one the
-   * controller applies would otherwise cost it a sync.
-   */
-  readonly ownedObjects?: boolean;
 }
 
 /** The kinds of a ClusterCache whose changes map to PortForward keys. */
@@ -51,12 +45,11 @@ export function enqueueConcernedPortForwards(cache: ConcernedKinds, enqueue: (ke
       if (mayResolveThrough(pf, kind, name, object?.metadata?.labels)) enqueue(objectKey(pf));
     }
   };
-  const ownedObjects = options.ownedObjects ?? true;
-  /** Whether `object` is a PortForward's own; its owner is enqueued if that concerns the caller. */
+  /** Whether `object` is a PortForward's own; if so its owner is enqueued. */
   const owner = (object: KubeObject | undefined): boolean => {
     const name = object?.metadata?.labels?.[LABEL_PORTFORWARD];
     if (name === undefined || object?.metadata?.namespace === undefined) return false;
-    if (ownedObjects) enqueue(`${object.metadata.namespace}/${name}`);
+    enqueue(`${object.metadata.namespace}/${name}`);
     return true;
   };
 

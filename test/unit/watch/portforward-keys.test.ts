@@ -58,43 +58,38 @@ const ownSlice = (owner: string) => {
   return slice as V1EndpointSlice & KubeObject;
 };
 
-for (const [title, options, ownerEnqueued] of [
-  ["the controller's mapping (owned objects concern their owner)", {}, true],
-  ["the gateway's mapping (ownedObjects: false)", { ownedObjects: false }, false],
-] as const) {
-  describe(`enqueueConcernedPortForwards: ${title}`, () => {
-    const world = setup(options);
-    before(() => world.start());
-    after(() => world.stop());
-    beforeEach(() => {
-      world.enqueued.length = 0;
-    });
-
-    it("maps a PortForward's own Service and EndpointSlice to it only when owned objects concern the caller", () => {
-      world.kinds.services.emit("ADDED", ownService("to-pod"));
-      world.kinds.endpointSlices.emit("ADDED", ownSlice("to-pod"));
-      assert.deepEqual(world.enqueued, ownerEnqueued ? [`${ns}/to-pod`, `${ns}/to-pod`] : []);
-    });
-
-    it("maps a Service a PortForward targets, and its EndpointSlices, to that PortForward either way", () => {
-      world.kinds.services.emit("ADDED", aService("db", ns).build() as V1Service & KubeObject);
-      world.kinds.endpointSlices.emit("ADDED", anEndpointSlice("db", "x", ns).withEndpoint("db-0").build() as V1EndpointSlice & KubeObject);
-      assert.deepEqual(world.enqueued, [`${ns}/to-db`, `${ns}/to-db`]);
-    });
-
-    it("maps a pod to the PortForwards that may resolve through it either way", () => {
-      world.kinds.pods.emit("ADDED", aPod("web-0", ns).withLabels({ app: "web" }).build() as V1Pod & KubeObject);
-      assert.deepEqual(
-        world.enqueued.sort(),
-        [`${ns}/to-db`, `${ns}/to-pod`, `${ns}/to-web`],
-        "by name, through the Service target's pods, by the selector",
-      );
-      world.enqueued.length = 0;
-      world.kinds.pods.emit("ADDED", aPod("db-0", ns).withLabels({ app: "db" }).build() as V1Pod & KubeObject);
-      assert.deepEqual(world.enqueued, [`${ns}/to-db`], "another pod: only the Service target may resolve through it");
-      world.enqueued.length = 0;
-      world.kinds.pods.emit("ADDED", aPod("web-0", "elsewhere").withLabels({ app: "web" }).build() as V1Pod & KubeObject);
-      assert.deepEqual(world.enqueued, [], "a pod of another namespace concerns none of them");
-    });
+describe("enqueueConcernedPortForwards", () => {
+  const world = setup({});
+  before(() => world.start());
+  after(() => world.stop());
+  beforeEach(() => {
+    world.enqueued.length = 0;
   });
-}
+
+  it("maps a PortForward's own Service and EndpointSlice to it", () => {
+    world.kinds.services.emit("ADDED", ownService("to-pod"));
+    world.kinds.endpointSlices.emit("ADDED", ownSlice("to-pod"));
+    assert.deepEqual(world.enqueued, [`${ns}/to-pod`, `${ns}/to-pod`]);
+  });
+
+  it("maps a Service a PortForward targets, and its EndpointSlices, to that PortForward", () => {
+    world.kinds.services.emit("ADDED", aService("db", ns).build() as V1Service & KubeObject);
+    world.kinds.endpointSlices.emit("ADDED", anEndpointSlice("db", "x", ns).withEndpoint("db-0").build() as V1EndpointSlice & KubeObject);
+    assert.deepEqual(world.enqueued, [`${ns}/to-db`, `${ns}/to-db`]);
+  });
+
+  it("maps a pod to the PortForwards that may resolve through it", () => {
+    world.kinds.pods.emit("ADDED", aPod("web-0", ns).withLabels({ app: "web" }).build() as V1Pod & KubeObject);
+    assert.deepEqual(
+      world.enqueued.sort(),
+      [`${ns}/to-db`, `${ns}/to-pod`, `${ns}/to-web`],
+      "by name, through the Service target's pods, by the selector",
+    );
+    world.enqueued.length = 0;
+    world.kinds.pods.emit("ADDED", aPod("db-0", ns).withLabels({ app: "db" }).build() as V1Pod & KubeObject);
+    assert.deepEqual(world.enqueued, [`${ns}/to-db`], "another pod: only the Service target may resolve through it");
+    world.enqueued.length = 0;
+    world.kinds.pods.emit("ADDED", aPod("web-0", "elsewhere").withLabels({ app: "web" }).build() as V1Pod & KubeObject);
+    assert.deepEqual(world.enqueued, [], "a pod of another namespace concerns none of them");
+  });
+});
